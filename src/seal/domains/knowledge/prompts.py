@@ -1,0 +1,80 @@
+"""Self-edit prompt families and the closed-book quiz prompt, as named templates.
+
+The families follow the paper's descriptions (Section 4.2 and its appendix: implications, longer implications,
+rewrites, self-generated question-answer pairs, and no instruction at all); the wording is ours. A user adds a
+family with a YAML file mapping names to templates that contain `{title}` and `{passage}`:
+
+    my-family: "List every fact in this passage about {title}, one per line.\\n\\n{passage}"
+
+`self-qa` output is parsed into question/answer pairs (see `parse.py`); every other family into lines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from seal.errors import ConfigError, DataError
+
+FAMILIES: dict[str, str] = {
+    "implications": (
+        "Read the passage below and write out what follows from it: its implications, consequences and the facts "
+        "it entails, each stated plainly on its own line.\n\nTitle: {title}\n{passage}"
+    ),
+    "implications-long": (
+        "Read the passage below and write a long, thorough list of what follows from it: implications, "
+        "consequences, restatements of each fact in other words, and how the facts relate to one another. "
+        "Put each statement on its own line.\n\nTitle: {title}\n{passage}"
+    ),
+    "implications-very-long": (
+        "Read the passage below and write as many statements as you can that follow from it: every fact restated "
+        "several ways, every implication, every connection between the people, places, dates and numbers it "
+        "mentions. Be exhaustive and put each statement on its own line.\n\nTitle: {title}\n{passage}"
+    ),
+    "rewrite": (
+        "Rewrite the passage below in your own words several times, each version on its own line, keeping every "
+        "name, date and number exactly as given.\n\nTitle: {title}\n{passage}"
+    ),
+    "self-qa": (
+        "Write questions that the passage below answers, each followed by its short answer, in the form\n"
+        "Question: ...\nAnswer: ...\n\nTitle: {title}\n{passage}"
+    ),
+    "no-prompt": "Title: {title}\n{passage}",
+}
+
+QA_FAMILIES = frozenset({"self-qa"})
+
+
+def load_families(path: str | Path | None) -> dict[str, str]:
+    """The built-in families, plus (or overridden by) those in a YAML file of `name: template`."""
+    families = dict(FAMILIES)
+    if not path:
+        return families
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"prompt family file not found: {p}")
+    extra = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(extra, dict):
+        raise DataError(f"{p}: expected a mapping of family name to template")
+    for name, template in extra.items():
+        if not isinstance(template, str) or "{passage}" not in template:
+            raise DataError(f"{p}: family {name!r} needs a template string containing {{passage}}")
+        families[str(name)] = template
+    return families
+
+
+def self_edit_prompt(family: str, title: str, passage: str, families: dict[str, str] | None = None) -> str:
+    """The instruction that asks the model for a self-edit of `passage` (before any chat template)."""
+    families = families or FAMILIES
+    if family not in families:
+        raise ConfigError(f"unknown prompt family {family!r} (known: {', '.join(families)})")
+    return families[family].format(title=title, passage=passage)
+
+
+QUIZ_TEMPLATE = "Answer the question in a few words.\nTopic: {title}\nQuestion: {question}\nAnswer:"
+
+
+def quiz_prompt(title: str, question: str) -> str:
+    """Closed-book quiz prompt: the passage title as topic, then the question (paper's evaluation, our words)."""
+    return QUIZ_TEMPLATE.format(title=title, question=question)

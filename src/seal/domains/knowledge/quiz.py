@@ -1,0 +1,99 @@
+"""Closed-book quizzes: answer a passage's questions without the passage, grade, and score log-likelihoods.
+
+As the paper evaluates: the passage title as topic, then the question; greedy decoding, at most 64 new tokens, the
+answer being the generation up to its first line break; all of a passage's questions in one batched generate.
+Two prompt styles: `plain` (Title/Question/Answer text) and `chat` (the model's chat template). Measured with
+SmolLM2-135M-Instruct on the built-in passages, `plain` answered better (under the chat template it answers in full
+sentences and recites the passage), so `auto` picks `plain`; `chat` is one override away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import torch
+
+from seal.config import opt
+from seal.domains.knowledge.data import Passage
+from seal.errors import ConfigError
+from seal.models.generate import HFGenerator, chat_prompt
+
+PLAIN = "Title: {title}\nQuestion: {question}\nAnswer:"
+CHAT = "Answer this question about {title} in a few words.\nQuestion: {question}"
+
+
+@dataclass(frozen=True)
+class QuizConfig:
+    style: Literal["auto", "plain", "chat"] = opt("auto", "prompt style; auto = plain (measured best on SmolLM2)")
+    max_new_tokens: int = opt(64, "answer length limit (paper: 64)")
+    metric: Literal["em", "f1", "short-contains", "judge"] = opt(
+        "em", "grading: SQuAD exact match (deterministic default), token F1, short-contains (gold answer in a first "
+        "sentence of at most 15 words; for small models that answer in sentences), or an LLM judge (paper)")
+    batch_size: int = opt(32, "prompts per generate call")
+    judge: dict = opt({}, "LLM judge settings when metric=judge (see seal.grading.judge.JudgeConfig)")
+
+
+def quiz_prompts(passage: Passage, style: str, tokenizer) -> list[str]:
+    """One prompt per question. `plain` feeds raw text; `chat` wraps the question in the chat template."""
+    if style in ("auto", "plain"):
+        return [PLAIN.format(title=passage.title, question=q.question) for q in passage.questions]
+    if style == "chat":
+        return [chat_prompt(tokenizer, CHAT.format(title=passage.title, question=q.question))
+                for q in passage.questions]
+    raise ConfigError(f"quiz.style: unknown style {style!r}")
+
+
+def answer_quiz(model, tokenizer, passages: Sequence[Passage], cfg: QuizConfig) -> list[list[str]]:
+    """Greedy answers, one list per passage, all questions batched together."""
+    prompts = [p for passage in passages for p in quiz_prompts(passage, cfg.style, tokenizer)]
+    flat = HFGenerator(model, tokenizer, cfg.batch_size).generate(prompts, max_new_tokens=cfg.max_new_tokens,
+                                                                  stop_at_newline=True)
+    out, i = [], 0
+    for passage in passages:
+        out.append(flat[i:i + len(passage.questions)])
+        i += len(passage.questions)
+    return out
+
+
+@dataclass
+class Grader:
+    """Scores answers against a passage's gold answers with the configured metric (judge errors are None)."""
+
+    metric: str
+    judge: object | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def __call__(self, passage: Passage, predictions: list[str]) -> list[float | None]:
+        refs = [q.answers for q in passage.questions]
+        if self.metric == "judge":
+            result = self.judge.grade([q.question for q in passage.questions], predictions, refs)
+            self.errors.extend(e for e in result.errors if e)
+            return list(result.scores)
+        from seal.grading import get_grader
+
+        return get_grader(self.metric)(predictions, refs)
+
+
+def accuracy(scores: Sequence[float | None]) -> float | None:
+    """Mean over graded items (judge errors excluded); None when nothing was graded."""
+    graded = [s for s in scores if s is not None]
+    return sum(graded) / len(graded) if graded else None
+
+
+@torch.no_grad()
+def answer_loglik(model, tokenizer, passage: Passage, style: str) -> list[float]:
+    """Mean log-probability per token of each question's first gold answer after its quiz prompt (no generation).
+
+    The continuous reward: far less noisy than accuracy on small quizzes."""
+    prompts = quiz_prompts(passage, style, tokenizer)
+    device = next(model.parameters()).device
+    out = []
+    for prompt, qa in zip(prompts, passage.questions):
+        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        a_ids = tokenizer(" " + qa.answers[0], add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([p_ids + a_ids], device=device)
+        logits = model(input_ids=ids).logits[0, len(p_ids) - 1:-1].float()
+        logp = torch.log_softmax(logits, -1).gather(1, torch.tensor(a_ids, device=device)[:, None])
+        out.append(float(logp.mean()))
+    return out

@@ -1,0 +1,211 @@
+"""The inner loop's training: a short LoRA fine-tune on a self-edit's documents.
+
+Two implementations behind one interface (`adapter.trained(docs, seed)` as a context manager that yields training
+stats, with `adapter.model` answering the quiz inside it and the exact base model restored on exit):
+
+- `FastAdapter` (default): one LoRA attached for the whole run and re-initialised in place per self-edit; documents
+  are batched without padding waste (batch 1 needs no pads; larger batches group documents of similar length and
+  mask pads out of the loss); AdamW with linear decay to 0, exactly as Hugging Face's Trainer defaults; optional bf16
+  autocast with fp32 LoRA weights.
+- `ReferenceAdapter`: what SEAL's code does, for comparison: every document padded to 2048 tokens with the pad
+  (end-of-text) tokens in the loss, a fresh PEFT model and `transformers.Trainer` per self-edit, the adapter saved
+  to disk and reloaded before the quiz.
+
+Departure from SEAL (fast mode only): pads never enter the loss; each document ends with one EOS token, which is
+trained on (SEAL's first pad token plays that role).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from seal.config import InnerConfig
+from seal.inner.lora import attach_lora, lora_parameters, peft_config, reset_lora
+
+
+@dataclass
+class TrainStats:
+    steps: int = 0
+    real_tokens: int = 0  # tokens that count in the loss, summed over epochs
+    padded_tokens: int = 0  # tokens processed, pads included, summed over epochs
+    losses: list[float] = field(default_factory=list)  # mean loss per optimizer step
+    seconds: float = 0.0
+
+
+def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = True) -> list[list[int]]:
+    """Token ids per document (the tokenizer's own special tokens, then EOS), truncated to `max_tokens`."""
+    ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
+    eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
+    return [(list(x) + eos)[:max_tokens] for x in ids]
+
+
+def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """Shuffled document indices in batches. For batch_size > 1, documents of similar length share a batch: the
+    shuffled order is cut into mega-batches of 50 batches, each sorted by length (as HF's group_by_length)."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if batch_size == 1:
+        return [[i] for i in order]
+    mega = batch_size * 50
+    batches = []
+    for start in range(0, len(order), mega):
+        chunk = sorted(order[start:start + mega], key=lambda i: -lengths[i])
+        batches.extend(chunk[j:j + batch_size] for j in range(0, len(chunk), batch_size))
+    perm = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in perm]
+
+
+def collate(token_lists: list[list[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
+    """Right-padded input ids, attention mask, and labels with -100 on pads. Shapes (batch, max_len)."""
+    width = max(len(t) for t in token_lists)
+    ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, toks in enumerate(token_lists):
+        ids[row, :len(toks)] = torch.tensor(toks)
+        mask[row, :len(toks)] = 1
+    labels = ids.masked_fill(mask == 0, -100)
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+
+
+def causal_lm_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Summed next-token cross-entropy over label positions != -100, and their count."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    targets = batch["labels"][:, 1:]
+    loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                           ignore_index=-100, reduction="sum")
+    return loss, int((targets != -100).sum())
+
+
+def train_lora(model, token_lists: list[list[int]], cfg: InnerConfig, seed: int, pad_id: int) -> TrainStats:
+    """Train the (already reset) LoRA of `model` on `token_lists`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
+    linear decay from `cfg.learning_rate` to 0 over all steps, loss averaged over real tokens per optimizer step."""
+    params = lora_parameters(model)
+    device = params[0].device
+    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(seed)
+    lengths = [len(t) for t in token_lists]
+    batches_per_epoch = math.ceil(len(lengths) / cfg.batch_size)
+    total_steps = cfg.epochs * math.ceil(batches_per_epoch / cfg.grad_accum)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (total_steps - s) / total_steps))
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if cfg.autocast_bf16 else nullcontext())
+    stats = TrainStats()
+    start = time.perf_counter()
+    model.train()
+    for _ in range(cfg.epochs):
+        batches = epoch_batches(lengths, cfg.batch_size, generator)
+        for group_start in range(0, len(batches), cfg.grad_accum):
+            group = [collate([token_lists[i] for i in b], pad_id, device)
+                     for b in batches[group_start:group_start + cfg.grad_accum]]
+            n_tokens = sum(int((g["labels"][:, 1:] != -100).sum()) for g in group)
+            step_loss = 0.0
+            for batch in group:
+                with autocast:
+                    loss_sum, _ = causal_lm_loss_sum(model, batch)
+                (loss_sum / max(n_tokens, 1)).backward()
+                step_loss += loss_sum.item()
+                stats.real_tokens += int(batch["attention_mask"].sum())
+                stats.padded_tokens += batch["input_ids"].numel()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            stats.steps += 1
+            stats.losses.append(step_loss / max(n_tokens, 1))
+    model.eval()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+class FastAdapter:
+    """One LoRA on the base model for the whole run, reset in place before and after each self-edit."""
+
+    def __init__(self, model, tokenizer, cfg: InnerConfig):
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.model = attach_lora(model, cfg.lora)
+        self.model.eval()
+
+    @contextmanager
+    def base(self) -> Iterator[object]:
+        """The base model (adapter disabled), for the unadapted quiz."""
+        with self.model.disable_adapter():
+            yield self.model
+
+    @contextmanager
+    def trained(self, docs: list[str], seed: int) -> Iterator[TrainStats]:
+        tokens = tokenize_documents(self.tokenizer, docs, self.cfg.max_doc_tokens)
+        reset_lora(self.model, seed)
+        try:
+            yield train_lora(self.model, tokens, self.cfg, seed, self.tokenizer.pad_token_id)
+        finally:
+            reset_lora(self.model, seed)  # B = 0: the model is the exact base model again
+
+
+class ReferenceAdapter:
+    """SEAL's inner loop as its code runs it (see module docstring); slow on purpose, for comparison."""
+
+    def __init__(self, model, tokenizer, cfg: InnerConfig):
+        self.tokenizer = tokenizer
+        self.cfg = cfg
+        self.base_model = model
+        self.model = model
+
+    @contextmanager
+    def base(self) -> Iterator[object]:
+        yield self.base_model
+
+    def _dataset(self, docs: list[str]) -> list[dict]:
+        enc = self.tokenizer(list(docs), padding="max_length", max_length=self.cfg.reference_pad_length,
+                             truncation=True)
+        rows = []
+        for ids, mask in zip(enc["input_ids"], enc["attention_mask"]):
+            rows.append({"input_ids": ids, "attention_mask": mask, "labels": list(ids)})  # pads in the loss
+        return rows
+
+    @contextmanager
+    def trained(self, docs: list[str], seed: int) -> Iterator[TrainStats]:
+        import peft
+        from transformers import Trainer, TrainingArguments, default_data_collator
+
+        start = time.perf_counter()
+        padding_side = self.tokenizer.padding_side
+        self.tokenizer.padding_side = "right"
+        rows = self._dataset(docs)
+        self.tokenizer.padding_side = padding_side
+        torch.manual_seed(seed)
+        with tempfile.TemporaryDirectory(prefix="seal-ref-") as tmp:
+            peft_model = peft.get_peft_model(self.base_model, peft_config(self.cfg.lora))
+            args = TrainingArguments(
+                output_dir=tmp, per_device_train_batch_size=self.cfg.batch_size,
+                gradient_accumulation_steps=self.cfg.grad_accum, num_train_epochs=self.cfg.epochs,
+                learning_rate=self.cfg.learning_rate, logging_steps=1, save_strategy="no", report_to=[],
+                seed=seed, bf16=self.cfg.autocast_bf16, disable_tqdm=True,
+                use_cpu=next(self.base_model.parameters()).device.type == "cpu",
+            )
+            trainer = Trainer(model=peft_model, args=args, train_dataset=rows, data_collator=default_data_collator)
+            result = trainer.train()
+            losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+            peft_model.save_pretrained(tmp + "/adapter")
+            base = peft_model.unload()
+            self.model = peft.PeftModel.from_pretrained(base, tmp + "/adapter").eval()
+            n_real = sum(sum(r["attention_mask"]) for r in rows)
+            stats = TrainStats(steps=result.global_step, real_tokens=n_real * self.cfg.epochs,
+                               padded_tokens=len(rows) * self.cfg.reference_pad_length * self.cfg.epochs,
+                               losses=losses, seconds=time.perf_counter() - start)
+            try:
+                yield stats
+            finally:
+                self.base_model = self.model.unload()
+                self.model = self.base_model
+                self.base_model.eval()
+
+
+def make_adapter(model, tokenizer, cfg: InnerConfig):
+    """The inner loop's adapter for `cfg.mode`."""
+    return ReferenceAdapter(model, tokenizer, cfg) if cfg.mode == "reference" else FastAdapter(model, tokenizer, cfg)

