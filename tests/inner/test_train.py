@@ -8,7 +8,7 @@ from seal.config import InnerConfig, LoraConfig
 from seal.domains.knowledge.data import QA, Passage
 from seal.domains.knowledge.quiz import PLAIN, QuizConfig, answer_quiz
 from seal.inner.lora import lora_state
-from seal.inner.train import FastAdapter, ReferenceAdapter, collate, epoch_batches
+from seal.inner.train import Example, FastAdapter, ReferenceAdapter, collate, epoch_batches
 
 FACT = Passage("zorbia", "Zorbia", "The capital of Zorbia is Quelmar.",
                (QA("What is the capital of Zorbia?", ("Quelmar",)),))
@@ -55,7 +55,7 @@ def test_same_seed_same_adapter_and_losses(tiny):
 
 
 def test_pads_are_masked_and_batches_group_lengths():
-    batch = collate([[5, 6, 7], [8]], pad_id=0, device="cpu")
+    batch = collate([Example([5, 6, 7]), Example([8])], pad_id=0, device="cpu")
     assert batch["labels"].tolist() == [[5, 6, 7], [8, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     lengths = [1, 50, 2, 49, 3, 48, 4, 47]
@@ -73,3 +73,8 @@ def test_reference_mode_trains_on_pads_and_restores_the_base(tiny):
         assert stats.steps == 2 and stats.padded_tokens == 2 * 64 and stats.real_tokens < 40
         assert not torch.equal(logits(adapter.model, tokenizer), before)
     assert torch.equal(logits(adapter.model, tokenizer), before)
+
+
+def test_prompts_are_masked_out_of_the_loss():
+    batch = collate([Example([1, 2, 3, 4], n_prompt=2), Example([5, 6])], pad_id=0, device="cpu")
+    assert batch["labels"].tolist() == [[-100, -100, 3, 4], [5, 6, -100, -100]]

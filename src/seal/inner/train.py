@@ -40,11 +40,34 @@ class TrainStats:
     seconds: float = 0.0
 
 
-def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = True) -> list[list[int]]:
-    """Token ids per document (the tokenizer's own special tokens, then EOS), truncated to `max_tokens`."""
+@dataclass(frozen=True)
+class Example:
+    """One training sequence: token ids, of which the first `n_prompt` are context only (masked out of the loss)."""
+
+    ids: list[int]
+    n_prompt: int = 0
+
+
+def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = True) -> list[Example]:
+    """Whole documents, every token in the loss: the tokenizer's own special tokens, the text, then EOS;
+    truncated to `max_tokens`."""
     ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
     eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
-    return [(list(x) + eos)[:max_tokens] for x in ids]
+    return [Example((list(x) + eos)[:max_tokens]) for x in ids]
+
+
+def tokenize_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, prompt_in_loss: bool = False,
+                   add_eos: bool = True) -> list[Example]:
+    """(prompt, target) pairs; the prompt is masked out of the loss unless `prompt_in_loss`. Sequences longer than
+    `max_tokens` lose the start of their prompt, never their target."""
+    eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
+    out = []
+    for prompt, target in pairs:
+        p = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        t = tokenizer(target, add_special_tokens=False)["input_ids"] + eos
+        p = p[max(0, len(p) + len(t) - max_tokens):]
+        out.append(Example(list(p) + list(t), 0 if prompt_in_loss else len(p)))
+    return out
 
 
 def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
@@ -62,15 +85,16 @@ def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generato
     return [batches[i] for i in perm]
 
 
-def collate(token_lists: list[list[int]], pad_id: int, device) -> dict[str, torch.Tensor]:
-    """Right-padded input ids, attention mask, and labels with -100 on pads. Shapes (batch, max_len)."""
-    width = max(len(t) for t in token_lists)
-    ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
+def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Tensor]:
+    """Right-padded input ids, attention mask, and labels with -100 on pads and prompts. Shapes (batch, max_len)."""
+    width = max(len(e.ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
-    for row, toks in enumerate(token_lists):
-        ids[row, :len(toks)] = torch.tensor(toks)
-        mask[row, :len(toks)] = 1
-    labels = ids.masked_fill(mask == 0, -100)
+    labels = torch.full_like(ids, -100)
+    for row, e in enumerate(examples):
+        ids[row, :len(e.ids)] = torch.tensor(e.ids)
+        mask[row, :len(e.ids)] = 1
+        labels[row, e.n_prompt:len(e.ids)] = ids[row, e.n_prompt:len(e.ids)]
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
@@ -83,14 +107,14 @@ def causal_lm_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Ten
     return loss, int((targets != -100).sum())
 
 
-def train_lora(model, token_lists: list[list[int]], cfg: InnerConfig, seed: int, pad_id: int) -> TrainStats:
-    """Train the (already reset) LoRA of `model` on `token_lists`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
+def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_id: int) -> TrainStats:
+    """Train the (already reset) LoRA of `model` on `examples`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
     linear decay from `cfg.learning_rate` to 0 over all steps, loss averaged over real tokens per optimizer step."""
     params = lora_parameters(model)
     device = params[0].device
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
-    lengths = [len(t) for t in token_lists]
+    lengths = [len(e.ids) for e in examples]
     batches_per_epoch = math.ceil(len(lengths) / cfg.batch_size)
     total_steps = cfg.epochs * math.ceil(batches_per_epoch / cfg.grad_accum)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, (total_steps - s) / total_steps))
@@ -101,7 +125,7 @@ def train_lora(model, token_lists: list[list[int]], cfg: InnerConfig, seed: int,
     for _ in range(cfg.epochs):
         batches = epoch_batches(lengths, cfg.batch_size, generator)
         for group_start in range(0, len(batches), cfg.grad_accum):
-            group = [collate([token_lists[i] for i in b], pad_id, device)
+            group = [collate([examples[i] for i in b], pad_id, device)
                      for b in batches[group_start:group_start + cfg.grad_accum]]
             n_tokens = sum(int((g["labels"][:, 1:] != -100).sum()) for g in group)
             step_loss = 0.0
@@ -110,7 +134,7 @@ def train_lora(model, token_lists: list[list[int]], cfg: InnerConfig, seed: int,
                     loss_sum, _ = causal_lm_loss_sum(model, batch)
                 (loss_sum / max(n_tokens, 1)).backward()
                 step_loss += loss_sum.item()
-                stats.real_tokens += int(batch["attention_mask"].sum())
+                stats.real_tokens += int((batch["labels"] != -100).sum())
                 stats.padded_tokens += batch["input_ids"].numel()
             optimizer.step()
             scheduler.step()
@@ -138,11 +162,17 @@ class FastAdapter:
             yield self.model
 
     @contextmanager
-    def trained(self, docs: list[str], seed: int) -> Iterator[TrainStats]:
-        tokens = tokenize_documents(self.tokenizer, docs, self.cfg.max_doc_tokens)
+    def trained(self, docs: list[str] | list[Example], seed: int, cfg: InnerConfig | None = None
+                ) -> Iterator[TrainStats]:
+        """Train on `docs` (texts, or already tokenized examples) from a fresh LoRA drawn from `seed`; inside the
+        context `self.model` is the adapted model; on exit it is the exact base model again. `cfg` overrides the
+        training settings of this one call (ARC self-edits choose their own learning rate and epochs)."""
+        cfg = cfg or self.cfg
+        examples = docs if docs and isinstance(docs[0], Example) else tokenize_documents(
+            self.tokenizer, docs, cfg.max_doc_tokens)
         reset_lora(self.model, seed)
         try:
-            yield train_lora(self.model, tokens, self.cfg, seed, self.tokenizer.pad_token_id)
+            yield train_lora(self.model, examples, cfg, seed, self.tokenizer.pad_token_id)
         finally:
             reset_lora(self.model, seed)  # B = 0: the model is the exact base model again
 

@@ -48,11 +48,9 @@ def choose_passages(cfg: KnowledgeConfig) -> list[Passage]:
 def make_grader(cfg: KnowledgeConfig, model=None, tokenizer=None) -> Grader:
     if cfg.quiz.metric != "judge":
         return Grader(cfg.quiz.metric)
-    from seal.config import _build
-    from seal.grading.judge import JudgeConfig, make_judge
+    from seal.grading.judge import make_judge
 
-    judge_cfg = _build(JudgeConfig, dict(cfg.quiz.judge), "quiz.judge.")
-    judge = make_judge(judge_cfg, local_model=model, local_tokenizer=tokenizer)
+    judge = make_judge(cfg.quiz.judge, local_model=model, local_tokenizer=tokenizer)
     if hasattr(judge, "check_reachable"):
         judge.check_reachable()
     return Grader("judge", judge)

@@ -17,6 +17,7 @@ import torch
 from seal.config import opt
 from seal.domains.knowledge.data import Passage
 from seal.errors import ConfigError
+from seal.grading.judge import JudgeConfig
 from seal.models.generate import HFGenerator, chat_prompt
 
 PLAIN = "Title: {title}\nQuestion: {question}\nAnswer:"
@@ -31,7 +32,7 @@ class QuizConfig:
         "em", "grading: SQuAD exact match (deterministic default), token F1, short-contains (gold answer in a first "
         "sentence of at most 15 words; for small models that answer in sentences), or an LLM judge (paper)")
     batch_size: int = opt(32, "prompts per generate call")
-    judge: dict = opt({}, "LLM judge settings when metric=judge (see seal.grading.judge.JudgeConfig)")
+    judge: JudgeConfig = opt(JudgeConfig(), "LLM judge settings, used when metric=judge")
 
 
 def quiz_prompts(passage: Passage, style: str, tokenizer) -> list[str]:

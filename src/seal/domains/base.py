@@ -1,0 +1,38 @@
+"""The domain protocol: what the outer loop (ReST-EM) needs from a domain, and nothing else.
+
+A domain turns a context (a passage, an ARC task) into a self-edit prompt, and a (context, self-edit, seed) into an
+inner-loop outcome with a reward. The outer loop never branches on which domain it runs (nanochat's `Task` shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Outcome:
+    """One inner loop's result, ready for the store: `reward` is None when it could not be computed."""
+
+    reward: float | None
+    score: float | None
+    base_score: float | None
+    n_questions: int
+    details: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Domain(Protocol):
+    name: str
+
+    def context_id(self, context) -> str:
+        """A stable id of the context (stored with every self-edit and result)."""
+
+    def context_payload(self, context) -> dict:
+        """The context as JSON, for the store."""
+
+    def self_edit_prompt(self, context) -> str:
+        """The prompt the model completes with a self-edit, chat template applied when the model has one."""
+
+    def evaluate(self, context, self_edit: str, seed: int) -> Outcome:
+        """Run the inner loop for one self-edit and training seed; never raises on a malformed self-edit."""

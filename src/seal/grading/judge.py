@@ -1,0 +1,585 @@
+"""LLM judge: asks a model whether a predicted answer is correct, given the question and gold answer(s).
+
+What: one yes/no rubric (`build_messages`, `parse_verdict`) behind one interface,
+`Judge.grade(questions, predictions, references) -> JudgeResult`, with two backends:
+- `OpenAIJudge` POSTs to any OpenAI-compatible `{base_url}/chat/completions` (stdlib `urllib`, temperature 0),
+  retrying timeouts, connection errors, HTTP 429/5xx and unparseable replies with exponential backoff;
+- `LocalJudge` runs a Hugging Face causal LM greedily, in left-padded batches.
+`CachedJudge` wraps either one with a content-hash cache, so a repeated item is asked once. A failed item
+scores None and carries an error message: it is never silently counted as wrong, and never cached.
+
+The API key is read only from the environment variable named by `api_key_env`, at request time. It is not
+stored on the object, not shown in reprs, and scrubbed from every error message.
+
+How to run:
+    judge = make_judge(JudgeConfig(base_url="http://127.0.0.1:8000/v1", model="my-model"))
+    judge.check_reachable()  # fail fast at the start of a run (OpenAI backend only)
+    result = judge.grade(["Capital of France?"], ["It is Paris."], [["Paris"]])
+    result.scores  # [1.0]
+
+Departures from the paper: SEAL grades knowledge-incorporation answers with a GPT-4.1 yes/no judge. The rubric
+here is our own wording. We add the local backend (no API needed), retries with error reporting (a judge
+failure is None, not 0) and the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import string
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from collections.abc import Callable, MutableMapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.client import HTTPException
+from typing import Any
+
+from seal.errors import ConfigError, JudgeError
+
+# Bump when the rubric changes, so cached verdicts from an older rubric are not reused.
+RUBRIC_VERSION = "seal-judge-v1"
+
+SYSTEM_PROMPT = (
+    "You check answers to reading-comprehension questions. You are shown a question, one or more "
+    "reference answers and a candidate answer, and you decide whether the candidate is correct."
+)
+
+USER_TEMPLATE = """Question: {question}
+Reference answer(s): {references}
+Candidate answer: {prediction}
+
+The candidate is correct if it gives the same answer as one of the references, in any wording, and \
+nothing it states contradicts them. Extra correct detail is fine. A candidate that is vague, hedges between \
+several answers, or does not answer the question is not correct.
+
+Is the candidate correct? Reply with a single word: yes or no."""
+
+
+# ---------------------------------------------------------------- rubric (pure functions)
+
+
+def build_messages(question: str, prediction: str, references: Sequence[str]) -> list[dict[str, str]]:
+    """Build the chat messages that ask the judge about one item.
+
+    Args:
+        question: The question asked.
+        prediction: The answer to grade.
+        references: The gold answer(s).
+
+    Returns:
+        A system and a user message, in OpenAI chat format.
+
+    >>> [m["role"] for m in build_messages("Capital of France?", "Paris", ["Paris"])]
+    ['system', 'user']
+    """
+    user = USER_TEMPLATE.format(
+        question=question.strip(),
+        references=" | ".join(r.strip() for r in references),
+        prediction=prediction.strip(),
+    )
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def plain_prompt(messages: Sequence[dict[str, str]]) -> str:
+    """Render chat messages as plain text, for tokenizers without a chat template.
+
+    Args:
+        messages: Chat messages (see `build_messages`).
+
+    Returns:
+        The message contents separated by blank lines, ending with "Answer:".
+
+    >>> plain_prompt([{"role": "user", "content": "Is it? Reply yes or no."}])
+    'Is it? Reply yes or no.\\n\\nAnswer:'
+    """
+    return "\n\n".join(m["content"] for m in messages) + "\n\nAnswer:"
+
+
+def merge_system(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """Fold the system message into the first user message, for chat templates that reject a system role.
+
+    Args:
+        messages: Chat messages (see `build_messages`).
+
+    Returns:
+        The messages without a system role.
+
+    >>> merge_system([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
+    [{'role': 'user', 'content': 'S\\n\\nU'}]
+    """
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest:
+        rest[0]["content"] = "\n\n".join(system + [rest[0]["content"]])
+    return rest
+
+
+def parse_verdict(reply: str | None) -> float | None:
+    """Read a yes/no verdict from the first word of a judge's reply.
+
+    Case is ignored and punctuation around the word ("**Yes.**") is stripped.
+
+    Args:
+        reply: The judge's reply text (None when an API returned no content).
+
+    Returns:
+        1.0 for yes, 0.0 for no, None when the first word is neither.
+
+    >>> [parse_verdict(r) for r in ["Yes.", " **no**, because", "Maybe", ""]]
+    [1.0, 0.0, None, None]
+    """
+    words = (reply or "").split()
+    if not words:
+        return None
+    word = words[0].strip(string.punctuation).lower()
+    return {"yes": 1.0, "no": 0.0}.get(word)
+
+
+def cache_key(backend: str, model: str, question: str, prediction: str, references: Sequence[str]) -> str:
+    """sha256 of the rubric version, backend, model, question, prediction and sorted references.
+
+    Args:
+        backend: Backend id ("openai" or "local").
+        model: Judge model name.
+        question: The question asked.
+        prediction: The answer graded.
+        references: The gold answer(s); their order does not matter.
+
+    Returns:
+        A hex digest.
+
+    >>> cache_key("openai", "m", "q", "p", ["b", "a"]) == cache_key("openai", "m", "q", "p", ["a", "b"])
+    True
+    """
+    payload = [RUBRIC_VERSION, backend, model, question, prediction, sorted(references)]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- interface
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    """Verdicts for a batch: `scores[i]` is 1.0, 0.0 or None (judge error, described by `errors[i]`)."""
+
+    scores: list[float | None]
+    errors: list[str | None]
+
+
+class Judge(ABC):
+    """A yes/no LLM judge. Subclasses implement `_grade`; `grade` checks the inputs."""
+
+    backend_id: str = ""
+
+    @property
+    @abstractmethod
+    def model_id(self) -> str:
+        """Name of the judge model (part of the cache key)."""
+
+    def grade(
+        self, questions: Sequence[str], predictions: Sequence[str], references: Sequence[Sequence[str]]
+    ) -> JudgeResult:
+        """Grade a batch of predictions.
+
+        Args:
+            questions: One question per item.
+            predictions: One answer per item.
+            references: The gold answers of each item.
+
+        Returns:
+            One score and one error (None when the score is valid) per item.
+
+        Raises:
+            ValueError: If the three sequences differ in length.
+        """
+        if not len(questions) == len(predictions) == len(references):
+            raise ValueError(
+                f"{len(questions)} questions, {len(predictions)} predictions, {len(references)} references"
+            )
+        if not questions:
+            return JudgeResult([], [])
+        return self._grade(list(questions), list(predictions), [list(r) for r in references])
+
+    @abstractmethod
+    def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
+        """Grade a non-empty batch of equal-length lists."""
+
+    def as_grader(self, questions: Sequence[str]) -> Callable[[list[str], list[Sequence[str]]], list[float | None]]:
+        """Bind the questions, giving a batch grader with the `(predictions, references)` signature.
+
+        Args:
+            questions: One question per item, in the order the grader will see the predictions.
+
+        Returns:
+            A function returning the judge's scores (None for judge errors).
+        """
+        return lambda predictions, references: self.grade(questions, predictions, references).scores
+
+
+# ---------------------------------------------------------------- OpenAI-compatible backend
+
+
+class _Retryable(Exception):
+    """A failure worth another try: timeout, connection error, HTTP 429/5xx, malformed reply."""
+
+
+class _Fatal(Exception):
+    """A failure that another try will not fix: HTTP 4xx other than 429."""
+
+
+class OpenAIJudge(Judge):
+    """Judge through an OpenAI-compatible `/chat/completions` endpoint (OpenAI, vLLM, llama.cpp, ...).
+
+    Args:
+        base_url: API root, such as "https://api.openai.com/v1" or "http://127.0.0.1:8000/v1".
+        model: Model name sent in each request.
+        api_key_env: Environment variable holding the API key; unset means no Authorization header.
+        timeout_s: Timeout of one HTTP request, in seconds.
+        max_retries: Extra attempts per item after the first one fails.
+        backoff_s: Wait before the first retry; it doubles at each further retry.
+        max_workers: Items requested concurrently.
+        max_tokens: Reply length limit; one word is enough.
+    """
+
+    backend_id = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout_s: float = 30.0,
+        max_retries: int = 3,
+        backoff_s: float = 1.0,
+        max_workers: int = 8,
+        max_tokens: int = 8,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.max_workers = max_workers
+        self.max_tokens = max_tokens
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIJudge(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r}, "
+            f"timeout_s={self.timeout_s}, max_retries={self.max_retries}, backoff_s={self.backoff_s})"
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self.model
+
+    # -- key handling: read at request time, never kept, scrubbed from messages
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.api_key_env, "")
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _scrub(self, message: str) -> str:
+        key = os.environ.get(self.api_key_env, "")
+        return message.replace(key, "***") if key else message
+
+    # -- requests
+
+    def check_reachable(self) -> None:
+        """Fail fast when the endpoint cannot be reached or rejects the API key.
+
+        Sends GET `{base_url}/models`. Any HTTP answer other than 401/403 counts as reachable (some servers
+        do not implement /models).
+
+        Raises:
+            JudgeError: If the connection fails or times out, or the server answers 401/403.
+        """
+        request = urllib.request.Request(f"{self.base_url}/models", headers=self._headers(), method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s):
+                return
+        except urllib.error.HTTPError as e:
+            if e.code in (401, 403):
+                raise JudgeError(
+                    f"LLM judge at {self.base_url} rejected the API key from ${self.api_key_env} (HTTP {e.code})"
+                ) from None
+        except (urllib.error.URLError, OSError, HTTPException) as e:
+            reason = getattr(e, "reason", e)
+            raise JudgeError(self._scrub(f"cannot reach the LLM judge at {self.base_url}: {reason}")) from None
+
+    def _complete(self, messages: list[dict[str, str]]) -> str | None:
+        """POST one chat completion and return the reply text; raise `_Retryable` or `_Fatal`."""
+        body = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": self.max_tokens}
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions", data=json.dumps(body).encode(), headers=self._headers()
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as e:
+            try:
+                detail = e.read(200).decode("utf-8", "replace").strip()
+            except (OSError, HTTPException):
+                detail = ""
+            error = _Retryable if e.code == 429 or e.code >= 500 else _Fatal
+            raise error(f"HTTP {e.code}: {detail}") from None
+        except urllib.error.URLError as e:
+            raise _Retryable(f"connection failed: {e.reason}") from None
+        except (TimeoutError, OSError, HTTPException) as e:
+            raise _Retryable(f"{type(e).__name__} after up to {self.timeout_s}s: {e}") from None
+        try:
+            return json.loads(raw)["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise _Retryable(f"malformed reply: {raw[:200].decode('utf-8', 'replace')!r}") from None
+
+    def _ask(self, messages: list[dict[str, str]]) -> tuple[float | None, str | None]:
+        """Ask about one item, retrying with exponential backoff; return (score, error)."""
+        last = ""
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                reply = self._complete(messages)
+            except _Fatal as e:
+                return None, self._scrub(f"LLM judge at {self.base_url}: {e}")
+            except _Retryable as e:
+                last = str(e)
+                continue
+            verdict = parse_verdict(reply)
+            if verdict is not None:
+                return verdict, None
+            last = f"reply is neither yes nor no: {(reply or '')[:200]!r}"
+        return None, self._scrub(f"LLM judge at {self.base_url} failed {attempts} times; last: {last}")
+
+    def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
+        all_messages = [build_messages(q, p, r) for q, p, r in zip(questions, predictions, references)]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(all_messages)))) as pool:
+            outcomes = list(pool.map(self._ask, all_messages))
+        return JudgeResult([s for s, _ in outcomes], [e for _, e in outcomes])
+
+
+# ---------------------------------------------------------------- local Hugging Face backend
+
+
+def render_prompt(messages: list[dict[str, str]], tokenizer: Any) -> tuple[str, bool]:
+    """Render messages with the tokenizer's chat template if it has one, else as plain text.
+
+    Args:
+        messages: Chat messages (see `build_messages`).
+        tokenizer: A Hugging Face tokenizer.
+
+    Returns:
+        The prompt text, and whether a chat template produced it (then it already holds special tokens).
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        return plain_prompt(messages), False
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception:  # some templates (e.g. Gemma's) reject a system role
+        text = tokenizer.apply_chat_template(merge_system(messages), tokenize=False, add_generation_prompt=True)
+    return text, True
+
+
+class LocalJudge(Judge):
+    """Judge with a Hugging Face causal LM, greedy, in left-padded batches.
+
+    Args:
+        model: A `transformers` causal LM (already on its device).
+        tokenizer: Its tokenizer. If it has no pad token, its eos token is used for padding.
+        batch_size: Prompts generated together.
+        max_new_tokens: Reply length limit; one word is enough.
+        model_id: Name used in the cache key; defaults to the model's `name_or_path`.
+    """
+
+    backend_id = "local"
+
+    def __init__(
+        self, model: Any, tokenizer: Any, batch_size: int = 8, max_new_tokens: int = 4, model_id: str | None = None
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self._model_id = model_id if model_id is not None else str(getattr(model, "name_or_path", "") or "")
+
+    def __repr__(self) -> str:
+        return f"LocalJudge(model_id={self._model_id!r}, batch_size={self.batch_size})"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def _generate(self, prompts: list[str], templated: bool) -> list[str]:
+        """Greedy replies to a batch of prompts (left padding keeps each prompt's end at the last column)."""
+        import torch
+
+        tok = self.tokenizer
+        pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token  # needed to pad; same choice as generate() makes by default
+        enc = tok(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not templated)
+        enc = enc.to(self.model.device)
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad_id
+            )  # (batch, prompt_len + new)
+        return tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
+        items = zip(questions, predictions, references)
+        rendered = [render_prompt(build_messages(q, p, r), self.tokenizer) for q, p, r in items]
+        templated = rendered[0][1]
+        prompts = [text for text, _ in rendered]
+        replies: list[str] = []
+        for start in range(0, len(prompts), self.batch_size):
+            replies += self._generate(prompts[start : start + self.batch_size], templated)
+        scores = [parse_verdict(r) for r in replies]
+        errors = [
+            None if s is not None else f"local judge reply is neither yes nor no: {r[:200]!r}"
+            for s, r in zip(scores, replies)
+        ]
+        return JudgeResult(scores, errors)
+
+
+# ---------------------------------------------------------------- cache
+
+
+class CachedJudge(Judge):
+    """Wrap a judge with a content-hash cache (see `cache_key`). Only valid verdicts are cached.
+
+    Args:
+        inner: The judge asked on cache misses.
+        cache: Any mapping from key to score (a dict, or a persistent store); None makes a new dict.
+    """
+
+    def __init__(self, inner: Judge, cache: MutableMapping[str, float] | None = None) -> None:
+        self.inner = inner
+        self.cache: MutableMapping[str, float] = {} if cache is None else cache
+        self.backend_id = inner.backend_id
+
+    def __repr__(self) -> str:
+        return f"CachedJudge({self.inner!r}, {len(self.cache)} cached)"
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    def check_reachable(self) -> None:
+        """Call the inner judge's `check_reachable`, if it has one.
+
+        Raises:
+            JudgeError: As the inner judge does.
+        """
+        check = getattr(self.inner, "check_reachable", None)
+        if check is not None:
+            check()
+
+    def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
+        keys = [
+            cache_key(self.backend_id, self.model_id, q, p, r) for q, p, r in zip(questions, predictions, references)
+        ]
+        scores: list[float | None] = [self.cache.get(k) for k in keys]
+        errors: list[str | None] = [None] * len(keys)
+        # Ask each missing key once, even if it repeats within the batch.
+        first: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if scores[i] is None and k not in first:
+                first[k] = i
+        if first:
+            idx = list(first.values())
+            fresh = self.inner.grade(
+                [questions[i] for i in idx], [predictions[i] for i in idx], [references[i] for i in idx]
+            )
+            by_key = {keys[i]: (s, e) for i, s, e in zip(idx, fresh.scores, fresh.errors)}
+            for k, (s, _) in by_key.items():
+                if s is not None:
+                    self.cache[k] = s
+            for i, k in enumerate(keys):
+                if k in by_key:
+                    scores[i], errors[i] = by_key[k]
+        return JudgeResult(scores, errors)
+
+
+# ---------------------------------------------------------------- config and factory
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """Settings of the LLM judge."""
+
+    backend: str = field(
+        default="openai",
+        metadata={"help": "'openai' (any OpenAI-compatible endpoint) or 'local' (a Hugging Face model)."},
+    )
+    base_url: str = field(
+        default="",
+        metadata={
+            "help": "API root for the openai backend, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1."
+        },
+    )
+    model: str = field(
+        default="gpt-4.1",
+        metadata={"help": "Judge model name for the openai backend (the paper's judge is GPT-4.1; mini is cheaper)."},
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "Environment variable holding the API key; unset sends no key (local servers)."},
+    )
+    timeout_s: float = field(default=30.0, metadata={"help": "Timeout of one request, in seconds."})
+    max_retries: int = field(
+        default=3, metadata={"help": "Retries per item after timeouts, HTTP 429/5xx or unparseable replies."}
+    )
+    backoff_s: float = field(
+        default=1.0, metadata={"help": "Wait before the first retry, in seconds; doubles at each retry."}
+    )
+    max_workers: int = field(default=8, metadata={"help": "Items requested concurrently (openai backend)."})
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("openai", "local"):
+            raise ConfigError(f"judge backend must be 'openai' or 'local', got {self.backend!r}")
+        if self.timeout_s <= 0:
+            raise ConfigError(f"judge timeout_s must be positive, got {self.timeout_s}")
+        if self.max_retries < 0 or self.backoff_s < 0:
+            raise ConfigError(f"judge max_retries and backoff_s must be >= 0, got {self.max_retries}, {self.backoff_s}")
+        if self.max_workers < 1:
+            raise ConfigError(f"judge max_workers must be >= 1, got {self.max_workers}")
+
+
+def make_judge(
+    cfg: JudgeConfig,
+    local_model: Any = None,
+    local_tokenizer: Any = None,
+    cache: MutableMapping[str, float] | None = None,
+) -> CachedJudge:
+    """Build the cached judge that `cfg` describes. It does not contact the endpoint; call `check_reachable`.
+
+    Args:
+        cfg: Judge settings.
+        local_model: The causal LM, for `backend="local"`.
+        local_tokenizer: Its tokenizer, for `backend="local"`.
+        cache: Verdict cache to share or persist; None makes a new dict.
+
+    Returns:
+        A `CachedJudge` around an `OpenAIJudge` or a `LocalJudge`.
+
+    Raises:
+        ConfigError: If the openai backend has no base_url, or the local backend no model or tokenizer.
+    """
+    if cfg.backend == "local":
+        if local_model is None or local_tokenizer is None:
+            raise ConfigError("judge backend 'local' needs a loaded model and tokenizer")
+        return CachedJudge(LocalJudge(local_model, local_tokenizer), cache)
+    if not cfg.base_url:
+        raise ConfigError("judge base_url is empty; set it, e.g. to https://api.openai.com/v1")
+    inner = OpenAIJudge(
+        cfg.base_url, cfg.model, cfg.api_key_env, cfg.timeout_s, cfg.max_retries, cfg.backoff_s, cfg.max_workers
+    )
+    return CachedJudge(inner, cache)
