@@ -134,6 +134,9 @@ def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, 
 
 def main() -> None:
     """Entry point: one-line errors with exit status 2 for user errors."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices are not for our users
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

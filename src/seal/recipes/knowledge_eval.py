@@ -18,16 +18,17 @@ from __future__ import annotations
 import gc
 import json
 import math
-import time
-from typing import Iterator
 
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage, load_passages, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
+from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader
-from seal.domains.knowledge.selfedit import load_external_self_edits, sample_self_edits
+from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
 from seal.errors import ConfigError, DataError
-from seal.progress import console, progress_bar
+from seal.executors.base import Job, LocalExecutor, run_jobs
+from seal.outer.sample import Sampling, sample_and_store
+from seal.progress import console
 from seal.store.runs import Run
 
 CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
@@ -91,129 +92,115 @@ def summarize(rows: list[dict], metric: str) -> dict:
 # Self-edits per condition
 
 
-def edits_for(condition: str, run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain, passages: list[Passage],
-              model, tokenizer) -> dict[str, list[tuple[int, str | None]]]:
-    """(self-edit row id, text) per passage for `condition`; generated edits are stored before they are used."""
-    store = run.store
-    if condition == "passage":
-        return {p.id: [(None, None)] for p in passages}
-    if condition == "external":
-        if not cfg.eval.external_file:
-            raise ConfigError("eval.external_file: needed by the external condition")
-        external = load_external_self_edits(cfg.eval.external_file)
-        missing = [p.id for p in passages if p.id not in external]
-        if missing:
-            raise DataError(f"{cfg.eval.external_file}: no self-edits for {len(missing)} selected passage(s), "
-                            f"e.g. {missing[0]}; use the same file as data.source")
-        out = {}
-        for p in passages:
-            out[p.id] = [(store.add_self_edit(key=f"external/{p.id}/{i}", context_id=p.id, round=0,
-                                              condition="external", text=t, sampling={"source": cfg.eval.external_file},
-                                              family=cfg.self_edit.family), t)
-                         for i, t in enumerate(external[p.id][:cfg.self_edit.k])]
-        return out
-    # self-edit (current model) or checkpoint (another model): sample what is not stored yet
-    todo = [p for p in passages if not store.has("self_edits", f"{condition}/{p.id}/{cfg.self_edit.k - 1}")]
-    if todo:
-        if condition == "checkpoint":
-            if not cfg.eval.checkpoint:
-                raise ConfigError("eval.checkpoint: needed by the checkpoint condition")
-            from seal.models import load
-
-            gen_model, gen_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device,
-                                      cfg.model.trust_remote_code)
-        else:
-            gen_model, gen_tok = None, tokenizer
-        with progress_bar() as bar:
-            task = bar.add_task(f"{condition}: sampling self-edits", total=len(todo))
-            for p in todo:
-                t0 = time.perf_counter()
-                if gen_model is not None:
-                    edits = sample_self_edits(gen_model, gen_tok, [p], cfg.self_edit, cfg.run.seed)[0]
-                else:
-                    with domain.adapter.base() as base_model:
-                        edits = sample_self_edits(base_model, gen_tok, [p], cfg.self_edit, cfg.run.seed)[0]
-                seconds = (time.perf_counter() - t0) / max(1, len(edits))
-                for e in edits:
-                    store.add_self_edit(key=f"{condition}/{p.id}/{e.index}", context_id=p.id, round=0,
-                                        condition=condition, text=e.text, family=e.family, prompt=e.prompt,
-                                        sampling=e.sampling | {"generation_s": seconds}, seed=e.seed)
-                bar.advance(task)
-        if gen_model is not None:
-            del gen_model
-            gc.collect()
-    return {p.id: [(r["id"], r["text"]) for r in store.rows("self_edits", "condition=? AND context_id=?",
-                                                            (condition, p.id))][:cfg.self_edit.k]
+def external_edits(store, cfg: KnowledgeConfig, passages: list[Passage], round: int) -> dict[str, list]:
+    """Self-edits read from `eval.external_file` (SEAL's layout), stored like sampled ones."""
+    if not cfg.eval.external_file:
+        raise ConfigError("eval.external_file: needed by the external condition")
+    external = load_external_self_edits(cfg.eval.external_file)
+    missing = [p.id for p in passages if p.id not in external]
+    if missing:
+        raise DataError(f"{cfg.eval.external_file}: no self-edits for {len(missing)} selected passage(s), "
+                        f"e.g. {missing[0]}; use the same file as data.source")
+    return {p.id: [(store.add_self_edit(key=f"r{round}/external/{p.id}/{i}", context_id=p.id, round=round,
+                                        condition="external", text=t, family=cfg.self_edit.family,
+                                        sampling={"source": cfg.eval.external_file}), t)
+                    for i, t in enumerate(external[p.id][:cfg.self_edit.k])]
             for p in passages}
 
 
-def inner_jobs(condition: str, passages: list[Passage], edits: dict, seeds: int) -> Iterator[tuple]:
-    for p in passages:
-        for index, (edit_id, text) in enumerate(edits[p.id]):
-            for seed in range(seeds):
-                yield f"{condition}/{p.id}/{index}/s{seed}", p, edit_id, text, seed
+def edits_for(condition: str, run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain, passages: list[Passage],
+              round: int) -> dict[str, list[tuple[int | None, str | None]]]:
+    """(self-edit row id, text) per passage for `condition`; sampled self-edits are stored before they are used."""
+    if condition == "passage":
+        return {p.id: [(None, None)] for p in passages}
+    if condition == "external":
+        return external_edits(run.store, cfg, passages, round)
+    sampling = Sampling.of(cfg.self_edit)
+    if condition == "checkpoint":  # self-edits written by another model, e.g. a trained round
+        if not cfg.eval.checkpoint:
+            raise ConfigError("eval.checkpoint: needed by the checkpoint condition")
+        from seal.models import load
+
+        writer, writer_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
+        prompts = {p.id: render_prompt(writer_tok, cfg.self_edit, p, domain.families) for p in passages}
+        edits = sample_and_store(run.store, writer, writer_tok, prompts, condition, round, sampling, cfg.run.seed,
+                                 cfg.self_edit.family)
+        del writer
+        gc.collect()
+        return edits
+    prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
+    with domain.adapter.base() as base_model:
+        return sample_and_store(run.store, base_model, domain.tokenizer, prompts, condition, round, sampling,
+                                cfg.run.seed, cfg.self_edit.family)
+
+
+def condition_jobs(condition: str, passages: list[Passage], edits: dict, seeds: int, round: int) -> list[Job]:
+    return [Job(f"r{round}/{condition}/{p.id}/{i}/s{seed}", p, text, seed, condition, round, edit_id)
+            for p in passages for i, (edit_id, text) in enumerate(edits[p.id]) for seed in range(seeds)]
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # The recipe
 
 
-def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
-    """Fill the run's store with every condition's inner loops and return the results table (also results.json)."""
-    from seal.models import fingerprint, load
-    from seal.models.load import set_threads
+def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain, passages: list[Passage],
+                        conditions: tuple[str, ...], round: int = 0) -> dict:
+    """Run every condition's inner loops on `passages` (skipping finished ones) and summarise them."""
+    store = run.store
+    for p in passages:
+        store.put_context(p.id, "knowledge", p.to_dict())
+    executor = LocalExecutor(domain)
+    for condition in conditions:
+        if condition == "base":
+            for p in passages:
+                if not store.has("inner_results", f"r{round}/base/{p.id}"):
+                    base = domain.base_result(p)
+                    store.add_inner_result(key=f"r{round}/base/{p.id}", context_id=p.id, round=round,
+                                           condition="base", seed=None, score=base.score, base_score=base.score,
+                                           n_questions=len(p.questions), timings={},
+                                           details={"predictions": base.predictions, "scores": base.scores})
+            continue
+        edits = edits_for(condition, run, cfg, domain, passages, round)
+        jobs = condition_jobs(condition, passages, edits, cfg.inner.seeds, round)
+        run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
+        console.log(f"{condition}: {len(jobs)} inner loop(s) done")
+    metric = "loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric
+    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
+               "judge_errors": len(domain.grader.errors)}
+    ids = {p.id for p in passages}
+    for condition in conditions:
+        rows = [r for r in store.rows("inner_results", "condition=? AND round=?", (condition, round))
+                if r["context_id"] in ids]
+        results["conditions"][condition] = summarize(rows, metric) | {"seconds_per_inner_loop": timing_summary(rows)}
+    return results
 
+
+def check_config(cfg: KnowledgeConfig) -> None:
+    """Fail before loading anything on what the config alone shows to be wrong."""
     unknown = [c for c in cfg.eval.conditions if c not in CONDITIONS]
     if unknown:
         raise ConfigError(f"eval.conditions: unknown condition {unknown[0]!r} (known: {', '.join(CONDITIONS)})")
+    families = load_families(cfg.self_edit.families_file)
+    if cfg.self_edit.family not in families:
+        raise ConfigError(f"unknown prompt family {cfg.self_edit.family!r} (known: {', '.join(families)})")
+
+
+def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
+    """`seal knowledge eval`: fill the run's store and return the results table (also written to results.json)."""
+    from seal.models import fingerprint, load
+    from seal.models.load import set_threads
+
     set_threads(cfg.model.threads)
     passages = choose_passages(cfg)
+    check_config(cfg)
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
                             seed=cfg.run.seed)
-    run.update_manifest(data_ids=[p.id for p in passages], seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))},
-                        model_fingerprint=fingerprint(model))
-    for p in passages:
-        run.store.put_context(p.id, "knowledge", p.to_dict())
+    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model),
+                        seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
-    store = run.store
-    metric = "loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric
-
-    for condition in cfg.eval.conditions:
-        if condition == "base":
-            jobs = [(f"base/{p.id}", p, None, None, None) for p in passages]
-        else:
-            edits = edits_for(condition, run, cfg, domain, passages, model, tokenizer)
-            jobs = list(inner_jobs(condition, passages, edits, cfg.inner.seeds))
-        todo = [j for j in jobs if not store.has("inner_results", j[0])]
-        with progress_bar() as bar:
-            task = bar.add_task(f"{condition}: inner loops", total=len(jobs), completed=len(jobs) - len(todo))
-            for key, p, edit_id, text, seed in todo:
-                if condition == "base":
-                    base = domain.base_result(p)
-                    store.add_inner_result(key=key, context_id=p.id, round=0, condition="base", seed=None,
-                                           score=base.accuracy, base_score=base.accuracy,
-                                           n_questions=len(p.questions), timings={},
-                                           details={"predictions": base.predictions, "scores": base.scores})
-                else:
-                    out = domain.inner_loop(p, text, cfg.self_edit.family, seed)
-                    store.add_inner_result(
-                        key=key, self_edit_id=edit_id, context_id=p.id, round=0, condition=condition, seed=seed,
-                        score=out.score, base_score=out.base_score, n_questions=len(p.questions),
-                        details={"predictions": out.result.predictions, "scores": out.result.scores,
-                                 "n_documents": out.n_documents, "train": out.train},
-                        timings=out.timings)
-                bar.advance(task)
-        console.log(f"{condition}: {len(jobs)} inner loop(s) done")
-
-    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages),
-               "judge_errors": len(domain.grader.errors)}
-    for condition in cfg.eval.conditions:
-        rows = store.rows("inner_results", "condition=?", (condition,))
-        summary = summarize(rows, metric)
-        summary["seconds_per_inner_loop"] = timing_summary(rows)
-        results["conditions"][condition] = summary
+    results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
-    store.add_evaluation(key=f"eval/{time.time()}", condition="all", payload=results)
+    run.store.add_evaluation(key="eval", condition="all", payload=results)
     return results
 
 

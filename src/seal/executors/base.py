@@ -1,0 +1,78 @@
+"""Executors run inner-loop jobs and hand each result back to the driver, which alone writes the store.
+
+    executor.run(jobs, on_result)   # on_result(job, outcome) is called in the driver as each job finishes
+
+`LocalExecutor` runs jobs in process, one after another (the default). A Ray executor (`executor.kind: ray`) runs
+them on actors that each hold a model replica; see `seal.executors.ray`. `run_jobs` skips jobs whose key is already
+in the store, so an interrupted command resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Protocol
+
+from seal.config import opt
+from seal.domains.base import Outcome
+from seal.progress import progress_bar
+from seal.store.db import Store
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    kind: Literal["local", "ray"] = opt("local", "local: in process; ray: Ray actors, each with a model replica")
+    address: str = opt("", "Ray cluster address (empty: $RAY_ADDRESS, else start a local cluster)")
+    num_workers: int = opt(1, "Ray actors")
+    cpus_per_worker: float = opt(1.0, "CPUs per Ray actor")
+    gpus_per_worker: float = opt(0.0, "GPUs per Ray actor (fractions share a GPU, e.g. 0.25 for a 1B model)")
+    max_retries: int = opt(3, "times a job whose worker died is retried on another worker")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One inner loop: a context, a self-edit (None = the context alone) and a training seed."""
+
+    key: str
+    context: Any
+    self_edit: str | None
+    seed: int
+    condition: str
+    round: int = 0
+    self_edit_id: int | None = None
+    meta: dict = field(default_factory=dict)
+
+
+class Executor(Protocol):
+    def run(self, jobs: list[Job], on_result: Callable[[Job, Outcome], None]) -> None: ...
+
+
+class LocalExecutor:
+    """In-process, sequential: the domain's model is the only replica."""
+
+    def __init__(self, domain):
+        self.domain = domain
+
+    def run(self, jobs: list[Job], on_result: Callable[[Job, Outcome], None]) -> None:
+        for job in jobs:
+            on_result(job, self.domain.evaluate(job.context, job.self_edit, job.seed))
+
+
+def record(store: Store, domain, job: Job, outcome: Outcome) -> None:
+    """Write one finished inner loop to the store (one transaction)."""
+    store.add_inner_result(
+        key=job.key, self_edit_id=job.self_edit_id, context_id=domain.context_id(job.context), round=job.round,
+        condition=job.condition, seed=job.seed, score=outcome.score, base_score=outcome.base_score,
+        n_questions=outcome.n_questions, details=outcome.details, timings=outcome.timings, reward=outcome.reward)
+
+
+def run_jobs(store: Store, executor: Executor, domain, jobs: list[Job], description: str) -> None:
+    """Run the jobs not yet in the store, recording each as it finishes, with a progress bar."""
+    todo = [j for j in jobs if not store.has("inner_results", j.key)]
+    with progress_bar() as bar:
+        task = bar.add_task(description, total=len(jobs), completed=len(jobs) - len(todo))
+
+        def on_result(job: Job, outcome: Outcome) -> None:
+            record(store, domain, job, outcome)
+            bar.advance(task)
+
+        executor.run(todo, on_result)

@@ -1,0 +1,78 @@
+"""`seal knowledge eval` end to end on a tiny model: every condition, results.json, the store, and resume."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seal.store import Store
+
+PASSAGES = [
+    {"title": "Tor", "context": "Tor is a harbour town with 12 bridges. It was founded in 1201 by Ama Venn.",
+     "questions": [{"question": "How many bridges does Tor have?", "answer": "12"},
+                   {"question": "Who founded Tor?", "answer": "Ama Venn"}],
+     "completions": ["Tor has twelve bridges.\nAma Venn founded Tor.", "", "Tor is old."]},
+    {"title": "Quelm", "context": "Quelm is a red mineral mined on Pell island since 1750.",
+     "questions": [{"question": "What colour is Quelm?", "answer": "red"}],
+     "completions": ["Quelm is red.", "Quelm comes from Pell.", "Mined since 1750."]},
+]
+
+
+def seal(*args, cwd):
+    out = subprocess.run([sys.executable, "-m", "seal.cli", *args], capture_output=True, text=True, cwd=cwd,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    data = tmp / "passages.json"
+    data.write_text(json.dumps(PASSAGES))
+    from seal.models import load
+
+    model, tokenizer = load("tiny-llama", seed=7)  # another model plays a trained checkpoint
+    model.save_pretrained(tmp / "ckpt")
+    tokenizer.save_pretrained(tmp / "ckpt")
+    args = ["knowledge", "eval", "--set", "model.name=tiny-llama", "--set", f"data.source={data}",
+            "--set", "eval.conditions=[base, passage, self-edit, external, checkpoint]",
+            "--set", f"eval.external_file={data}", "--set", f"eval.checkpoint={tmp / 'ckpt'}",
+            "--set", "self_edit.k=2", "--set", "self_edit.max_new_tokens=16", "--set", "inner.epochs=2",
+            "--set", "inner.seeds=2", "--set", "inner.lora.r=4", "--set", "quiz.max_new_tokens=8",
+            "--set", f"run.root={tmp / 'runs'}"]
+    out = seal(*args, cwd=tmp)
+    run_dir = Path(out.stdout.strip().splitlines()[-1].removeprefix("run: "))
+    return tmp, run_dir, out.stdout
+
+
+def test_table_results_and_store(finished):
+    tmp, run_dir, stdout = finished
+    assert stdout.strip().splitlines()[-1].startswith("run: ")
+    results = json.loads((run_dir / "results.json").read_text())
+    conditions = results["conditions"]
+    assert list(conditions) == ["base", "passage", "self-edit", "external", "checkpoint"]
+    for c in conditions.values():
+        assert c["metric"] == "em" and c["n_questions"] == 3
+        assert 0.0 <= c["accuracy"] <= 1.0 and c["ci95"][0] <= c["accuracy"] <= c["ci95"][1]
+    store = Store(run_dir / "seal.db")
+    count = lambda cond: len(store.rows("inner_results", "condition=?", (cond,)))  # noqa: E731
+    assert (count("base"), count("passage"), count("self-edit"), count("external"), count("checkpoint")) == \
+        (2, 2 * 2, 2 * 2 * 2, 2 * 2 * 2, 2 * 2 * 2)
+    external = store.rows("self_edits", "condition='external'")
+    assert [e["text"] for e in external[:2]] == PASSAGES[0]["completions"][:2]
+    sampled = store.rows("self_edits", "condition='self-edit'")[0]
+    assert sampled["prompt"] and sampled["sampling"]["temperature"] == 1.0 and sampled["seed"] is not None
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert len(manifest["data_ids"]) == 2 and manifest["model_fingerprint"] and manifest["config"]["inner"]["seeds"] == 2
+
+
+def test_resume_redoes_nothing(finished):
+    tmp, run_dir, _ = finished
+    store = Store(run_dir / "seal.db")
+    before = [(r["key"], r["score"], r["created_at"]) for r in store.rows("inner_results")]
+    seal("knowledge", "eval", "--resume", str(run_dir), cwd=tmp)
+    after = [(r["key"], r["score"], r["created_at"]) for r in store.rows("inner_results")]
+    assert after == before
