@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import List, Optional
 
@@ -53,6 +54,20 @@ def _start_run(command: str, cfg, resume: Optional[Path]):
         return run, _build(type(cfg), run.manifest["config"])
     root = cfg.run.root if cfg.run.root != "runs" else os.environ.get("SEAL_RUNS", "runs")
     return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg
+
+
+@contextmanager
+def _finishing(run):
+    """Mark the run finished, failed or interrupted; what was stored stays stored either way."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        run.finish("interrupted")
+        raise
+    except BaseException:
+        run.finish("failed")
+        raise
+    run.finish()
 
 
 @app.command()
@@ -122,13 +137,25 @@ def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, 
 
     cfg = load_config(KnowledgeConfig, config, set)
     run, cfg = _start_run("knowledge eval", cfg, resume)
-    try:
+    with _finishing(run):
         results = run_eval(run, cfg)
-    except BaseException:
-        run.finish("failed")
-        raise
-    run.finish()
     typer.echo(format_table(results))
+    typer.echo(f"run: {run.dir}")
+
+
+@knowledge_app.command("train")
+def knowledge_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """ReST-EM: train the model to write self-edits that help it learn; ends with the round curve."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.knowledge_train import run_train
+    from seal.reports.curve import format_curve
+
+    cfg = load_config(KnowledgeConfig, config, set)
+    run, cfg = _start_run("knowledge train", cfg, resume)
+    with _finishing(run):
+        curve = run_train(run, cfg)
+    typer.echo(format_curve(curve))
     typer.echo(f"run: {run.dir}")
 
 
@@ -138,6 +165,8 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notices are not for our users
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         app()

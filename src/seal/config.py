@@ -237,3 +237,32 @@ class InnerConfig:
             raise ValueError("epochs, batch_size, grad_accum and seeds must be at least 1")
         if not self.learning_rate > 0:
             raise ValueError("learning_rate must be positive")
+
+
+ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class SftConfig:
+    """The M-step: supervised fine-tuning of the self-edit writer on its kept self-edits (paper Appendix B)."""
+
+    lora: LoraConfig = opt(LoraConfig(r=64, alpha=128, dropout=0.0, target_modules=ALL_PROJECTIONS),
+                           "LoRA of the M-step (paper: r 64 on all projection matrices; alpha 128 as SEAL's code)")
+    learning_rate: float = opt(3e-4, "learning rate (paper: 3e-4)")
+    epochs: int = opt(2, "epochs (paper: 2)")
+    batch_size: int = opt(2, "per-device batch; batch_size x grad_accum = 10, the paper's effective batch")
+    grad_accum: int = opt(5, "gradient accumulation steps")
+    max_length: int = opt(2048, "sequence limit (prompt + self-edit)")
+
+
+@dataclass(frozen=True)
+class OuterConfig:
+    """ReST-EM rounds (paper Section 3 and 4.2): sample, reward, keep the rewarded, fine-tune, repeat."""
+
+    rounds: int = opt(2, "ReST-EM rounds (paper: 2 for knowledge incorporation)")
+    contexts_per_round: int = opt(50, "fresh training contexts per round (paper: 50 passages)")
+    eval_contexts: int = opt(200, "held-out contexts evaluated after every round (paper: 200 SQuAD passages)")
+    keep: Literal["best", "all-positive"] = opt(
+        "best", "best: the highest-reward self-edit per context when its reward is positive (paper); all-positive: "
+        "every self-edit with a positive reward")
+    sft: SftConfig = opt(SftConfig(), "the M-step")

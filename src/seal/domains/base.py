@@ -7,7 +7,7 @@ inner-loop outcome with a reward. The outer loop never branches on which domain 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ContextManager, Protocol
 
 
 @dataclass
@@ -24,12 +24,19 @@ class Outcome:
 
 class Domain(Protocol):
     name: str
+    tokenizer: Any
+
+    def release(self) -> Any:
+        """The plain model without the inner loop's adapter (the domain is unusable afterwards), for the M-step."""
 
     def context_id(self, context) -> str:
         """A stable id of the context (stored with every self-edit and result)."""
 
     def context_payload(self, context) -> dict:
         """The context as JSON, for the store."""
+
+    def writer(self) -> ContextManager[Any]:
+        """The unadapted model, for sampling self-edits (a context manager: the inner loop's adapter is off)."""
 
     def self_edit_prompt(self, context) -> str:
         """The prompt the model completes with a self-edit, chat template applied when the model has one."""

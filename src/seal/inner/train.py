@@ -161,6 +161,10 @@ class FastAdapter:
         with self.model.disable_adapter():
             yield self.model
 
+    def release(self):
+        """The plain base model with the LoRA layers removed (this adapter is unusable afterwards)."""
+        return self.model.unload()
+
     @contextmanager
     def trained(self, docs: list[str] | list[Example], seed: int, cfg: InnerConfig | None = None
                 ) -> Iterator[TrainStats]:
@@ -190,6 +194,9 @@ class ReferenceAdapter:
     def base(self) -> Iterator[object]:
         yield self.base_model
 
+    def release(self):
+        return self.base_model
+
     def _dataset(self, docs: list[str]) -> list[dict]:
         enc = self.tokenizer(list(docs), padding="max_length", max_length=self.cfg.reference_pad_length,
                              truncation=True)
@@ -201,7 +208,7 @@ class ReferenceAdapter:
     @contextmanager
     def trained(self, docs: list[str], seed: int) -> Iterator[TrainStats]:
         import peft
-        from transformers import Trainer, TrainingArguments, default_data_collator
+        from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
 
         start = time.perf_counter()
         padding_side = self.tokenizer.padding_side
@@ -219,6 +226,7 @@ class ReferenceAdapter:
                 use_cpu=next(self.base_model.parameters()).device.type == "cpu",
             )
             trainer = Trainer(model=peft_model, args=args, train_dataset=rows, data_collator=default_data_collator)
+            trainer.remove_callback(PrinterCallback)
             result = trainer.train()
             losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
             peft_model.save_pretrained(tmp + "/adapter")

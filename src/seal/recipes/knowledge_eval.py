@@ -26,7 +26,7 @@ from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader
 from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
 from seal.errors import ConfigError, DataError
-from seal.executors.base import Job, LocalExecutor, run_jobs
+from seal.executors import Job, make_executor, run_jobs
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import console
 from seal.store.runs import Run
@@ -129,7 +129,7 @@ def edits_for(condition: str, run: Run, cfg: KnowledgeConfig, domain: KnowledgeD
         gc.collect()
         return edits
     prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
-    with domain.adapter.base() as base_model:
+    with domain.writer() as base_model:
         return sample_and_store(run.store, base_model, domain.tokenizer, prompts, condition, round, sampling,
                                 cfg.run.seed, cfg.self_edit.family)
 
@@ -144,12 +144,12 @@ def condition_jobs(condition: str, passages: list[Passage], edits: dict, seeds: 
 
 
 def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain, passages: list[Passage],
-                        conditions: tuple[str, ...], round: int = 0) -> dict:
+                        conditions: tuple[str, ...], round: int = 0, metric: str | None = None) -> dict:
     """Run every condition's inner loops on `passages` (skipping finished ones) and summarise them."""
     store = run.store
     for p in passages:
         store.put_context(p.id, "knowledge", p.to_dict())
-    executor = LocalExecutor(domain)
+    executor = make_executor(cfg.executor, domain)
     for condition in conditions:
         if condition == "base":
             for p in passages:
@@ -164,7 +164,7 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
         jobs = condition_jobs(condition, passages, edits, cfg.inner.seeds, round)
         run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
         console.log(f"{condition}: {len(jobs)} inner loop(s) done")
-    metric = "loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric
+    metric = metric or ("loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric)
     results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
                "judge_errors": len(domain.grader.errors)}
     ids = {p.id for p in passages}

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from seal.config import InnerConfig, ModelConfig, RunConfig, opt
+from seal.config import InnerConfig, ModelConfig, OuterConfig, RunConfig, opt
+from seal.executors.base import ExecutorConfig
 from seal.domains.knowledge.quiz import QuizConfig
 
 
@@ -61,3 +62,5 @@ class KnowledgeConfig:
     quiz: QuizConfig = opt(QuizConfig(), "closed-book quiz and grading")
     reward: RewardConfig = opt(RewardConfig(), "reward of a self-edit")
     eval: EvalConfig = opt(EvalConfig(), "seal knowledge eval")
+    outer: OuterConfig = opt(OuterConfig(), "seal knowledge train (ReST-EM)")
+    executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")

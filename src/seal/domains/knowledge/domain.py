@@ -9,7 +9,9 @@ the gain in mean log-likelihood of the gold answers instead (no generation).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from seal.domains.base import Outcome
 from seal.domains.knowledge.config import KnowledgeConfig
@@ -65,13 +67,29 @@ class KnowledgeDomain:
         self.adapter = make_adapter(model, tokenizer, cfg.inner)
         self.grader = grader
         self.families = load_families(cfg.self_edit.families_file)
-        self._base: dict[str, QuizResult] = {}
+        self.measure = cfg.reward.kind  # what `quiz` scores: accuracy (generate and grade) or loglik
+        self._base: dict[tuple[str, str], QuizResult] = {}
+
+    @contextmanager
+    def measuring(self, measure: str) -> Iterator[None]:
+        """Score quizzes by `measure` inside the block (evaluation tables report accuracy whatever the reward)."""
+        previous, self.measure = self.measure, measure
+        try:
+            yield
+        finally:
+            self.measure = previous
 
     def context_id(self, passage: Passage) -> str:
         return passage.id
 
     def context_payload(self, passage: Passage) -> dict:
         return passage.to_dict()
+
+    def writer(self):
+        return self.adapter.base()
+
+    def release(self):
+        return self.adapter.release()
 
     def self_edit_prompt(self, passage: Passage) -> str:
         return render_prompt(self.tokenizer, self.cfg.self_edit, passage, self.families)
@@ -85,7 +103,7 @@ class KnowledgeDomain:
         return Outcome(reward, out.score, out.base_score, len(passage.questions), details, out.timings)
 
     def quiz(self, model, passage: Passage) -> QuizResult:
-        if self.cfg.reward.kind == "loglik":
+        if self.measure == "loglik":
             ll = answer_loglik(model, self.tokenizer, passage, self.cfg.quiz.style)
             preds, scores = [""] * len(ll), [None] * len(ll)
             return QuizResult(preds, scores, None, sum(ll) / len(ll))
@@ -95,10 +113,11 @@ class KnowledgeDomain:
 
     def base_result(self, passage: Passage) -> QuizResult:
         """The unadapted model's quiz on `passage`, computed once per run and reused."""
-        if passage.id not in self._base:
+        key = (passage.id, self.measure)
+        if key not in self._base:
             with self.adapter.base() as model:
-                self._base[passage.id] = self.quiz(model, passage)
-        return self._base[passage.id]
+                self._base[key] = self.quiz(model, passage)
+        return self._base[key]
 
     def inner_loop(self, passage: Passage, self_edit: str | None, family: str, seed: int,
                    include_passage: bool = True) -> InnerOutcome:

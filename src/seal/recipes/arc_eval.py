@@ -1,0 +1,245 @@
+"""`seal arc eval`: the paper's few-shot ARC table (Table 1 of arXiv 2506.10943) for any model.
+
+    seal arc eval --config configs/arc/paper.yaml
+    seal arc eval --config configs/arc/cpu_smollm2.yaml --set data.n=2 --set self_edit.k=1
+
+Conditions (columns of Table 1):
+
+- `icl`: the base model answers each task from its demonstrations, no training.
+- `ttt-untrained`: K self-edits per task sampled from the untrained model, each run through test-time training (TTT).
+- `seal`: K self-edits per task sampled from `eval.checkpoint` (a model trained by ReST-EM), TTT run on the base model.
+- `oracle`: the fixed hand-tuned TTT configuration `edit.ORACLE_EDIT` (the paper's "Oracle TTT").
+
+The success rate of a condition is the share of (task, self-edit) configurations whose adapted model solves the task
+(pass@2 on every test input), as the paper counts it; a malformed or over-budget self-edit counts as a failure. Every
+sampled self-edit and every inner loop is one row of the run's store as soon as it exists, keyed
+`<condition>/<task>/<index>[/s<seed>]`; rerunning with `--resume RUN_DIR` skips what is done. Tasks whose prompts
+cannot fit the context (`solve.max_prompt_tokens` or the model's) are not attempted: each gets a row with reward None
+and the reason, and is listed under `skipped` in `results.json`. Times per task (self-edit generation, TTT data,
+training, solving) are summed over a task's configurations and averaged over tasks.
+
+Departure from the paper: the seal condition here reads self-edits from a checkpoint rather than from the RL loop's
+own final policy in the same process; the numbers are the same quantity.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from collections import Counter
+
+from seal.domains.arc.config import CONDITIONS, ArcConfig
+from seal.domains.arc.domain import ArcDomain, render_self_edit_prompt
+from seal.domains.arc.edit import ORACLE_EDIT
+from seal.domains.arc.tasks import Task, load_tasks
+from seal.errors import ConfigError, DataError
+from seal.models.generate import HFGenerator
+from seal.progress import console, progress_bar
+from seal.store.runs import Run
+
+SAMPLED = ("ttt-untrained", "seal")
+STEPS = ("generate_s", "ttt_data_s", "train_s", "solve_s")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Set-up helpers
+
+
+def choose_tasks(cfg: ArcConfig) -> list[Task]:
+    """The configured tasks (ids, then offset and n), each with known test outputs."""
+    tasks = load_tasks(cfg.data.source, cfg.data.solutions or None, ids=list(cfg.data.ids) or None)
+    tasks = tasks[cfg.data.offset:]
+    tasks = tasks[:cfg.data.n] if cfg.data.n else tasks
+    if not tasks:
+        raise DataError(f"{cfg.data.source}: no tasks selected (n={cfg.data.n}, offset={cfg.data.offset})")
+    unsolved = [t.id for t in tasks if not t.has_solutions]
+    if unsolved:
+        raise DataError(f"{cfg.data.source}: no solutions for task(s) {', '.join(unsolved[:3])}; give data.solutions")
+    return tasks
+
+
+def check_conditions(cfg: ArcConfig) -> None:
+    unknown = [c for c in cfg.eval.conditions if c not in CONDITIONS]
+    if unknown:
+        raise ConfigError(f"eval.conditions: unknown condition {unknown[0]!r} (known: {', '.join(CONDITIONS)})")
+    if "seal" in cfg.eval.conditions and not cfg.eval.checkpoint:
+        raise ConfigError("eval.checkpoint: needed by the seal condition (or drop seal from eval.conditions)")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Self-edits per condition
+
+
+def sample_for_task(model, tokenizer, task: Task, cfg: ArcConfig, seed: int) -> tuple[str, list[str], float]:
+    """The chat-formatted self-edit prompt, `self_edit.k` sampled self-edits, and the seconds they took."""
+    prompt = render_self_edit_prompt(tokenizer, task)
+    t0 = time.perf_counter()
+    texts = HFGenerator(model, tokenizer, cfg.self_edit.batch_size).generate(
+        [prompt] * cfg.self_edit.k, max_new_tokens=cfg.self_edit.max_new_tokens,
+        temperature=cfg.self_edit.temperature, top_p=cfg.self_edit.top_p, seed=seed)
+    return prompt, texts, time.perf_counter() - t0
+
+
+def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task]
+              ) -> dict[str, list[tuple[int, str]]]:
+    """(self-edit row id, text) per task for `condition`; sampled self-edits are stored before they are used."""
+    store = run.store
+    if condition == "oracle":
+        text = json.dumps(ORACLE_EDIT.to_json())
+        return {t.id: [(store.add_self_edit(key=f"oracle/{t.id}/0", context_id=t.id, round=0, condition="oracle",
+                                            text=text, sampling={"source": "edit.ORACLE_EDIT"}), text)]
+                for t in tasks}
+    k = cfg.self_edit.k
+    todo = [(i, t) for i, t in enumerate(tasks) if not store.has("self_edits", f"{condition}/{t.id}/{k - 1}")]
+    if todo:
+        if condition == "seal":
+            from seal.models import load
+
+            gen_model, gen_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device,
+                                      cfg.model.trust_remote_code)
+        else:
+            gen_model, gen_tok = None, domain.tokenizer
+        sampling = {"temperature": cfg.self_edit.temperature, "top_p": cfg.self_edit.top_p,
+                    "max_new_tokens": cfg.self_edit.max_new_tokens,
+                    "model": cfg.eval.checkpoint if condition == "seal" else cfg.model.name}
+        with progress_bar() as bar:
+            job = bar.add_task(f"{condition}: sampling self-edits", total=len(todo))
+            for i, task in todo:
+                seed = cfg.run.seed + i
+                if gen_model is not None:
+                    prompt, texts, seconds = sample_for_task(gen_model, gen_tok, task, cfg, seed)
+                else:
+                    with domain.adapter.base() as base_model:
+                        prompt, texts, seconds = sample_for_task(base_model, gen_tok, task, cfg, seed)
+                for j, text in enumerate(texts):
+                    store.add_self_edit(key=f"{condition}/{task.id}/{j}", context_id=task.id, round=0,
+                                        condition=condition, text=text, prompt=prompt, seed=seed,
+                                        sampling=sampling | {"generation_s": seconds / len(texts)})
+                bar.advance(job)
+        if gen_model is not None:
+            del gen_model
+            gc.collect()
+    return {t.id: [(r["id"], r["text"]) for r in store.rows("self_edits", "condition=? AND context_id=?",
+                                                            (condition, t.id))][:k]
+            for t in tasks}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Summaries
+
+
+def summarize(rows: list[dict], edit_rows: list[dict]) -> dict:
+    """Success rate and diagnostics of one condition's inner-loop rows, with per-task step times."""
+    done = [r for r in rows if r["reward"] is not None]
+    per_task: dict[str, list[float]] = {}
+    for r in done:
+        per_task.setdefault(r["context_id"], []).append(r["reward"])
+    rejected = [r["details"]["rejected"] for r in done if "rejected" in r["details"]]
+    kinds = Counter("budget" if "budget" in reason or "no training data" in reason else "malformed"
+                    for reason in rejected)
+    prompts = sum(r["details"].get("n_prompts", 0) for r in done)
+    failures = sum(r["details"].get("n_parse_failures", 0) for r in done)
+    times = {s: 0.0 for s in STEPS}
+    for r in done:
+        for s in STEPS[1:]:
+            times[s] += r["timings"].get(s, 0.0)
+    for e in edit_rows:
+        times["generate_s"] += (e["sampling"] or {}).get("generation_s", 0.0)
+    n_tasks = len(per_task)
+    lengths = [r["details"]["max_prompt_tokens"] for r in done if r["details"].get("max_prompt_tokens")]
+    return {
+        "success_rate": sum(r["reward"] for r in done) / len(done) if done else None,
+        "n": len(done), "n_tasks": n_tasks, "n_solved": int(sum(r["reward"] for r in done)),
+        "n_skipped": len(rows) - len(done), "n_rejected": len(rejected),
+        "n_rejected_malformed": kinds["malformed"], "n_rejected_budget": kinds["budget"],
+        "parse_failure_rate": failures / prompts if prompts else None,
+        "mean_max_prompt_tokens": sum(lengths) / len(lengths) if lengths else None,
+        "mean_ttt_examples": _mean(r["details"].get("n_examples") for r in done),
+        "seconds_per_task": {s: (t / n_tasks if n_tasks else 0.0) for s, t in times.items()},
+        "per_task": per_task,
+    }
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The recipe
+
+
+def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
+    """Fill the run's store with every condition's inner loops and return the results table (also results.json)."""
+    from seal.models import fingerprint, load
+    from seal.models.load import set_threads
+
+    check_conditions(cfg)
+    set_threads(cfg.model.threads)
+    tasks = choose_tasks(cfg)
+    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
+                            seed=cfg.run.seed)
+    run.update_manifest(data_ids=[t.id for t in tasks], seeds={"run": cfg.run.seed, "ttt": list(range(cfg.ttt.seeds))},
+                        model_fingerprint=fingerprint(model))
+    domain = ArcDomain(model, tokenizer, cfg)
+    store = run.store
+    for t in tasks:
+        store.put_context(t.id, domain.name, domain.context_payload(t))
+    with_edit = any(c in SAMPLED for c in cfg.eval.conditions)
+    skipped = {t.id: r for t in tasks if (r := domain.check_task(t, with_self_edit=with_edit))}
+    runnable = [t for t in tasks if t.id not in skipped]
+    for t_id, reason in skipped.items():
+        console.log(f"skipping task {t_id}: {reason}")
+
+    for condition in cfg.eval.conditions:
+        for t_id, reason in skipped.items():
+            store.add_inner_result(key=f"{condition}/{t_id}", context_id=t_id, round=0, condition=condition,
+                                   seed=None, score=None, base_score=None, n_questions=0,
+                                   details={"skipped": reason}, timings={})
+        edits = {} if condition == "icl" else edits_for(condition, run, cfg, domain, runnable)
+        jobs = ([(f"icl/{t.id}", t, None, None, None) for t in runnable] if condition == "icl" else
+                [(f"{condition}/{t.id}/{i}/s{seed}", t, edit_id, text, cfg.run.seed + seed)
+                 for t in runnable for i, (edit_id, text) in enumerate(edits[t.id])
+                 for seed in range(cfg.ttt.seeds)])
+        todo = [j for j in jobs if not store.has("inner_results", j[0])]
+        with progress_bar() as bar:
+            job = bar.add_task(f"{condition}: inner loops", total=len(jobs), completed=len(jobs) - len(todo))
+            for key, task, edit_id, text, seed in todo:
+                if condition == "icl":
+                    out = domain.icl(task)
+                elif condition == "oracle":
+                    out = domain.evaluate_config(task, ORACLE_EDIT, seed)
+                else:
+                    out = domain.evaluate(task, text, seed)
+                store.add_inner_result(key=key, self_edit_id=edit_id, context_id=task.id, round=0,
+                                       condition=condition, seed=seed, score=out.score, base_score=out.base_score,
+                                       n_questions=out.n_questions, details=out.details, timings=out.timings)
+                bar.advance(job)
+        console.log(f"{condition}: {len(jobs)} inner loop(s) done")
+
+    results = {"conditions": {}, "model": cfg.model.name, "n_tasks": len(tasks), "tasks": [t.id for t in tasks],
+               "skipped": skipped}
+    for condition in cfg.eval.conditions:
+        rows = store.rows("inner_results", "condition=?", (condition,))
+        edit_rows = [] if condition in ("icl", "oracle") else store.rows("self_edits", "condition=?", (condition,))
+        results["conditions"][condition] = summarize(rows, edit_rows)
+    (run.dir / "results.json").write_text(json.dumps(results, indent=2))
+    store.add_evaluation(key=f"arc-eval/{time.time()}", condition="all", payload=results)
+    return results
+
+
+def format_table(results: dict) -> str:
+    """The results as a text table: success rate, counts, parse failures and seconds per task per step."""
+    head = (f"{'condition':<14} {'success':>8} {'n':>4} {'rejected':>8} {'parse fail':>10} "
+            f"{'gen s':>7} {'data s':>7} {'train s':>8} {'solve s':>8}")
+    lines = [head]
+    for name, c in results["conditions"].items():
+        rate = "-" if c["success_rate"] is None else f"{100 * c['success_rate']:.1f}"
+        pf = "-" if c["parse_failure_rate"] is None else f"{100 * c['parse_failure_rate']:.0f}%"
+        t = c["seconds_per_task"]
+        lines.append(f"{name:<14} {rate:>8} {c['n']:>4} {c['n_rejected']:>8} {pf:>10} {t['generate_s']:>7.1f} "
+                     f"{t['ttt_data_s']:>7.1f} {t['train_s']:>8.1f} {t['solve_s']:>8.1f}")
+    lines.append(f"success in % over (task, self-edit) configurations, pass@2; {results['n_tasks']} task(s), "
+                 f"{len(results['skipped'])} skipped; times are seconds per task")
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""`seal knowledge train`: ReST-EM training of the self-edit writer on passages, with the round curve (Figure 4).
+
+    seal knowledge train --config configs/knowledge/train_cpu.yaml
+    seal knowledge train --resume runs/<dir>          # after a kill: nothing finished is redone
+
+Passages are shuffled once with `data.seed` (0 when unset); the first `outer.eval_contexts` are held out for
+evaluation and each round takes the next `outer.contexts_per_round`, so the rounds' training passages are disjoint
+from each other and from the evaluation passages. The manifest records every round's passage ids and seeds.
+
+After each round the new checkpoint writes self-edits for the held-out passages and is scored with the
+`knowledge eval` machinery; round 0 also scores `base`, `passage` and (when `eval.external_file` is set)
+`external`, the reference lines of the curve. The run ends with `curve.json` and `curve.png`.
+"""
+
+from __future__ import annotations
+
+from seal.domains.knowledge.config import KnowledgeConfig
+from seal.domains.knowledge.data import Passage, load_passages, select_passages
+from seal.domains.knowledge.domain import KnowledgeDomain
+from seal.errors import DataError
+from seal.executors import make_executor
+from seal.outer.sample import Sampling
+from seal.recipes.knowledge_eval import check_config, evaluate_conditions, make_grader
+from seal.recipes.restem import RestemSpec, run_restem
+from seal.reports.curve import write_curve
+from seal.store.runs import Run
+
+
+def plan_passages(cfg: KnowledgeConfig) -> tuple[list[Passage], list[list[Passage]]]:
+    """Held-out evaluation passages and the disjoint training passages of each round."""
+    n_eval, per_round, rounds = cfg.outer.eval_contexts, cfg.outer.contexts_per_round, cfg.outer.rounds
+    shuffled = select_passages(load_passages(cfg.data.source), None, cfg.data.seed if cfg.data.seed is not None else 0)
+    needed = n_eval + per_round * rounds
+    if len(shuffled) < needed:
+        raise DataError(f"{cfg.data.source}: {len(shuffled)} passages, but {n_eval} held out plus {rounds} rounds of "
+                        f"{per_round} need {needed}")
+    rest = shuffled[n_eval:]
+    return shuffled[:n_eval], [rest[r * per_round:(r + 1) * per_round] for r in range(rounds)]
+
+
+def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
+    from seal.models import load
+    from seal.models.load import set_threads
+
+    check_config(cfg)
+    set_threads(cfg.model.threads)
+    eval_passages, rounds = plan_passages(cfg)
+    run.update_manifest(
+        eval_ids=[p.id for p in eval_passages], round_ids={r + 1: [p.id for p in ps] for r, ps in enumerate(rounds)},
+        seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds)),
+               "m_step": [cfg.run.seed + r for r in range(1, cfg.outer.rounds + 1)]},
+        reward={"kind": cfg.reward.kind, "metric": cfg.quiz.metric, "seeds": cfg.inner.seeds,
+                "questions_per_passage": sum(len(p.questions) for ps in rounds for p in ps) / max(1, sum(map(len, rounds)))})
+
+    def load_model(name):
+        return load(name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
+
+    def make_domain(model, tokenizer):
+        return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
+
+    def evaluate(round: int, domain: KnowledgeDomain) -> dict:
+        conditions = ("base", "passage", "self-edit") + (("external",) if cfg.eval.external_file else ())
+        with domain.measuring("accuracy"):  # the curve reports quiz accuracy, whichever reward trains
+            return evaluate_conditions(run, cfg, domain, eval_passages,
+                                       conditions if round == 0 else ("self-edit",), round=round, metric=cfg.quiz.metric)
+
+    spec = RestemSpec(outer=cfg.outer, sampling=Sampling.of(cfg.self_edit), seeds=cfg.inner.seeds,
+                      run_seed=cfg.run.seed, initial_model=cfg.model.name, round_contexts=rounds,
+                      load_model=load_model, make_domain=make_domain,
+                      make_executor=lambda domain: make_executor(cfg.executor, domain), evaluate=evaluate,
+                      family=cfg.self_edit.family)
+    records = run_restem(run, spec)
+    curve = build_curve(run, records)
+    write_curve(run.dir, curve)
+    return curve
+
+
+def build_curve(run: Run, records: list[dict]) -> dict:
+    """Accuracy of the model's own self-edits per round, with the round-0 reference lines (Figure 4)."""
+    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+    first = evaluations[0]["conditions"]
+    points = [{"round": r, "accuracy": evaluations[r]["conditions"]["self-edit"]["accuracy"],
+               "ci95": evaluations[r]["conditions"]["self-edit"]["ci95"]} for r in sorted(evaluations)]
+    for rec in records:
+        point = next((p for p in points if p["round"] == rec["round"]), None)
+        if point is not None:
+            point["seconds"] = rec["payload"].get("seconds")
+            point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
+    return {"metric": first["self-edit"]["metric"], "rounds": points,
+            "reference": {name: first[name]["accuracy"] for name in ("base", "passage", "external") if name in first}}

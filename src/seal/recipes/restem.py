@@ -1,0 +1,130 @@
+"""ReST-EM, the outer loop of SEAL, for any domain (paper Section 3; Singh et al. 2024).
+
+Per round r = 1..R, starting from the model of round r-1 (round 0 = the initial model):
+    E-step   sample K self-edits per fresh training context from the current model (on-policy),
+             reward each with the inner loop averaged over the training seeds;
+    filter   keep the best self-edit per context when its reward is positive (or every positive one);
+    M-step   supervised-fine-tune the current model on (self-edit prompt -> kept self-edit), merge the LoRA,
+             save the checkpoint `checkpoints/round-r` (a normal Hugging Face directory);
+    eval     the domain's evaluation with the new checkpoint (round 0 is evaluated before any training).
+
+Every unit (sampled self-edit, inner loop, checkpoint, evaluation) is stored under a unique key as soon as it is
+done, so a killed run resumes where it stopped and ends with the same records as an uninterrupted run (on CPU,
+where training and sampling are deterministic under their seeds). The recipe never branches on the domain: it
+calls `make_domain(model, tokenizer)` and the `Domain` protocol (`seal.domains.base`).
+
+Departure from SEAL's code: the inner loop of round r adapts the round-r model, the same model that writes the
+self-edits (SEAL restarts its servers on the new checkpoint by hand).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from seal.config import OuterConfig
+from seal.executors.base import Job, run_jobs
+from seal.outer.sample import Sampling, sample_and_store
+from seal.outer.select import scored_edits, select, signal_to_noise
+from seal.outer.sft import sft_and_merge
+from seal.progress import console
+from seal.store.runs import Run
+
+
+@dataclass
+class RestemSpec:
+    """What the generic recipe needs from its caller (the knowledge or ARC train command)."""
+
+    outer: OuterConfig
+    sampling: Sampling
+    seeds: int  # training seeds per self-edit
+    run_seed: int
+    initial_model: str
+    round_contexts: list[list]  # fresh training contexts of rounds 1..R
+    load_model: Callable  # name_or_path -> (model, tokenizer)
+    make_domain: Callable  # (model, tokenizer) -> Domain
+    make_executor: Callable  # domain -> Executor
+    evaluate: Callable  # (round, domain) -> dict of results (stored under its round)
+    family: str | None = None
+
+
+def checkpoint_dir(run: Run, round: int):
+    return run.dir / "checkpoints" / f"round-{round}"
+
+
+def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> dict:
+    """Sample, reward and filter one round's self-edits; returns the kept ones and the round's statistics."""
+    store = run.store
+    for c in contexts:
+        store.put_context(domain.context_id(c), domain.name, domain.context_payload(c))
+    prompts = {domain.context_id(c): domain.self_edit_prompt(c) for c in contexts}
+    with domain.writer() as model:
+        edits = sample_and_store(store, model, domain.tokenizer, prompts, "train", round, spec.sampling,
+                                 spec.run_seed, spec.family)
+    jobs = [Job(f"r{round}/train/{domain.context_id(c)}/{j}/s{seed}", c, text, seed, "train", round, edit_id)
+            for c in contexts for j, (edit_id, text) in enumerate(edits[domain.context_id(c)])
+            for seed in range(spec.seeds)]
+    run_jobs(store, spec.make_executor(domain), domain, jobs, f"round {round}: rewarding self-edits")
+    scored = scored_edits(store.rows("self_edits", "round=? AND condition='train'", (round,)),
+                          store.rows("inner_results", "round=? AND condition='train'", (round,)))
+    kept = select(scored, spec.outer.keep)
+    rewards = [e.reward for e in scored]
+    stats = {"contexts": len(contexts), "self_edits": len(scored), "kept": len(kept),
+             "mean_reward": sum(rewards) / len(rewards) if rewards else None,
+             "kept_mean_reward": sum(e.reward for e in kept) / len(kept) if kept else None,
+             "signal_to_noise": signal_to_noise(scored), "kept_ids": [e.self_edit_id for e in kept]}
+    return {"kept": kept, "stats": stats}
+
+
+def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
+    """Run (or resume) every round; returns the per-round records also stored in the `rounds` table."""
+    store = run.store
+    current = spec.initial_model
+    done = {r["round"]: r for r in store.rows("rounds")}
+    for round in range(1, spec.outer.rounds + 1):
+        ckpt = checkpoint_dir(run, round)
+        if done.get(round, {}).get("status") == "done" and ckpt.is_dir():
+            current = str(ckpt)
+            continue
+        model, tokenizer = spec.load_model(current)
+        domain = spec.make_domain(model, tokenizer)
+        if round == 1 and not store.has("evaluations", "round/0"):
+            store.add_evaluation(key="round/0", round=0, condition="round", payload=spec.evaluate(0, domain))
+        t0 = time.perf_counter()
+        store.set_round(round, "e-step", {"model": current})
+        e = e_step(run, spec, domain, round, spec.round_contexts[round - 1])
+        e_seconds = time.perf_counter() - t0
+        console.log(f"round {round}: kept {e['stats']['kept']} of {e['stats']['self_edits']} self-edits; "
+                    f"signal/noise {e['stats']['signal_to_noise']['ratio']}")
+        t1 = time.perf_counter()
+        sft_log = {"skipped": "checkpoint already complete"}
+        if not ckpt.is_dir():
+            store.set_round(round, "m-step", {"model": current, "e_step": e["stats"]})
+            base = domain.release()  # the plain model, inner-loop adapter removed
+            pairs = [(k.prompt, k.text) for k in e["kept"]]
+            if pairs:
+                sft_log = sft_and_merge(base, tokenizer, pairs, spec.outer.sft, ckpt, spec.run_seed + round)
+            else:  # nothing rewarded: the next round starts from the same weights
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                partial = ckpt.with_name(ckpt.name + ".partial")
+                base.save_pretrained(partial)
+                tokenizer.save_pretrained(partial)
+                partial.rename(ckpt)
+                sft_log = {"skipped": "no self-edit had a positive reward"}
+        del model, domain
+        gc.collect()
+        m_seconds = time.perf_counter() - t1
+        current = str(ckpt)
+        t2 = time.perf_counter()
+        model, tokenizer = spec.load_model(current)
+        domain = spec.make_domain(model, tokenizer)
+        evaluation = spec.evaluate(round, domain)
+        store.add_evaluation(key=f"round/{round}", round=round, condition="round", payload=evaluation)
+        payload = {"model": current, "e_step": e["stats"], "m_step": sft_log, "evaluation": evaluation,
+                   "seconds": {"e_step": e_seconds, "m_step": m_seconds, "eval": time.perf_counter() - t2}}
+        store.set_round(round, "done", payload)
+        del model, domain
+        gc.collect()
+    return store.rows("rounds")
