@@ -159,6 +159,35 @@ def knowledge_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
     typer.echo(f"run: {run.dir}")
 
 
+bench_app = typer.Typer(help="Benchmarks whose output is a table of ratios measured side by side.",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+QUICK = ["data.n=2", "self_edit.k=1", "self_edit.max_new_tokens=128", "inner.epochs=1", "inner.seeds=2",
+         "quiz.metric=short-contains"]
+
+
+@bench_app.command("inner-loop")
+def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
+                     quick: bool = typer.Option(False, "--quick", help="2 passages, 1 self-edit, 1 epoch for all paths"),
+                     paths: str = typer.Option("reference,fast,multi", help="comma-separated paths to run")):
+    """SEAL's inner loop (reference) against the fast and multi-adapter paths; writes bench.json."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.bench_inner_loop import PATHS, format_bench, run_bench
+
+    chosen = tuple(p.strip() for p in paths.split(",") if p.strip())
+    if not chosen or any(p not in PATHS for p in chosen):
+        raise SealError(f"--paths: choose from {', '.join(PATHS)}")
+    defaults = ["data.n=2", "self_edit.k=2", "self_edit.max_new_tokens=256", "quiz.metric=short-contains"]
+    cfg = load_config(KnowledgeConfig, config, (QUICK if quick else defaults) + list(set))
+    run, cfg = _start_run("bench inner-loop", cfg, None)
+    with _finishing(run):
+        results = run_bench(run, cfg, chosen)
+    typer.echo(format_bench(results))
+    typer.echo(f"run: {run.dir}")
+
+
 def main() -> None:
     """Entry point: one-line errors with exit status 2 for user errors."""
     import warnings

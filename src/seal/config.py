@@ -228,8 +228,12 @@ class InnerConfig:
         "reference_pad_length with pads in the loss, a fresh PEFT model and HF Trainer per self-edit, adapter saved "
         "and reloaded)")
     reference_pad_length: int = opt(2048, "padding length of reference mode (SEAL's code: 2048)")
+    pad_to_length: int = opt(0, "fast mode: pad every batch to this length with pads masked out of the loss "
+                                "(0 = no padding waste); isolates the cost of padding from its effect on the loss")
     autocast_bf16: bool = opt(False, "bf16 autocast with fp32 LoRA master weights (opt-in; see BENCHMARKS.md)")
     seeds: int = opt(3, "training seeds each self-edit is evaluated with; rewards are averaged (paper: 3)")
+    multi: int = opt(1, "self-edits trained at once, each its own LoRA on one frozen base, in one forward and "
+                        "backward with exact per-adapter gradients (1 = one at a time)")
     max_doc_tokens: int = opt(2048, "documents are truncated to this many tokens (SEAL's code: 2048)")
 
     def __post_init__(self):

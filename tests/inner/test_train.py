@@ -78,3 +78,19 @@ def test_reference_mode_trains_on_pads_and_restores_the_base(tiny):
 def test_prompts_are_masked_out_of_the_loss():
     batch = collate([Example([1, 2, 3, 4], n_prompt=2), Example([5, 6])], pad_id=0, device="cpu")
     assert batch["labels"].tolist() == [[-100, -100, 3, 4], [5, 6, -100, -100]]
+
+
+def test_no_padding_waste_gives_the_weights_of_a_plainly_padded_run(tiny):
+    """Dynamic, length-grouped batches train the same LoRA as batches padded to 64 with the same loss mask."""
+    model, tokenizer = tiny
+    docs = ["Tor\nTor has 12 bridges.", "Tor\nAma Venn founded Tor in 1201 after the flood.", "Tor\nIt is a port.",
+            "Tor\nThe harbour of Tor freezes in winter."]
+    cfg = InnerConfig(lora=LoraConfig(r=4, alpha=8), learning_rate=1e-2, epochs=2, batch_size=2)
+    weights = []
+    for pad in (0, 64):
+        adapter = FastAdapter(copy.deepcopy(model), tokenizer, InnerConfig(**{**cfg.__dict__, "pad_to_length": pad}))
+        with adapter.trained(docs, seed=1) as stats:
+            weights.append((lora_state(adapter.model), stats))
+    (dynamic, s0), (padded, s1) = weights
+    assert s0.real_tokens == s1.real_tokens and s1.padded_tokens == 2 * 4 * 64 > s0.padded_tokens
+    assert all(torch.allclose(dynamic[k], padded[k], atol=1e-5) for k in dynamic)

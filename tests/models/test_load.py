@@ -20,9 +20,10 @@ def test_tiny_models_are_deterministic_with_a_real_tokenizer():
     assert type(qwen).__name__ == "Qwen2ForCausalLM" and sum(p.numel() for p in qwen.parameters()) < 500_000
 
 
-def test_unknown_model_is_a_clear_error(tmp_path):
+def test_unknown_model_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="unknown model"):
         load(str(tmp_path / "no-such-model"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no hub here: fail at once instead of retrying the network
     with pytest.raises(ModelError):
         load("nobody/no-such-model-anywhere")  # hub unreachable or absent: one-line error, not a traceback
 

@@ -6,6 +6,7 @@ inner-loop outcome with a reward. The outer loop never branches on which domain 
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, ContextManager, Protocol
 
@@ -20,6 +21,21 @@ class Outcome:
     n_questions: int
     details: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """A picklable recipe that rebuilds a domain elsewhere (a Ray actor): `builder` is "module:function", called
+    with `args` (plain data and frozen configs; never a model)."""
+
+    builder: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+def build_domain(spec: DomainSpec):
+    """The domain `spec` describes, with its own model replica (loaded in this process)."""
+    module, _, name = spec.builder.partition(":")
+    return getattr(importlib.import_module(module), name)(**spec.args)
 
 
 class Domain(Protocol):
@@ -43,3 +59,6 @@ class Domain(Protocol):
 
     def evaluate(self, context, self_edit: str, seed: int) -> Outcome:
         """Run the inner loop for one self-edit and training seed; never raises on a malformed self-edit."""
+
+    def spec(self) -> DomainSpec:
+        """How to rebuild this domain, model included, in another process (needed by the Ray executor only)."""

@@ -45,16 +45,30 @@ class Job:
 class Executor(Protocol):
     def run(self, jobs: list[Job], on_result: Callable[[Job, Outcome], None]) -> None: ...
 
+    def close(self) -> None:
+        """Free the workers (a Ray executor's actors and their model replicas); the executor is not reused."""
+
 
 class LocalExecutor:
-    """In-process, sequential: the domain's model is the only replica."""
+    """In-process: the domain's model is the only replica. Domains with a `batch_size` > 1 (the multi-adapter
+    path) get their jobs in groups through `evaluate_batch`."""
 
     def __init__(self, domain):
         self.domain = domain
 
     def run(self, jobs: list[Job], on_result: Callable[[Job, Outcome], None]) -> None:
-        for job in jobs:
-            on_result(job, self.domain.evaluate(job.context, job.self_edit, job.seed))
+        size = getattr(self.domain, "batch_size", 1)
+        for start in range(0, len(jobs), size):
+            group = jobs[start:start + size]
+            if size > 1:
+                outcomes = self.domain.evaluate_batch([(j.context, j.self_edit, j.seed) for j in group])
+            else:
+                outcomes = [self.domain.evaluate(group[0].context, group[0].self_edit, group[0].seed)]
+            for job, outcome in zip(group, outcomes):
+                on_result(job, outcome)
+
+    def close(self) -> None:
+        pass
 
 
 def record(store: Store, domain, job: Job, outcome: Outcome) -> None:

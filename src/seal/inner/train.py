@@ -85,9 +85,10 @@ def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generato
     return [batches[i] for i in perm]
 
 
-def collate(examples: list[Example], pad_id: int, device) -> dict[str, torch.Tensor]:
-    """Right-padded input ids, attention mask, and labels with -100 on pads and prompts. Shapes (batch, max_len)."""
-    width = max(len(e.ids) for e in examples)
+def collate(examples: list[Example], pad_id: int, device, pad_to: int = 0) -> dict[str, torch.Tensor]:
+    """Right-padded input ids, attention mask, and labels with -100 on pads and prompts. Shapes (batch, width),
+    width = the longest example, or `pad_to` when that is longer."""
+    width = max(pad_to, max(len(e.ids) for e in examples))
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
     labels = torch.full_like(ids, -100)
@@ -125,7 +126,7 @@ def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_
     for _ in range(cfg.epochs):
         batches = epoch_batches(lengths, cfg.batch_size, generator)
         for group_start in range(0, len(batches), cfg.grad_accum):
-            group = [collate([examples[i] for i in b], pad_id, device)
+            group = [collate([examples[i] for i in b], pad_id, device, cfg.pad_to_length)
                      for b in batches[group_start:group_start + cfg.grad_accum]]
             n_tokens = sum(int((g["labels"][:, 1:] != -100).sum()) for g in group)
             step_loss = 0.0
@@ -245,5 +246,11 @@ class ReferenceAdapter:
 
 
 def make_adapter(model, tokenizer, cfg: InnerConfig):
-    """The inner loop's adapter for `cfg.mode`."""
-    return ReferenceAdapter(model, tokenizer, cfg) if cfg.mode == "reference" else FastAdapter(model, tokenizer, cfg)
+    """The inner loop's adapter for `cfg.mode` (and `cfg.multi` on the fast path)."""
+    if cfg.mode == "reference":
+        return ReferenceAdapter(model, tokenizer, cfg)
+    if cfg.multi > 1:
+        from seal.inner.multi import MultiAdapter
+
+        return MultiAdapter(model, tokenizer, cfg)
+    return FastAdapter(model, tokenizer, cfg)

@@ -194,7 +194,7 @@ def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
 
     for condition in cfg.eval.conditions:
         for t_id, reason in skipped.items():
-            store.add_inner_result(key=f"{condition}/{t_id}", context_id=t_id, round=0, condition=condition,
+            store.add_inner_result(key=f"{condition}/{t_id}/skipped", context_id=t_id, round=0, condition=condition,
                                    seed=None, score=None, base_score=None, n_questions=0,
                                    details={"skipped": reason}, timings={})
         edits = {} if condition == "icl" else edits_for(condition, run, cfg, domain, runnable)

@@ -164,6 +164,7 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
         jobs = condition_jobs(condition, passages, edits, cfg.inner.seeds, round)
         run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
         console.log(f"{condition}: {len(jobs)} inner loop(s) done")
+    executor.close()  # a Ray executor's actors hold model replicas: free them before another model loads
     metric = metric or ("loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric)
     results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
                "judge_errors": len(domain.grader.errors)}
@@ -197,7 +198,7 @@ def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
                             seed=cfg.run.seed)
     run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model),
                         seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
-    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
+    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=cfg.model.name)
     results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
     run.store.add_evaluation(key="eval", condition="all", payload=results)

@@ -52,11 +52,14 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
         reward={"kind": cfg.reward.kind, "metric": cfg.quiz.metric, "seeds": cfg.inner.seeds,
                 "questions_per_passage": sum(len(p.questions) for ps in rounds for p in ps) / max(1, sum(map(len, rounds)))})
 
+    loaded = {}  # the name or path last loaded: the domain's `source`, so Ray workers load the same checkpoint
+
     def load_model(name):
+        loaded["source"] = name
         return load(name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
 
     def make_domain(model, tokenizer):
-        return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
+        return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=loaded.get("source"))
 
     def evaluate(round: int, domain: KnowledgeDomain) -> dict:
         conditions = ("base", "passage", "self-edit") + (("external",) if cfg.eval.external_file else ())

@@ -66,7 +66,9 @@ def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> di
     jobs = [Job(f"r{round}/train/{domain.context_id(c)}/{j}/s{seed}", c, text, seed, "train", round, edit_id)
             for c in contexts for j, (edit_id, text) in enumerate(edits[domain.context_id(c)])
             for seed in range(spec.seeds)]
-    run_jobs(store, spec.make_executor(domain), domain, jobs, f"round {round}: rewarding self-edits")
+    executor = spec.make_executor(domain)
+    run_jobs(store, executor, domain, jobs, f"round {round}: rewarding self-edits")
+    executor.close()  # Ray actors hold replicas of this round's model
     scored = scored_edits(store.rows("self_edits", "round=? AND condition='train'", (round,)),
                           store.rows("inner_results", "round=? AND condition='train'", (round,)))
     kept = select(scored, spec.outer.keep)

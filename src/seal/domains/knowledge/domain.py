@@ -8,18 +8,23 @@ the gain in mean log-likelihood of the gold answers instead (no generation).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from seal.domains.base import Outcome
+import torch
+
+from seal.domains.base import DomainSpec, Outcome
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_quiz
 from seal.domains.knowledge.selfedit import render_prompt
+from seal.errors import SealError
+from seal.inner.multi import MultiAdapter
 from seal.inner.train import make_adapter
 
 
@@ -61,8 +66,11 @@ class KnowledgeDomain:
 
     name = "knowledge"
 
-    def __init__(self, model, tokenizer, cfg: KnowledgeConfig, grader: Grader):
+    def __init__(self, model, tokenizer, cfg: KnowledgeConfig, grader: Grader, source: str | None = None):
+        """`source` is the name or path `model` was loaded from (a round's checkpoint in ReST-EM), so that `spec()`
+        can rebuild the domain on a Ray actor; None when unknown (the local executor does not need it)."""
         self.cfg = cfg
+        self.source = source
         self.tokenizer = tokenizer
         self.adapter = make_adapter(model, tokenizer, cfg.inner)
         self.grader = grader
@@ -91,12 +99,68 @@ class KnowledgeDomain:
     def release(self):
         return self.adapter.release()
 
+    def spec(self) -> DomainSpec:
+        """Rebuilds this domain in another process: the config and the model's source (see `from_spec`)."""
+        if self.source is None:
+            raise SealError("this knowledge domain was created without `source` (the model's name or path), "
+                            "so a Ray worker cannot rebuild it")
+        return DomainSpec("seal.domains.knowledge.domain:from_spec", {"cfg": self.cfg, "source": self.source})
+
     def self_edit_prompt(self, passage: Passage) -> str:
         return render_prompt(self.tokenizer, self.cfg.self_edit, passage, self.families)
 
+    @property
+    def batch_size(self) -> int:
+        """Inner loops `evaluate_batch` runs together (the multi-adapter path), 1 otherwise."""
+        return self.cfg.inner.multi if isinstance(self.adapter, MultiAdapter) else 1
+
     def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
         """The inner loop as an `Outcome` (reward = adapted score - base score)."""
-        out = self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed)
+        if isinstance(self.adapter, MultiAdapter):
+            return self.evaluate_batch([(passage, self_edit, seed)])[0]
+        return self._outcome(passage, self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed))
+
+    def evaluate_batch(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
+        """Several inner loops at once on the multi-adapter path: one LoRA per item, trained together, and all
+        quizzes answered in one batched generate with per-row adapters."""
+        if not isinstance(self.adapter, MultiAdapter):
+            return [self.evaluate(*item) for item in items]
+        passages = [p for p, _, _ in items]
+        bases = [self.base_result(p) for p in passages]
+        docs = [to_documents(p, e, self.cfg.self_edit.family) for p, e, _ in items]
+        with self.adapter.trained_many(docs, [seed for _, _, seed in items]) as stats:
+            t0 = time.perf_counter()
+            results = self.quiz_routed(passages)
+            quiz_s = (time.perf_counter() - t0) / len(items)
+        outcomes = []
+        for p, d, st, res, base in zip(passages, docs, stats, results, bases):
+            train = {"steps": st.steps, "real_tokens": st.real_tokens, "padded_tokens": st.padded_tokens,
+                     "final_loss": st.losses[-1] if st.losses else None}
+            outcomes.append(self._outcome(p, InnerOutcome(res, base, len(d), train,
+                                                          {"train_s": st.seconds, "quiz_s": quiz_s})))
+        return outcomes
+
+    def quiz_routed(self, passages: list[Passage]) -> list[QuizResult]:
+        """Quiz passage j with adapter j of the multi-adapter path, all in one batched generate."""
+        model = self.adapter.model
+        if self.measure == "loglik":
+            out = []
+            for j, p in enumerate(passages):
+                with self.adapter.route(torch.tensor([j])):
+                    ll = answer_loglik(model, self.tokenizer, p, self.cfg.quiz.style)
+                out.append(QuizResult([""] * len(ll), [None] * len(ll), None, sum(ll) / len(ll)))
+            return out
+        owner = torch.tensor([j for j, p in enumerate(passages) for _ in p.questions])
+        one_batch = dataclasses.replace(self.cfg.quiz, batch_size=len(owner))
+        with self.adapter.route(owner):
+            answers = answer_quiz(model, self.tokenizer, passages, one_batch)
+        out = []
+        for p, preds in zip(passages, answers):
+            scores = self.grader(p, preds)
+            out.append(QuizResult(preds, scores, accuracy(scores)))
+        return out
+
+    def _outcome(self, passage: Passage, out: InnerOutcome) -> Outcome:
         reward = None if out.score is None or out.base_score is None else out.score - out.base_score
         details = {"predictions": out.result.predictions, "scores": out.result.scores,
                    "n_documents": out.n_documents, "train": out.train}
@@ -131,3 +195,15 @@ class KnowledgeDomain:
         train = {"steps": stats.steps, "real_tokens": stats.real_tokens, "padded_tokens": stats.padded_tokens,
                  "final_loss": stats.losses[-1] if stats.losses else None}
         return InnerOutcome(result, base, len(docs), train, {"train_s": stats.seconds, "quiz_s": quiz_s})
+
+
+def from_spec(cfg: KnowledgeConfig, source: str) -> KnowledgeDomain:
+    """A knowledge domain with its own replica of the model at `source`, loaded as the recipes load it (same dtype,
+    device, thread count and tiny-model seed) and with the same grader."""
+    from seal.models import load
+    from seal.models.load import set_threads
+    from seal.recipes.knowledge_eval import make_grader
+
+    set_threads(cfg.model.threads)
+    model, tokenizer = load(source, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
+    return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=source)

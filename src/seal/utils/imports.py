@@ -1,0 +1,25 @@
+"""Checks for the optional dependencies (Ray, vLLM), without importing them (TRL's `import_utils` shape).
+
+    from seal.utils.imports import is_ray_available
+    if not is_ray_available(): ...
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+
+
+@lru_cache(maxsize=None)
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def is_ray_available() -> bool:
+    """Whether `ray` can be imported (`pip install ray`; needed by `executor.kind: ray`)."""
+    return _has("ray")
+
+
+def is_vllm_available() -> bool:
+    """Whether `vllm` can be imported (needed by `generation.backend: vllm`)."""
+    return _has("vllm")
