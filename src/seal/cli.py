@@ -188,6 +188,23 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
     typer.echo(f"run: {run.dir}")
 
 
+@bench_app.command("rewards")
+def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
+    """Spearman rank agreement of the log-likelihood reward with the accuracy reward, and their noise."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.bench_rewards import format_reward_bench, run_reward_bench
+
+    defaults = ["data.n=3", "self_edit.k=4", "self_edit.max_new_tokens=256", "inner.seeds=2",
+                "quiz.metric=short-contains"]
+    cfg = load_config(KnowledgeConfig, config, defaults + list(set))
+    run, cfg = _start_run("bench rewards", cfg, None)
+    with _finishing(run):
+        results = run_reward_bench(run, cfg)
+    typer.echo(format_reward_bench(results))
+    typer.echo(f"run: {run.dir}")
+
+
 def main() -> None:
     """Entry point: one-line errors with exit status 2 for user errors."""
     import warnings

@@ -1,0 +1,114 @@
+"""`seal bench rewards`: does the continuous log-likelihood reward rank self-edits as the accuracy reward does?
+
+    seal bench rewards --set data.n=4 --set self_edit.k=4
+
+For each passage, K self-edits are sampled once; each is trained on (same seeds for both rewards) and, in the same
+adapted state, scored both ways: quiz accuracy gain (generate and grade) and gain in mean log-likelihood of the gold
+answers (no generation). Reported: Spearman's rank correlation between the two rewards over the self-edits of each
+passage, averaged over passages, and the seed-to-seed spread of each reward relative to its spread between
+self-edits (the continuous reward should be far less noisy).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+from seal.domains.knowledge.config import KnowledgeConfig
+from seal.domains.knowledge.domain import KnowledgeDomain
+from seal.domains.knowledge.parse import to_documents
+from seal.outer.sample import Sampling, sample_and_store
+from seal.progress import progress_bar
+from seal.recipes.knowledge_eval import choose_passages, make_grader
+from seal.store.runs import Run
+
+
+def spearman(x: list[float], y: list[float]) -> float | None:
+    """Spearman's rho with average ranks for ties; None when either side is constant.
+
+    >>> spearman([1, 2, 3], [10, 30, 20])
+    0.5
+    """
+    def ranks(v):
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(v):
+            j = i
+            while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2
+            i = j + 1
+        return r
+
+    rx, ry = ranks(x), ranks(y)
+    if len(set(rx)) < 2 or len(set(ry)) < 2:
+        return None
+    mx, my = statistics.mean(rx), statistics.mean(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    return cov / (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+
+
+def noise_ratio(per_edit_seeds: list[list[float]]) -> float | None:
+    """Mean across-seed SD of one self-edit's reward over the SD of mean rewards between self-edits."""
+    within = [statistics.stdev(s) for s in per_edit_seeds if len(s) >= 2]
+    means = [statistics.mean(s) for s in per_edit_seeds]
+    between = statistics.stdev(means) if len(means) >= 2 else 0.0
+    return statistics.mean(within) / between if within and between else None
+
+
+def run_reward_bench(run: Run, cfg: KnowledgeConfig) -> dict:
+    from seal.models import load
+
+    passages = choose_passages(cfg)
+    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
+    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
+    prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
+    with domain.writer() as writer:
+        edits = sample_and_store(run.store, writer, tokenizer, prompts, "bench", 0, Sampling.of(cfg.self_edit),
+                                 cfg.run.seed, cfg.self_edit.family)
+    per_passage = []
+    with progress_bar() as bar:
+        task = bar.add_task("rewards", total=len(passages) * cfg.self_edit.k * cfg.inner.seeds)
+        for p in passages:
+            with domain.measuring("accuracy"):
+                base_acc = domain.base_result(p).score
+            with domain.measuring("loglik"):
+                base_ll = domain.base_result(p).score
+            acc, ll = [], []
+            for _, text in edits[p.id]:
+                acc.append([]), ll.append([])
+                for seed in range(cfg.inner.seeds):
+                    with domain.adapter.trained(to_documents(p, text, cfg.self_edit.family), seed):
+                        with domain.measuring("accuracy"):
+                            acc[-1].append(domain.quiz(domain.adapter.model, p).score - base_acc)
+                        with domain.measuring("loglik"):
+                            ll[-1].append(domain.quiz(domain.adapter.model, p).score - base_ll)
+                    bar.advance(task)
+            per_passage.append({"passage": p.id, "accuracy_rewards": acc, "loglik_rewards": ll,
+                                "spearman": spearman([statistics.mean(a) for a in acc],
+                                                     [statistics.mean(x) for x in ll]),
+                                "noise_ratio_accuracy": noise_ratio(acc), "noise_ratio_loglik": noise_ratio(ll)})
+    known = lambda key: [x[key] for x in per_passage if x[key] is not None]  # noqa: E731
+    summary = {key: (statistics.mean(known(key)) if known(key) else None)
+               for key in ("spearman", "noise_ratio_accuracy", "noise_ratio_loglik")}
+    results = {"summary": summary | {"passages": len(passages), "self_edits": cfg.self_edit.k,
+                                     "seeds": cfg.inner.seeds, "metric": cfg.quiz.metric},
+               "per_passage": per_passage}
+    (run.dir / "rewards.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def format_reward_bench(results: dict) -> str:
+    s = results["summary"]
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [f"{'passage':<14} {'spearman':>8} {'noise acc':>9} {'noise ll':>8}"]
+    for p in results["per_passage"]:
+        lines.append(f"{p['passage']:<14} {fmt(p['spearman']):>8} {fmt(p['noise_ratio_accuracy']):>9} "
+                     f"{fmt(p['noise_ratio_loglik']):>8}")
+    lines.append(f"{'mean':<14} {fmt(s['spearman']):>8} {fmt(s['noise_ratio_accuracy']):>9} "
+                 f"{fmt(s['noise_ratio_loglik']):>8}")
+    lines.append(f"{s['passages']} passages x {s['self_edits']} self-edits x {s['seeds']} seeds; noise = across-seed "
+                 f"SD / between-self-edit SD (lower is better); accuracy metric {s['metric']}")
+    return "\n".join(lines)
