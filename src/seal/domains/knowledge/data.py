@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from seal.errors import DataError
+from seal.jsonfile import read_json
 
 BUILTIN_NAME = "builtin"
 
@@ -72,15 +73,6 @@ def _make_passage(source: str, index: int, title, context, qas: list[tuple[str, 
     return Passage(pid or passage_id(title, context), title, context, tuple(questions))
 
 
-def _read_json(path: Path):
-    if not path.exists():
-        raise DataError(f"no such file: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
-
-
 def parse_passages(obj, source: str) -> list[Passage]:
     """Passages from a parsed JSON object in SEAL's, SQuAD v1.1's or seal's own layout.
 
@@ -119,7 +111,7 @@ def load_passages(source: str | Path) -> list[Passage]:
     if str(source) == "squad":
         return _load_hf_squad()
     path = Path(source).expanduser()
-    return parse_passages(_read_json(path), str(path))
+    return parse_passages(read_json(path), str(path))
 
 
 def _load_hf_squad() -> list[Passage]:

@@ -6,13 +6,13 @@ Instruct models get their chat template (`chat: auto`), base models the plain pr
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from seal.domains.knowledge.config import SelfEditConfig
 from seal.domains.knowledge.data import Passage, passage_id
 from seal.domains.knowledge.prompts import self_edit_prompt
 from seal.errors import DataError
+from seal.jsonfile import read_json
 from seal.models.generate import chat_prompt
 
 
@@ -24,13 +24,7 @@ def render_prompt(tokenizer, cfg: SelfEditConfig, passage: Passage, families: di
 
 def load_external_self_edits(path: str | Path) -> dict[str, list[str]]:
     """Self-edits written elsewhere, in SEAL's layout (`title`, `context`, `completions`), by passage id."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"external self-edits file not found: {path}")
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+    items = read_json(path, "external self-edits file")
     if not isinstance(items, list):
         raise DataError(f"{path}: expected a list of passages with 'completions'")
     out = {}
