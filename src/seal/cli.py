@@ -25,9 +25,12 @@ app = typer.Typer(help="SEAL: self-adapting language models (knowledge incorpora
 data_app = typer.Typer(help="Look at data sets.", no_args_is_help=True)
 config_app = typer.Typer(help="Resolved configs.", no_args_is_help=True)
 knowledge_app = typer.Typer(help="Knowledge incorporation (SQuAD-style passages).", no_args_is_help=True)
+arc_app = typer.Typer(help="Few-shot ARC: self-edits configure the model's own test-time training.",
+                      no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
 app.add_typer(knowledge_app, name="knowledge")
+app.add_typer(arc_app, name="arc")
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
 SetOpt = typer.Option([], "--set", "-s", help="override a config value: a.b=value (repeatable)")
@@ -39,7 +42,11 @@ def _config_class(kind: str):
         from seal.domains.knowledge.config import KnowledgeConfig
 
         return KnowledgeConfig
-    raise SealError(f"unknown config kind {kind!r} (knowledge)")
+    if kind == "arc":
+        from seal.domains.arc.config import ArcConfig
+
+        return ArcConfig
+    raise SealError(f"unknown config kind {kind!r} (knowledge, arc)")
 
 
 def _start_run(command: str, cfg, resume: Optional[Path]):
@@ -120,7 +127,7 @@ def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default
 
 
 @config_app.command("show")
-def config_show(kind: str = typer.Argument("knowledge", help="knowledge"), config: Optional[Path] = ConfigOpt,
+def config_show(kind: str = typer.Argument("knowledge", help="knowledge or arc"), config: Optional[Path] = ConfigOpt,
                 set: List[str] = SetOpt):
     """Print the fully resolved config (defaults, then the YAML file, then --set overrides)."""
     from seal.config import load_config, to_yaml
@@ -202,6 +209,37 @@ def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
     with _finishing(run):
         results = run_reward_bench(run, cfg)
     typer.echo(format_reward_bench(results))
+    typer.echo(f"run: {run.dir}")
+
+
+@arc_app.command("eval")
+def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """The paper's ARC table: icl, ttt-untrained, seal (a trained checkpoint) and oracle success rates."""
+    from seal.config import load_config
+    from seal.domains.arc.config import ArcConfig
+    from seal.recipes.arc_eval import format_table, run_arc_eval
+
+    cfg = load_config(ArcConfig, config, set)
+    run, cfg = _start_run("arc eval", cfg, resume)
+    with _finishing(run):
+        results = run_arc_eval(run, cfg)
+    typer.echo(format_table(results))
+    typer.echo(f"run: {run.dir}")
+
+
+@arc_app.command("train")
+def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """ReST-EM for ARC: keep the self-edit configurations whose test-time training solved the task."""
+    from seal.config import load_config
+    from seal.domains.arc.config import ArcConfig
+    from seal.recipes.arc_train import run_arc_train
+    from seal.reports.curve import format_curve
+
+    cfg = load_config(ArcConfig, config, set)
+    run, cfg = _start_run("arc train", cfg, resume)
+    with _finishing(run):
+        curve = run_arc_train(run, cfg)
+    typer.echo(format_curve(curve))
     typer.echo(f"run: {run.dir}")
 
 

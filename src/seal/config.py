@@ -265,6 +265,7 @@ class OuterConfig:
 
     rounds: int = opt(2, "ReST-EM rounds (paper: 2 for knowledge incorporation)")
     contexts_per_round: int = opt(50, "fresh training contexts per round (paper: 50 passages)")
+    k: int = opt(0, "self-edits sampled per training context (0 = the self_edit section's k; paper ARC: 15)")
     eval_contexts: int = opt(200, "held-out contexts evaluated after every round (paper: 200 SQuAD passages)")
     keep: Literal["best", "all-positive"] = opt(
         "best", "best: the highest-reward self-edit per context when its reward is positive (paper); all-positive: "

@@ -13,6 +13,18 @@ from seal.recipes.arc_eval import format_table, run_arc_eval
 from seal.store import create_run, open_run
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from a second torch thread, and on a busy 2-core machine two threads made these tests
+    up to 100x slower (measured: 2 s -> 230 s): run them single-threaded, then restore."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def grid(rows, cols, colour):
     return np.full((rows, cols), colour).tolist()
 
@@ -82,16 +94,16 @@ def test_store_rows(finished):
     run, _, _ = finished
     store = run.store
     edits = store.rows("self_edits")
-    assert sorted(e["key"] for e in edits) == ["oracle/aaaa0001/0", "oracle/bbbb0002/0", "seal/aaaa0001/0",
-                                               "seal/bbbb0002/0", "ttt-untrained/aaaa0001/0",
-                                               "ttt-untrained/bbbb0002/0"]
+    assert sorted(e["key"] for e in edits) == ["r0/oracle/aaaa0001/0", "r0/oracle/bbbb0002/0", "r0/seal/aaaa0001/0",
+                                               "r0/seal/bbbb0002/0", "r0/ttt-untrained/aaaa0001/0",
+                                               "r0/ttt-untrained/bbbb0002/0"]
     assert all(e["prompt"].startswith("<|im_start|>user") for e in edits if e["condition"] != "oracle")
     inner = store.rows("inner_results")
     assert len(inner) == 4 * 3  # 4 conditions x (2 tasks + 1 skipped)
-    oracle = store.get("inner_results", "oracle/aaaa0001/0/s0")
+    oracle = store.get("inner_results", "r0/oracle/aaaa0001/0/s0")
     assert oracle["details"]["config"]["learning_rate"] == 1e-4 and oracle["self_edit_id"] is not None
     assert oracle["reward"] in (0.0, 1.0) and oracle["details"]["n_examples"] > 0
-    assert store.get("inner_results", "icl/cccc0003/skipped")["reward"] is None
+    assert store.get("inner_results", "r0/icl/cccc0003/skipped")["reward"] is None
     assert {c["id"] for c in store.rows("contexts")} == {"aaaa0001", "bbbb0002", "cccc0003"}
 
 
@@ -104,7 +116,7 @@ def test_rerun_skips_finished_work(finished, monkeypatch):
 
     for name in ("icl", "evaluate", "evaluate_config"):
         monkeypatch.setattr(ArcDomain, name, boom)
-    monkeypatch.setattr("seal.recipes.arc_eval.sample_for_task", boom)
+    monkeypatch.setattr("seal.models.generate.HFGenerator.generate", boom)
     before = (run.store.count("self_edits"), run.store.count("inner_results"))
     again = run_arc_eval(open_run(run.dir), cfg)
     assert (run.store.count("self_edits"), run.store.count("inner_results")) == before

@@ -37,6 +37,7 @@ class TrainStats:
     real_tokens: int = 0  # tokens that count in the loss, summed over epochs
     padded_tokens: int = 0  # tokens processed, pads included, summed over epochs
     losses: list[float] = field(default_factory=list)  # mean loss per optimizer step
+    penalties: list[float] = field(default_factory=list)  # regularizer value per optimizer step (when there is one)
     seconds: float = 0.0
 
 
@@ -54,20 +55,6 @@ def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: boo
     ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
     eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
     return [Example((list(x) + eos)[:max_tokens]) for x in ids]
-
-
-def tokenize_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, prompt_in_loss: bool = False,
-                   add_eos: bool = True) -> list[Example]:
-    """(prompt, target) pairs; the prompt is masked out of the loss unless `prompt_in_loss`. Sequences longer than
-    `max_tokens` lose the start of their prompt, never their target."""
-    eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
-    out = []
-    for prompt, target in pairs:
-        p = tokenizer(prompt, add_special_tokens=True)["input_ids"]
-        t = tokenizer(target, add_special_tokens=False)["input_ids"] + eos
-        p = p[max(0, len(p) + len(t) - max_tokens):]
-        out.append(Example(list(p) + list(t), 0 if prompt_in_loss else len(p)))
-    return out
 
 
 def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
@@ -108,10 +95,15 @@ def causal_lm_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Ten
     return loss, int((targets != -100).sum())
 
 
-def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_id: int) -> TrainStats:
+def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_id: int,
+               params: list[torch.nn.Parameter] | None = None, regularizer=None) -> TrainStats:
     """Train the (already reset) LoRA of `model` on `examples`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
-    linear decay from `cfg.learning_rate` to 0 over all steps, loss averaged over real tokens per optimizer step."""
-    params = lora_parameters(model)
+    linear decay from `cfg.learning_rate` to 0 over all steps, loss averaged over real tokens per optimizer step.
+
+    `params` (default: the LoRA weights) are what is trained: full fine-tuning passes every weight.
+    `regularizer(model) -> scalar tensor`, when given, is added once per optimizer step (continual learning's
+    penalty towards the previous model); its values are kept in `stats.penalties`."""
+    params = lora_parameters(model) if params is None else params
     device = params[0].device
     optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
@@ -137,6 +129,11 @@ def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_
                 step_loss += loss_sum.item()
                 stats.real_tokens += int((batch["labels"] != -100).sum())
                 stats.padded_tokens += batch["input_ids"].numel()
+            if regularizer is not None:
+                with autocast:
+                    penalty = regularizer(model)
+                penalty.backward()
+                stats.penalties.append(penalty.item())
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

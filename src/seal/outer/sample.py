@@ -34,6 +34,15 @@ def stable_seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:4], "big") >> 1
 
 
+def stored_self_edits(store: Store, context_ids: list[str], condition: str, round: int, k: int
+                      ) -> dict[str, list[tuple[int, str]]] | None:
+    """The stored self-edits of every context, or None when any is missing (then the writer must be loaded)."""
+    rows = {cid: [store.get("self_edits", f"r{round}/{condition}/{cid}/{j}") for j in range(k)] for cid in context_ids}
+    if any(r is None for rs in rows.values() for r in rs):
+        return None
+    return {cid: [(r["id"], r["text"]) for r in rs] for cid, rs in rows.items()}
+
+
 def sample_and_store(store: Store, model, tokenizer, prompts: dict[str, str], condition: str, round: int,
                      sampling: Sampling, run_seed: int, family: str | None = None) -> dict[str, list[tuple[int, str]]]:
     """(self-edit row id, text) lists per context id, for the self-edit `prompts` by context id: stored self-edits
@@ -57,5 +66,4 @@ def sample_and_store(store: Store, model, tokenizer, prompts: dict[str, str], co
                 store.add_self_edit(key=key(cid, j), context_id=cid, round=round, condition=condition, text=text,
                                     sampling=meta, family=family, prompt=prompt, seed=seed)
             bar.advance(task)
-    return {cid: [(r["id"], r["text"]) for r in (store.get("self_edits", key(cid, j)) for j in range(sampling.k))]
-            for cid in prompts}
+    return stored_self_edits(store, list(prompts), condition, round, sampling.k)

@@ -13,7 +13,7 @@ Conditions (columns of Table 1):
 The success rate of a condition is the share of (task, self-edit) configurations whose adapted model solves the task
 (pass@2 on every test input), as the paper counts it; a malformed or over-budget self-edit counts as a failure. Every
 sampled self-edit and every inner loop is one row of the run's store as soon as it exists, keyed
-`<condition>/<task>/<index>[/s<seed>]`; rerunning with `--resume RUN_DIR` skips what is done. Tasks whose prompts
+`r<round>/<condition>/<task>/<index>[/s<seed>]`; rerunning with `--resume RUN_DIR` skips what is done. Tasks whose prompts
 cannot fit the context (`solve.max_prompt_tokens` or the model's) are not attempted: each gets a row with reward None
 and the reason, and is listed under `skipped` in `results.json`. Times per task (self-edit generation, TTT data,
 training, solving) are summed over a task's configurations and averaged over tasks.
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import gc
 import json
-import time
 from collections import Counter
 
-from seal.domains.arc.config import CONDITIONS, ArcConfig
+from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain, render_self_edit_prompt
 from seal.domains.arc.edit import ORACLE_EDIT
 from seal.domains.arc.tasks import Task, load_tasks
 from seal.errors import ConfigError, DataError
-from seal.models.generate import HFGenerator
-from seal.progress import console, progress_bar
+from seal.executors import Job, make_executor, run_jobs
+from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
+from seal.progress import console
 from seal.store.runs import Run
 
 SAMPLED = ("ttt-untrained", "seal")
@@ -60,9 +60,6 @@ def choose_tasks(cfg: ArcConfig) -> list[Task]:
 
 
 def check_conditions(cfg: ArcConfig) -> None:
-    unknown = [c for c in cfg.eval.conditions if c not in CONDITIONS]
-    if unknown:
-        raise ConfigError(f"eval.conditions: unknown condition {unknown[0]!r} (known: {', '.join(CONDITIONS)})")
     if "seal" in cfg.eval.conditions and not cfg.eval.checkpoint:
         raise ConfigError("eval.checkpoint: needed by the seal condition (or drop seal from eval.conditions)")
 
@@ -71,58 +68,41 @@ def check_conditions(cfg: ArcConfig) -> None:
 # Self-edits per condition
 
 
-def sample_for_task(model, tokenizer, task: Task, cfg: ArcConfig, seed: int) -> tuple[str, list[str], float]:
-    """The chat-formatted self-edit prompt, `self_edit.k` sampled self-edits, and the seconds they took."""
-    prompt = render_self_edit_prompt(tokenizer, task)
-    t0 = time.perf_counter()
-    texts = HFGenerator(model, tokenizer, cfg.self_edit.batch_size).generate(
-        [prompt] * cfg.self_edit.k, max_new_tokens=cfg.self_edit.max_new_tokens,
-        temperature=cfg.self_edit.temperature, top_p=cfg.self_edit.top_p, seed=seed)
-    return prompt, texts, time.perf_counter() - t0
-
-
-def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task]
-              ) -> dict[str, list[tuple[int, str]]]:
-    """(self-edit row id, text) per task for `condition`; sampled self-edits are stored before they are used."""
+def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], round: int = 0
+              ) -> dict[str, list[tuple[int | None, str | None]]]:
+    """(self-edit row id, text) per task for `condition`: none for icl (the domain answers in context), the oracle
+    configuration as JSON, or sampled self-edits, stored before they are used."""
     store = run.store
+    if condition == "icl":
+        return {t.id: [(None, None)] for t in tasks}
     if condition == "oracle":
         text = json.dumps(ORACLE_EDIT.to_json())
-        return {t.id: [(store.add_self_edit(key=f"oracle/{t.id}/0", context_id=t.id, round=0, condition="oracle",
-                                            text=text, sampling={"source": "edit.ORACLE_EDIT"}), text)]
+        return {t.id: [(store.add_self_edit(key=f"r{round}/oracle/{t.id}/0", context_id=t.id, round=round,
+                                            condition="oracle", text=text, sampling={"source": "edit.ORACLE_EDIT"}),
+                        text)]
                 for t in tasks}
-    k = cfg.self_edit.k
-    todo = [(i, t) for i, t in enumerate(tasks) if not store.has("self_edits", f"{condition}/{t.id}/{k - 1}")]
-    if todo:
-        if condition == "seal":
-            from seal.models import load
+    sampling = Sampling.of(cfg.self_edit)
+    stored = stored_self_edits(store, [t.id for t in tasks], condition, round, sampling.k)
+    if stored is not None:
+        return stored
+    if condition == "seal":  # self-edits written by a trained checkpoint
+        from seal.models import load
 
-            gen_model, gen_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device,
-                                      cfg.model.trust_remote_code)
-        else:
-            gen_model, gen_tok = None, domain.tokenizer
-        sampling = {"temperature": cfg.self_edit.temperature, "top_p": cfg.self_edit.top_p,
-                    "max_new_tokens": cfg.self_edit.max_new_tokens,
-                    "model": cfg.eval.checkpoint if condition == "seal" else cfg.model.name}
-        with progress_bar() as bar:
-            job = bar.add_task(f"{condition}: sampling self-edits", total=len(todo))
-            for i, task in todo:
-                seed = cfg.run.seed + i
-                if gen_model is not None:
-                    prompt, texts, seconds = sample_for_task(gen_model, gen_tok, task, cfg, seed)
-                else:
-                    with domain.adapter.base() as base_model:
-                        prompt, texts, seconds = sample_for_task(base_model, gen_tok, task, cfg, seed)
-                for j, text in enumerate(texts):
-                    store.add_self_edit(key=f"{condition}/{task.id}/{j}", context_id=task.id, round=0,
-                                        condition=condition, text=text, prompt=prompt, seed=seed,
-                                        sampling=sampling | {"generation_s": seconds / len(texts)})
-                bar.advance(job)
-        if gen_model is not None:
-            del gen_model
-            gc.collect()
-    return {t.id: [(r["id"], r["text"]) for r in store.rows("self_edits", "condition=? AND context_id=?",
-                                                            (condition, t.id))][:k]
-            for t in tasks}
+        writer, writer_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
+        prompts = {t.id: render_self_edit_prompt(writer_tok, t) for t in tasks}
+        edits = sample_and_store(store, writer, writer_tok, prompts, condition, round, sampling, cfg.run.seed)
+        del writer
+        gc.collect()
+        return edits
+    prompts = {t.id: domain.self_edit_prompt(t) for t in tasks}
+    with domain.writer() as model:
+        return sample_and_store(store, model, domain.tokenizer, prompts, condition, round, sampling, cfg.run.seed)
+
+
+def condition_jobs(condition: str, tasks: list[Task], edits: dict, seeds: int, round: int = 0) -> list[Job]:
+    return [Job(f"r{round}/{condition}/{t.id}/{i}/s{seed}", t, text, seed, condition, round, edit_id)
+            for t in tasks for i, (edit_id, text) in enumerate(edits[t.id])
+            for seed in range(1 if condition == "icl" else seeds)]
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -192,40 +172,35 @@ def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
     for t_id, reason in skipped.items():
         console.log(f"skipping task {t_id}: {reason}")
 
-    for condition in cfg.eval.conditions:
-        for t_id, reason in skipped.items():
-            store.add_inner_result(key=f"{condition}/{t_id}/skipped", context_id=t_id, round=0, condition=condition,
-                                   seed=None, score=None, base_score=None, n_questions=0,
-                                   details={"skipped": reason}, timings={})
-        edits = {} if condition == "icl" else edits_for(condition, run, cfg, domain, runnable)
-        jobs = ([(f"icl/{t.id}", t, None, None, None) for t in runnable] if condition == "icl" else
-                [(f"{condition}/{t.id}/{i}/s{seed}", t, edit_id, text, cfg.run.seed + seed)
-                 for t in runnable for i, (edit_id, text) in enumerate(edits[t.id])
-                 for seed in range(cfg.ttt.seeds)])
-        todo = [j for j in jobs if not store.has("inner_results", j[0])]
-        with progress_bar() as bar:
-            job = bar.add_task(f"{condition}: inner loops", total=len(jobs), completed=len(jobs) - len(todo))
-            for key, task, edit_id, text, seed in todo:
-                if condition == "icl":
-                    out = domain.icl(task)
-                elif condition == "oracle":
-                    out = domain.evaluate_config(task, ORACLE_EDIT, seed)
-                else:
-                    out = domain.evaluate(task, text, seed)
-                store.add_inner_result(key=key, self_edit_id=edit_id, context_id=task.id, round=0,
-                                       condition=condition, seed=seed, score=out.score, base_score=out.base_score,
-                                       n_questions=out.n_questions, details=out.details, timings=out.timings)
-                bar.advance(job)
-        console.log(f"{condition}: {len(jobs)} inner loop(s) done")
-
-    results = {"conditions": {}, "model": cfg.model.name, "n_tasks": len(tasks), "tasks": [t.id for t in tasks],
-               "skipped": skipped}
-    for condition in cfg.eval.conditions:
-        rows = store.rows("inner_results", "condition=?", (condition,))
-        edit_rows = [] if condition in ("icl", "oracle") else store.rows("self_edits", "condition=?", (condition,))
-        results["conditions"][condition] = summarize(rows, edit_rows)
+    results = evaluate_conditions(run, cfg, domain, runnable, cfg.eval.conditions, skipped)
+    results |= {"model": cfg.model.name, "n_tasks": len(tasks), "tasks": [t.id for t in tasks]}
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
-    store.add_evaluation(key=f"arc-eval/{time.time()}", condition="all", payload=results)
+    store.add_evaluation(key="arc-eval", condition="all", payload=results)
+    return results
+
+
+def evaluate_conditions(run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], conditions: tuple[str, ...],
+                        skipped: dict[str, str], round: int = 0) -> dict:
+    """Run every condition's inner loops on `tasks` (skipping finished ones) and summarise them."""
+    store = run.store
+    executor = make_executor(cfg.executor, domain)
+    wanted: dict[str, set[str]] = {}  # the rows of this configuration (a resumed run may hold others)
+    for condition in conditions:
+        for t_id, reason in skipped.items():
+            store.add_inner_result(key=f"r{round}/{condition}/{t_id}/skipped", context_id=t_id, round=round,
+                                   condition=condition, seed=None, score=None, base_score=None, n_questions=0,
+                                   details={"skipped": reason}, timings={})
+        jobs = condition_jobs(condition, tasks, edits_for(condition, run, cfg, domain, tasks, round), cfg.ttt.seeds,
+                              round)
+        run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
+        wanted[condition] = {j.key for j in jobs} | {f"r{round}/{condition}/{t_id}/skipped" for t_id in skipped}
+        console.log(f"{condition}: {len(jobs)} inner loop(s) done")
+    results = {"conditions": {}, "skipped": skipped, "round": round}
+    for condition in conditions:
+        rows = [r for r in store.rows("inner_results", "condition=?", (condition,)) if r["key"] in wanted[condition]]
+        used = {r["self_edit_id"] for r in rows}
+        edit_rows = [e for e in store.rows("self_edits", "condition=?", (condition,)) if e["id"] in used]
+        results["conditions"][condition] = summarize(rows, edit_rows)
     return results
 
 

@@ -27,7 +27,7 @@ from seal.domains.knowledge.quiz import Grader
 from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
 from seal.errors import ConfigError, DataError
 from seal.executors import Job, make_executor, run_jobs
-from seal.outer.sample import Sampling, sample_and_store
+from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
 from seal.store.runs import Run
 
@@ -116,6 +116,9 @@ def edits_for(condition: str, run: Run, cfg: KnowledgeConfig, domain: KnowledgeD
     if condition == "external":
         return external_edits(run.store, cfg, passages, round)
     sampling = Sampling.of(cfg.self_edit)
+    stored = stored_self_edits(run.store, [p.id for p in passages], condition, round, sampling.k)
+    if stored is not None:
+        return stored
     if condition == "checkpoint":  # self-edits written by another model, e.g. a trained round
         if not cfg.eval.checkpoint:
             raise ConfigError("eval.checkpoint: needed by the checkpoint condition")

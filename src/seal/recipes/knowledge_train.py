@@ -14,6 +14,8 @@ After each round the new checkpoint writes self-edits for the held-out passages 
 
 from __future__ import annotations
 
+import dataclasses
+
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage, load_passages, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
@@ -67,7 +69,8 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
             return evaluate_conditions(run, cfg, domain, eval_passages,
                                        conditions if round == 0 else ("self-edit",), round=round, metric=cfg.quiz.metric)
 
-    spec = RestemSpec(outer=cfg.outer, sampling=Sampling.of(cfg.self_edit), seeds=cfg.inner.seeds,
+    sampling = Sampling.of(dataclasses.replace(cfg.self_edit, k=cfg.outer.k or cfg.self_edit.k))
+    spec = RestemSpec(outer=cfg.outer, sampling=sampling, seeds=cfg.inner.seeds,
                       run_seed=cfg.run.seed, initial_model=cfg.model.name, round_contexts=rounds,
                       load_model=load_model, make_domain=make_domain,
                       make_executor=lambda domain: make_executor(cfg.executor, domain), evaluate=evaluate,

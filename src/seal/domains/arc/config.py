@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seal.config import InnerConfig, LoraConfig, ModelConfig, RunConfig, opt
+from seal.config import ALL_PROJECTIONS, InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, SftConfig, opt
+from seal.executors.base import ExecutorConfig
 
 CONDITIONS = ("icl", "ttt-untrained", "seal", "oracle")
 VIEW_NAMES = ("Identity()", "Transpose()", "Flip(0)", "Flip(1)", "Rotate(90)", "Rotate(180)", "Rotate(270)")
@@ -127,3 +128,11 @@ class ArcConfig:
     ttt: ArcTTTConfig = opt(ArcTTTConfig(), "test-time training (the inner loop)")
     solve: ArcSolveConfig = opt(ArcSolveConfig(), "answering a task's test inputs")
     eval: ArcEvalConfig = opt(ArcEvalConfig(), "seal arc eval")
+    outer: OuterConfig = opt(
+        OuterConfig(rounds=1, contexts_per_round=12, eval_contexts=0, keep="all-positive", k=15,
+                    sft=SftConfig(lora=LoraConfig(r=16, alpha=16, target_modules=ALL_PROJECTIONS), learning_rate=5e-5,
+                                  epochs=8, batch_size=5, grad_accum=1)),
+        "seal arc train (paper: one round over the 12 training tasks, 15 self-edits each, keep the successful "
+        "configurations, SFT with LoRA r 16, 8 epochs, lr 5e-5)")
+    train_data: ArcDataConfig = opt(ArcDataConfig(), "training tasks of seal arc train (data = evaluation tasks)")
+    executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")

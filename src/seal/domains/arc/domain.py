@@ -57,8 +57,17 @@ class ArcDomain:
     def self_edit_prompt(self, task: Task) -> str:
         return render_self_edit_prompt(self.tokenizer, task)
 
-    def evaluate(self, task: Task, self_edit: str, seed: int) -> Outcome:
-        """Parse `self_edit` and run its TTT; reward 0 with `details["rejected"]` when it is malformed."""
+    def writer(self):
+        return self.adapter.base()
+
+    def release(self):
+        return self.adapter.release()
+
+    def evaluate(self, task: Task, self_edit: str | None, seed: int) -> Outcome:
+        """Parse `self_edit` and run its TTT; reward 0 with `details["rejected"]` when it is malformed. No
+        self-edit (None) means no training: the base model answers in context (paper's ICL column)."""
+        if self_edit is None:
+            return self.icl(task)
         parsed = parse_self_edit(self_edit)
         if isinstance(parsed, EditRejection):
             return self.rejected(task, parsed.reason)

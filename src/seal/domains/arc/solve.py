@@ -135,7 +135,7 @@ class SolveResult:
     n_parse_failures: int = 0  # outputs that are not a well-formed grid
     max_prompt_tokens: int = 0
     max_new_tokens: int = 0
-    sample_output: str = ""  # the first prompt's raw output, for inspection
+    sample_output: str = ""  # the shortest prompt's raw output, for inspection
     reason: str | None = None  # why the task could not be attempted
 
     @property

