@@ -72,7 +72,8 @@ def test_reference_mode_trains_on_pads_and_restores_the_base(tiny):
     with adapter.trained(["Zorbia\nThe capital is Quelmar.", "Zorbia\nIt has a port."], seed=0) as stats:
         assert stats.steps == 2 and stats.padded_tokens == 2 * 64 and stats.real_tokens < 40
         assert not torch.equal(logits(adapter.model, tokenizer), before)
-    assert torch.equal(logits(adapter.model, tokenizer), before)
+        assert adapter.model.config.use_cache  # the quiz decodes with a KV cache, as after SEAL's reload
+    assert torch.equal(logits(adapter.model, tokenizer), before) and model.config.use_cache
 
 
 def test_prompts_are_masked_out_of_the_loss():

@@ -214,6 +214,7 @@ class ReferenceAdapter:
         rows = self._dataset(docs)
         self.tokenizer.padding_side = padding_side
         torch.manual_seed(seed)
+        use_cache = self.base_model.config.use_cache
         with tempfile.TemporaryDirectory(prefix="seal-ref-") as tmp:
             peft_model = peft.get_peft_model(self.base_model, peft_config(self.cfg.lora))
             args = TrainingArguments(
@@ -229,6 +230,7 @@ class ReferenceAdapter:
             losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
             peft_model.save_pretrained(tmp + "/adapter")
             base = peft_model.unload()
+            base.config.use_cache = use_cache  # Trainer turns the KV cache off; SEAL's quiz (vLLM) has one
             self.model = peft.PeftModel.from_pretrained(base, tmp + "/adapter").eval()
             n_real = sum(sum(r["attention_mask"]) for r in rows)
             stats = TrainStats(steps=result.global_step, real_tokens=n_real * self.cfg.epochs,
