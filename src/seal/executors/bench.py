@@ -9,7 +9,7 @@ i div len(passages)), so their scores must agree (`same_scores`). Per setup: sta
 every actor's model load; excluded from throughput), wall seconds of the jobs, inner loops per minute, mean compute
 seconds per loop (the domain's own train + quiz timings) and the overhead per loop, `(wall x workers - compute) / n`:
 the time a worker slot spent on anything but training and quizzing (the base quiz once per passage and worker,
-dispatch, pickling). On one machine, Ray workers split its cores (`ray-N`: cores // N CPUs and torch threads each)
+dispatch, pickling). One untimed loop per worker comes first, so first-call costs are left out. On one machine, Ray workers split its cores (`ray-N`: cores // N CPUs and torch threads each)
 unless `executor.address` names a cluster, whose `executor.cpus_per_worker` and `gpus_per_worker` are then used.
 """
 
@@ -31,6 +31,8 @@ def bench_jobs(passages: list[Passage], n_jobs: int) -> list[Job]:
 
 def time_executor(executor, jobs: list[Job], workers: int, startup_s: float) -> dict:
     """Run `jobs` on `executor`; throughput, compute and overhead per loop, and the scores by job key."""
+    warmup = [dataclasses.replace(jobs[0], key=f"warmup/{w}") for w in range(workers)]
+    executor.run(warmup, lambda job, outcome: None)  # one untimed loop per worker: first-call costs stay out
     outcomes = {}
     t0 = time.perf_counter()
     executor.run(jobs, lambda job, outcome: outcomes.__setitem__(job.key, outcome))

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 from collections import Counter, deque
+from functools import lru_cache
 from typing import Callable
 
 from seal.domains.base import Outcome
@@ -61,6 +62,14 @@ class Worker:
         if len(items) > 1:
             return self.domain.evaluate_batch(items)
         return [self.domain.evaluate(*items[0])]
+
+
+@lru_cache(maxsize=None)
+def remote_worker():
+    """`Worker` as a Ray actor class (declared once per process)."""
+    import ray
+
+    return ray.remote(Worker)
 
 
 def connect(cfg: ExecutorConfig) -> bool:
@@ -122,9 +131,7 @@ class RayExecutor:
     # -- the pool ------------------------------------------------------------------------------------------------
 
     def _new_worker(self):
-        import ray
-
-        actor = ray.remote(Worker).options(num_cpus=self.cfg.cpus_per_worker, num_gpus=self.cfg.gpus_per_worker,
+        actor = remote_worker().options(num_cpus=self.cfg.cpus_per_worker, num_gpus=self.cfg.gpus_per_worker,
                                            max_restarts=0).remote(self.spec, int(self.cfg.cpus_per_worker))
         self._pid_refs[actor._actor_id] = actor.pid.remote()  # runs right after __init__, before any job
         return actor

@@ -12,6 +12,7 @@ import dataclasses
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -104,7 +105,13 @@ class KnowledgeDomain:
         if self.source is None:
             raise SealError("this knowledge domain was created without `source` (the model's name or path), "
                             "so a Ray worker cannot rebuild it")
-        return DomainSpec("seal.domains.knowledge.domain:from_spec", {"cfg": self.cfg, "source": self.source})
+        # Workers may start elsewhere (another directory, another node on a shared filesystem): absolute paths.
+        source = str(Path(self.source).resolve()) if Path(self.source).exists() else self.source
+        cfg = self.cfg
+        if cfg.self_edit.families_file:
+            cfg = dataclasses.replace(cfg, self_edit=dataclasses.replace(
+                cfg.self_edit, families_file=str(Path(cfg.self_edit.families_file).resolve())))
+        return DomainSpec("seal.domains.knowledge.domain:from_spec", {"cfg": cfg, "source": source})
 
     def self_edit_prompt(self, passage: Passage) -> str:
         return render_prompt(self.tokenizer, self.cfg.self_edit, passage, self.families)
