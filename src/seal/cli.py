@@ -195,6 +195,28 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
     typer.echo(f"run: {run.dir}")
 
 
+@bench_app.command("executors")
+def bench_executors(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
+                    jobs: int = typer.Option(8, help="inner loops per setup"),
+                    setups: str = typer.Option("local,ray-1,ray-2", help="local and ray-N setups to compare")):
+    """Throughput of the same inner loops in process and on N local Ray workers, and Ray's overhead per job."""
+    import json
+
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.executors.bench import compare_executors, format_executor_bench
+    from seal.recipes.knowledge_eval import choose_passages
+
+    defaults = ["data.n=2", "inner.epochs=3", "quiz.metric=short-contains", "model.threads=1"]
+    cfg = load_config(KnowledgeConfig, config, defaults + list(set))
+    run, cfg = _start_run("bench executors", cfg, None)
+    with _finishing(run):
+        results = compare_executors(cfg, choose_passages(cfg), jobs, tuple(s.strip() for s in setups.split(",")))
+        (run.dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    typer.echo(format_executor_bench(results))
+    typer.echo(f"run: {run.dir}")
+
+
 @bench_app.command("rewards")
 def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
     """Spearman rank agreement of the log-likelihood reward with the accuracy reward, and their noise."""
