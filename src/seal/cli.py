@@ -63,6 +63,12 @@ def _start_run(command: str, cfg, resume: Optional[Path]):
     return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg
 
 
+def _done(run) -> None:
+    """The closing lines of every command that creates a run: how to see it, then the run directory (last)."""
+    typer.echo(f"report: seal report {run.dir}")
+    typer.echo(f"run: {run.dir}")
+
+
 @contextmanager
 def _finishing(run):
     """Mark the run finished, failed or interrupted; what was stored stays stored either way."""
@@ -147,7 +153,7 @@ def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, 
     with _finishing(run):
         results = run_eval(run, cfg)
     typer.echo(format_table(results))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
 
 
 @knowledge_app.command("train")
@@ -163,7 +169,7 @@ def knowledge_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
     with _finishing(run):
         curve = run_train(run, cfg)
     typer.echo(format_curve(curve))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
 
 
 bench_app = typer.Typer(help="Benchmarks whose output is a table of ratios measured side by side.",
@@ -192,7 +198,7 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
     with _finishing(run):
         results = run_bench(run, cfg, chosen)
     typer.echo(format_bench(results))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
 
 
 @bench_app.command("executors")
@@ -214,7 +220,7 @@ def bench_executors(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
         results = compare_executors(cfg, choose_passages(cfg), jobs, tuple(s.strip() for s in setups.split(",")))
         (run.dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
     typer.echo(format_executor_bench(results))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
 
 
 @bench_app.command("rewards")
@@ -231,7 +237,46 @@ def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
     with _finishing(run):
         results = run_reward_bench(run, cfg)
     typer.echo(format_reward_bench(results))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
+
+
+@knowledge_app.command("cpt")
+def knowledge_cpt(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """Continued pretraining: pool many passages' self-edits, train once, quiz on every passage."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.knowledge_cpt import format_cpt, run_cpt
+
+    cfg = load_config(KnowledgeConfig, config, set)
+    run, cfg = _start_run("knowledge cpt", cfg, resume)
+    with _finishing(run):
+        results = run_cpt(run, cfg)
+    typer.echo(format_cpt(results))
+    _done(run)
+
+
+@knowledge_app.command("continual")
+def knowledge_continual(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
+                        resume: Optional[Path] = ResumeOpt):
+    """Sequential self-edits kept one after another: the forgetting matrix, retention and damage."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.knowledge_continual import format_forgetting, run_continual
+
+    cfg = load_config(KnowledgeConfig, config, set)
+    run, cfg = _start_run("knowledge continual", cfg, resume)
+    with _finishing(run):
+        result = run_continual(run, cfg)
+    typer.echo(format_forgetting(result))
+    _done(run)
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a run directory")):
+    """A self-contained HTML report of a run (finished or interrupted), with its figures as PNG files."""
+    from seal.reports.html import build_report
+
+    typer.echo(f"report: {build_report(run_dir)}")
 
 
 @arc_app.command("eval")
@@ -246,7 +291,7 @@ def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume
     with _finishing(run):
         results = run_arc_eval(run, cfg)
     typer.echo(format_table(results))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
 
 
 @arc_app.command("train")
@@ -262,7 +307,7 @@ def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resum
     with _finishing(run):
         curve = run_arc_train(run, cfg)
     typer.echo(format_curve(curve))
-    typer.echo(f"run: {run.dir}")
+    _done(run)
 
 
 def main() -> None:

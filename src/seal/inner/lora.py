@@ -55,3 +55,30 @@ def lora_parameters(model) -> list[torch.nn.Parameter]:
 def lora_state(model) -> dict[str, torch.Tensor]:
     """A detached copy of the LoRA weights (for tests and saving)."""
     return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+
+
+@torch.no_grad()
+def fold_lora(model, seed: int) -> None:
+    """Add every LoRA layer's update (B A x scaling) into its base weight, then reset the LoRA (B = 0): the update is
+    kept in the weights and the model computes the same function as before, ready for the next LoRA (sequential
+    edits; SEAL's code merges and reloads the checkpoint instead)."""
+    for layer in lora_layers(model):
+        base = layer.get_base_layer()
+        base.weight += layer.get_delta_weight(ADAPTER).to(base.weight.dtype)  # (out_features, in_features)
+    reset_lora(model, seed)
+
+
+def base_weights(model) -> dict[str, torch.Tensor]:
+    """A copy (on CPU) of the base weights under the LoRA layers: the only weights `fold_lora` changes."""
+    from peft.tuners.lora import LoraLayer
+
+    return {name: layer.get_base_layer().weight.detach().to("cpu", copy=True)
+            for name, layer in model.named_modules() if isinstance(layer, LoraLayer)}
+
+
+@torch.no_grad()
+def restore_base_weights(model, saved: dict[str, torch.Tensor]) -> None:
+    """Put back the base weights copied by `base_weights` (in place, nothing reloaded from disk)."""
+    modules = dict(model.named_modules())
+    for name, weight in saved.items():
+        modules[name].get_base_layer().weight.copy_(weight)

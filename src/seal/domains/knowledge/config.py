@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from seal.config import InnerConfig, ModelConfig, OuterConfig, RunConfig, opt
+from seal.config import InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, opt
 from seal.executors.base import ExecutorConfig
 from seal.domains.knowledge.quiz import QuizConfig
 
@@ -53,6 +53,60 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class CptConfig:
+    """Continued pretraining (`seal knowledge cpt`): one training run on many passages and their self-edits."""
+
+    mode: Literal["full", "lora"] = opt(
+        "full", "full: full fine-tuning (paper v2; the default for comparisons with the paper); lora: one LoRA "
+        "(paper v1 and SEAL's CPT.sh)")
+    epochs: int = opt(3, "passes over the pooled documents (SEAL's CPT.sh: 3)")
+    learning_rate: float = opt(1e-3, "AdamW learning rate of lora mode, linear decay to 0 (SEAL's CPT.sh: 1e-3)")
+    full_learning_rate: float = opt(1e-5, "learning rate of full mode (our choice, a usual full fine-tuning rate: "
+                                          "the v2 rate is not in the sources we have)")
+    batch_size: int = opt(4, "documents per step (SEAL's CPT.sh: 4)")
+    grad_accum: int = opt(2, "gradient accumulation steps (SEAL's CPT.sh: 2)")
+    lora: LoraConfig = opt(LoraConfig(), "LoRA of lora mode (SEAL's CPT.sh: r 32, alpha 64, dropout 0)")
+    passage_per_self_edit: bool = opt(
+        False, "repeat the passage once per self-edit, as SEAL's CPT.py does (false: each passage once)")
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the chosen mode."""
+        return self.learning_rate if self.mode == "lora" else self.full_learning_rate
+
+    def __post_init__(self):
+        if not (self.learning_rate > 0 and self.full_learning_rate > 0):
+            raise ValueError("learning rates must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
+            raise ValueError("epochs, batch_size and grad_accum must be at least 1")
+
+
+@dataclass(frozen=True)
+class ContinualConfig:
+    """Sequential self-edits (`seal knowledge continual`; paper Section 5, Figure 6; SEAL's continual_self_edits.sh)."""
+
+    sequence_length: int = opt(8, "passages per sequence, each one self-edit and one kept LoRA update (paper: 8)")
+    sequences: int = opt(64, "random sequences averaged (paper: 64; SEAL's continual_self_edits.sh runs 8 per job)")
+    seed: int = opt(42, "draws the sequences (passages without replacement within a sequence); the same seed gives "
+                        "the same sequences whatever the mitigation")
+    mitigations: tuple[Literal["none", "replay", "kl"], ...] = opt(
+        ("none",), "run each sequence once per entry, from the same base weights: none (the paper), replay "
+        "(earlier passages' documents mixed into each update), kl (learning without forgetting: a KL penalty to the "
+        "previous model on replayed documents, Li and Hoiem 2016)")
+    replay_fraction: float = opt(0.5, "replayed documents per update, as a fraction of the new self-edit's documents "
+                                      "(replay and kl; at least 1 once there is an earlier passage)")
+    kl_weight: float = opt(1.0, "weight of the KL penalty (kl mitigation)")
+
+    def __post_init__(self):
+        if self.sequence_length < 1 or self.sequences < 1:
+            raise ValueError("sequence_length and sequences must be at least 1")
+        if not self.mitigations or len(set(self.mitigations)) != len(self.mitigations):
+            raise ValueError("mitigations: give at least one, each once")
+        if self.replay_fraction < 0 or self.kl_weight < 0:
+            raise ValueError("replay_fraction and kl_weight must be non-negative")
+
+
+@dataclass(frozen=True)
 class KnowledgeConfig:
     run: RunConfig = opt(RunConfig(), "run directory and seed")
     model: ModelConfig = opt(ModelConfig(), "the model that writes self-edits and is adapted")
@@ -64,3 +118,5 @@ class KnowledgeConfig:
     eval: EvalConfig = opt(EvalConfig(), "seal knowledge eval")
     outer: OuterConfig = opt(OuterConfig(), "seal knowledge train (ReST-EM)")
     executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")
+    cpt: CptConfig = opt(CptConfig(), "seal knowledge cpt (continued pretraining)")
+    continual: ContinualConfig = opt(ContinualConfig(), "seal knowledge continual (sequential self-edits)")

@@ -1,0 +1,429 @@
+"""`seal report RUN_DIR`: one self-contained HTML page about a run, and its figures as PNG files.
+
+    seal report runs/20250101T000000Z-demo        # writes runs/<dir>/report/report.html and report/*.png
+
+The page holds the config and manifest; the results table (`results.json`, or a partial one summarised from the store
+when the run stopped before writing it); the ReST-EM round curve (`curve.json`, or the round evaluations stored so
+far); reward distributions per round (inner loops of condition `train`; other rewarded conditions when there are no
+rounds); self-edit length histograms; the best and worst self-edits by mean reward; the forgetting heatmap of a
+continual run (`forgetting.json`, or the finished sequences in the store); and the time spent per phase. Every image
+is embedded as a base64 PNG and the page loads nothing else, so it can be mailed or archived as one file. It works on
+a finished run and on an interrupted one: each section shows what the store has and says when something is missing.
+The store is only read (the run's status is not touched).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import statistics
+from pathlib import Path
+
+from seal.store.db import Store
+from seal.store.runs import DB, MANIFEST, Run
+
+EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
+_SECTION_OF = {"knowledge train": "outer", "knowledge cpt": "cpt", "knowledge continual": "continual"}
+CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1100px;
+       padding: 1.5em; color: #1d2330; background: #fbfbfd; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { border-bottom: 2px solid #3b6ea5; padding-bottom: .2em;
+     margin-top: 2em; color: #24446b; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .92em; }
+th, td { border: 1px solid #d5dae3; padding: .3em .7em; text-align: right; } th { background: #e8eef7; }
+td.l, th.l { text-align: left; } pre { background: #f1f3f7; padding: .8em; overflow-x: auto; font-size: .85em; }
+.status { display: inline-block; padding: .15em .6em; border-radius: .8em; color: white; font-weight: bold; }
+.finished { background: #2e8b57; } .interrupted, .failed { background: #c0392b; } .running { background: #d68910; }
+.unknown { background: #7f8c8d; } .note { color: #5d6778; font-style: italic; }
+.edit { border-left: 4px solid #3b6ea5; background: white; padding: .5em .8em; margin: .6em 0; }
+.edit.worst { border-left-color: #c0392b; } .edit pre { white-space: pre-wrap; background: none; padding: 0; }
+img { max-width: 100%; border: 1px solid #e1e5ec; background: white; } nav a { margin-right: 1em; }
+"""
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Reading the run (read only)
+
+
+def read_run(run_dir: Path) -> Run:
+    """The run's manifest and store, opened without marking the run as running (unlike `open_run`)."""
+    from seal.errors import SealError
+
+    if not (run_dir / MANIFEST).is_file() or not (run_dir / DB).is_file():
+        raise SealError(f"{run_dir} is not a run directory (no {MANIFEST} and {DB})")
+    return Run(run_dir, json.loads((run_dir / MANIFEST).read_text()), Store(run_dir / DB))
+
+
+def run_status(store: Store) -> str:
+    from seal.store.runs import _alive
+
+    status = store.get_meta("status", "unknown")
+    return "interrupted" if status == "running" and not _alive(store.get_meta("pid")) else status
+
+
+def _json_file(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except json.JSONDecodeError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Figures
+
+
+class Figures:
+    """Saves each matplotlib figure as `report/<name>.png` and returns an <img> tag with the same PNG inlined."""
+
+    def __init__(self, out_dir: Path):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        self.out_dir = out_dir
+        self.written: list[Path] = []
+
+    def img(self, fig, name: str, alt: str) -> str:
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        data = buf.getvalue()
+        path = self.out_dir / f"{name}.png"
+        path.write_bytes(data)
+        self.written.append(path)
+        return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+    def file(self, png: Path, name: str, alt: str) -> str:
+        data = png.read_bytes()
+        (self.out_dir / f"{name}.png").write_bytes(data)
+        self.written.append(self.out_dir / f"{name}.png")
+        return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _esc(x) -> str:
+    return html.escape(str(x))
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _table(header: list[str], rows: list[list], left: int = 1) -> str:
+    th = "".join(f'<th class="{"l" if i < left else ""}">{_esc(h)}</th>' for i, h in enumerate(header)) \
+        if any(header) else ""
+    body = "".join("<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{_esc(c)}</td>' for i, c in enumerate(r))
+                   + "</tr>" for r in rows)
+    return f"<table>{'<tr>' + th + '</tr>' if th else ''}{body}</table>"
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Sections: each returns (title, html) or None when the run has nothing for it
+
+
+def section_overview(run: Run, status: str) -> tuple[str, str]:
+    m, store = run.manifest, run.store
+    counts = {t: store.count(t) for t in ("contexts", "self_edits", "inner_results", "rounds", "evaluations")}
+    rows = [["directory", str(run.dir)], ["command", m.get("command", "?")], ["created", m.get("created_at", "")],
+            ["finished", store.get_meta("finished_at", "-")],
+            ["model", m.get("config", {}).get("model", {}).get("name", "?")],
+            ["git commit", m.get("git_commit") or "-"],
+            ["stored units", ", ".join(f"{k} {v}" for k, v in counts.items())]]
+    note = "" if status == "finished" else (
+        '<p class="note">This run did not finish: the sections below show what it had stored when it stopped '
+        "(resume it with <code>--resume</code>).</p>")
+    return "Run", f'<p><span class="status {_esc(status)}">{_esc(status)}</span></p>{note}' + _table(["", ""], rows, 2)
+
+
+def section_config(run: Run) -> tuple[str, str]:
+    import yaml
+
+    manifest = {k: v for k, v in run.manifest.items() if k != "config"}
+    cfg = run.manifest.get("config", {})
+    key = [[f"{section}.{name}", json.dumps(cfg.get(section, {}).get(name))] for section, name in (
+        ("data", "source"), ("data", "n"), ("self_edit", "family"), ("self_edit", "k"), ("inner", "epochs"),
+        ("inner", "learning_rate"), ("quiz", "metric"), ("reward", "kind"), ("outer", "rounds"),
+        ("outer", "contexts_per_round"), ("cpt", "mode"), ("cpt", "epochs"), ("continual", "sequence_length"),
+        ("continual", "sequences"), ("continual", "mitigations")) if name in cfg.get(section, {})
+        and (section not in ("outer", "cpt", "continual")
+             or section in _SECTION_OF.get(run.manifest.get("command"), ""))]
+    return "Config and manifest", _table(["", ""], key, 2) + (
+        f"<details><summary>resolved config</summary><pre>{_esc(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>"
+        "<details><summary>manifest (without the config)</summary>"
+        f"<pre>{_esc(json.dumps(manifest, indent=2, default=str))}</pre></details>")
+
+
+def partial_results(run: Run) -> dict | None:
+    """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run)."""
+    from seal.recipes.knowledge_eval import summarize, timing_summary
+
+    rows = [r for r in run.store.rows("inner_results") if r["condition"] in EVAL_CONDITIONS and r["round"] == 0]
+    if not rows:
+        return None
+    metric = run.manifest.get("config", {}).get("quiz", {}).get("metric", "?")
+    conditions = {}
+    for c in EVAL_CONDITIONS:
+        mine = [r for r in rows if r["condition"] == c and r["details"].get("scores") is not None]
+        if mine:
+            conditions[c] = summarize(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
+    return {"conditions": conditions}
+
+
+def section_results(run: Run) -> tuple[str, str] | None:
+    results = _json_file(run.dir / "results.json")
+    note = ""
+    if results is None:
+        results = partial_results(run)
+        note = '<p class="note">No results.json (the run stopped first): summarised from the inner loops stored.</p>'
+    if not results or not results.get("conditions"):
+        return None
+    rows = []
+    for name, c in results["conditions"].items():
+        t = c.get("seconds_per_inner_loop") or {}
+        ci = c.get("ci95") or [None, None]
+        rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", c.get("n_questions", 0),
+                     c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}", f"{t.get('quiz_s', 0):.1f}"])
+    metric = next(iter(results["conditions"].values())).get("metric", "")
+    extra = f" Continued pretraining, mode {results['mode']}." if "mode" in results else ""
+    return "Results", note + _table(["condition", "accuracy %", "95% CI", "questions", "loops", "train s", "quiz s"],
+                                    rows) + f'<p class="note">metric: {_esc(metric)}.{_esc(extra)}</p>'
+
+
+def curve_points(run: Run) -> dict | None:
+    curve = _json_file(run.dir / "curve.json")
+    if curve:
+        return curve
+    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+    if not evaluations:
+        return None
+    first = evaluations.get(0, {}).get("conditions", {})
+    points = [{"round": r, "accuracy": p["conditions"]["self-edit"]["accuracy"],
+               "ci95": p["conditions"]["self-edit"]["ci95"]}
+              for r, p in sorted(evaluations.items()) if "self-edit" in p.get("conditions", {})]
+    return {"metric": (first.get("self-edit") or {}).get("metric", "?"), "rounds": points, "partial": True,
+            "reference": {k: first[k]["accuracy"] for k in ("base", "passage", "external") if k in first}}
+
+
+def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
+    import matplotlib.pyplot as plt
+
+    curve = curve_points(run)
+    if not curve or not curve["rounds"]:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    rounds = [p["round"] for p in curve["rounds"]]
+    acc = [100 * (p["accuracy"] or 0) for p in curve["rounds"]]
+    ax.plot(rounds, acc, marker="o", label="own self-edits")
+    ax.fill_between(rounds, [100 * (p["ci95"][0] or 0) for p in curve["rounds"]],
+                    [100 * (p["ci95"][1] or 0) for p in curve["rounds"]], alpha=0.2)
+    for (name, value), style in zip(curve["reference"].items(), (":", "--", "-.")):
+        if value is not None:
+            ax.axhline(100 * value, linestyle=style, color="gray", label=name)
+    ax.set_xlabel("ReST-EM round")
+    ax.set_ylabel(f"accuracy % ({curve['metric']})")
+    ax.set_xticks(rounds)
+    ax.legend(fontsize=8)
+    rows = [[p["round"], _pct(p["accuracy"]), f"[{_pct(p['ci95'][0])}, {_pct(p['ci95'][1])}]"] for p in curve["rounds"]]
+    note = ('<p class="note">From the round evaluations stored so far (no curve.json yet).</p>'
+            if curve.get("partial") else "")
+    return "Round curve", note + figs.img(fig, "curve", "accuracy per round") + _table(
+        ["round", "accuracy %", "95% CI"], rows)
+
+
+def reward_groups(run: Run) -> tuple[str, dict[str, list[float]]]:
+    """Rewards of the ReST-EM inner loops by round; without rounds, of every rewarded condition."""
+    rows = [r for r in run.store.rows("inner_results") if r["reward"] is not None]
+    train = [r for r in rows if r["condition"] == "train"]
+    groups: dict[str, list[float]] = {}
+    if train:
+        for r in train:
+            groups.setdefault(f"round {r['round']}", []).append(r["reward"])
+        return "round", groups
+    for r in rows:
+        if not r["condition"].endswith("base"):  # a base row's reward is 0 by definition
+            groups.setdefault(r["condition"], []).append(r["reward"])
+    return "condition", groups
+
+
+def section_rewards(run: Run, figs: Figures) -> tuple[str, str] | None:
+    import matplotlib.pyplot as plt
+
+    by, groups = reward_groups(run)
+    if not groups:
+        return None
+    names = list(groups)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(names) + 2), 3.6))
+    ax.boxplot([groups[n] for n in names], showmeans=True)
+    ax.set_xticks(range(1, len(names) + 1), names)
+    for i, n in enumerate(names, 1):  # every inner loop as a dot, jittered
+        xs = [i + 0.25 * ((j * 0.6180339) % 1 - 0.5) for j in range(len(groups[n]))]
+        ax.scatter(xs, groups[n], s=8, alpha=0.4, color="#3b6ea5")
+    ax.axhline(0, color="gray", linewidth=0.8)
+    ax.set_ylabel("reward (score - base score)")
+    rows = [[n, len(v), f"{statistics.mean(v):+.3f}", f"{statistics.median(v):+.3f}",
+             f"{sum(x > 0 for x in v) / len(v):.0%}"] for n, v in groups.items()]
+    return f"Reward distributions per {by}", figs.img(fig, "rewards", f"rewards per {by}") + _table(
+        [by, "inner loops", "mean", "median", "positive"], rows)
+
+
+def section_lengths(run: Run, figs: Figures) -> tuple[str, str] | None:
+    import matplotlib.pyplot as plt
+
+    edits = run.store.rows("self_edits")
+    if not edits:
+        return None
+    groups: dict[str, list[int]] = {}
+    for e in edits:
+        label = f"{e['condition']} r{e['round']}" if e["condition"] == "train" else e["condition"]
+        groups.setdefault(label, []).append(len(e["text"].split()))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    top = max(max(v) for v in groups.values()) or 1
+    bins = list(range(0, top + max(1, top // 20) + 1, max(1, top // 20)))
+    for name, lengths in groups.items():
+        ax.hist(lengths, bins=bins, alpha=0.5, label=f"{name} (n={len(lengths)})")
+    ax.set_xlabel("self-edit length (words)")
+    ax.set_ylabel("self-edits")
+    ax.legend(fontsize=7)
+    rows = [[n, len(v), f"{statistics.mean(v):.0f}", min(v), max(v), sum(x == 0 for x in v)] for n, v in groups.items()]
+    return "Self-edit lengths", figs.img(fig, "lengths", "self-edit lengths") + _table(
+        ["self-edits", "count", "mean words", "min", "max", "empty"], rows)
+
+
+def scored_self_edits(run: Run) -> list[dict]:
+    """Each self-edit with the mean reward of its inner loops (None when it has none)."""
+    rewards: dict[int, list[float]] = {}
+    for r in run.store.rows("inner_results"):
+        if r["self_edit_id"] is not None and r["reward"] is not None:
+            rewards.setdefault(r["self_edit_id"], []).append(r["reward"])
+    return [e | {"reward": statistics.mean(rewards[e["id"]]) if e["id"] in rewards else None,
+                 "n_rewards": len(rewards.get(e["id"], []))} for e in run.store.rows("self_edits")]
+
+
+def section_examples(run: Run, n: int = 3, max_chars: int = 1500) -> tuple[str, str] | None:
+    edits = scored_self_edits(run)
+    if not edits:
+        return None
+    scored = sorted((e for e in edits if e["reward"] is not None), key=lambda e: e["reward"], reverse=True)
+    titles = {c["id"]: c["payload"].get("title", c["id"]) for c in run.store.rows("contexts")}
+
+    def card(e, kind):
+        text = e["text"] if len(e["text"]) <= max_chars else e["text"][:max_chars] + " [...]"
+        reward = "no reward" if e["reward"] is None else f"reward {e['reward']:+.3f} (mean of {e['n_rewards']})"
+        return (f'<div class="edit {kind}"><b>{_esc(titles.get(e["context_id"], e["context_id"]))}</b> '
+                f'&middot; {_esc(e["condition"])} round {e["round"]} &middot; {_esc(reward)}'
+                f"<pre>{_esc(text)}</pre></div>")
+
+    if not scored:
+        return "Example self-edits", ('<p class="note">No rewarded self-edits in this run; the first ones written:</p>'
+                                      + "".join(card(e, "") for e in edits[:n]))
+    best, worst = scored[:n], scored[max(n, len(scored) - n):][::-1]  # disjoint when there are few
+    return "Example self-edits", (f"<h3>Best {len(best)} by mean reward</h3>" + "".join(card(e, "best") for e in best)
+                                  + (f"<h3>Worst {len(worst)}</h3>" + "".join(card(e, "worst") for e in worst)
+                                     if worst else ""))
+
+
+def section_forgetting(run: Run, figs: Figures) -> tuple[str, str] | None:
+    from seal.recipes.knowledge_continual import build_forgetting, plot_forgetting
+
+    result, note = _json_file(run.dir / "forgetting.json"), ""
+    if result is None:
+        if not any(e["condition"].startswith("continual/") for e in run.store.rows("evaluations")):
+            return None
+        result = build_forgetting(run)
+        note = '<p class="note">No forgetting.json yet: built from the sequences finished so far.</p>'
+    if not result.get("mitigations"):
+        return None
+    tmp = figs.out_dir / "forgetting.png"
+    plot_forgetting(result, tmp)
+    rows = []
+    for name, m in result["mitigations"].items():
+        s = m["summary"]
+        rows.append([name, m["complete_sequences"], m["length"], _pct(s["baseline_accuracy"]["mean"]),
+                     _pct(s["own_edit_accuracy"]["mean"]), _pct(s["final_accuracy"]["mean"]),
+                     _pct(s["final_accuracy"]["se"]), _pct(s["forgetting"]["mean"]),
+                     "-" if s["retention"] is None else f"{s['retention']:.2f}"])
+    paired = "".join(f"<li>{_esc(k)} - none, final accuracy: {_pct(d['mean'])} &plusmn; {_pct(d['se'])} points over "
+                     f"{d['n']} paired sequence(s)</li>" for k, d in result.get("paired_vs_none", {}).items())
+    return "Forgetting (sequential self-edits)", note + figs.file(tmp, "forgetting", "forgetting heatmap") + _table(
+        ["mitigation", "sequences", "length", "baseline %", "after own edit %", "final %", "final se",
+         "forgetting (points)", "retention"], rows) + (f"<ul>{paired}</ul>" if paired else "") + (
+        '<p class="note">Row k: accuracy after k edits on each passage seen so far (mean &plusmn; standard error '
+        "over sequences); row base: before any edit. Forgetting: accuracy right after a passage's own edit minus "
+        "after the last edit, over all but the last passage; retention: the ratio of the two.</p>")
+
+
+def phase_times(run: Run) -> dict[str, float]:
+    """Seconds per phase, summed over the stored units of work."""
+    times: dict[str, float] = {}
+    for e in run.store.rows("self_edits"):
+        times[f"sample ({e['condition']})"] = times.get(f"sample ({e['condition']})", 0.0) + (
+            (e["sampling"] or {}).get("generation_s") or 0.0)
+    for r in run.store.rows("inner_results"):
+        for key, value in (r["timings"] or {}).items():
+            label = f"{key.removesuffix('_s')} ({r['condition']})"
+            times[label] = times.get(label, 0.0) + (value or 0.0)
+    for r in run.store.rows("rounds"):
+        secs = (r["payload"] or {}).get("seconds") or {}
+        if "m_step" in secs:
+            times["M-step (train rounds)"] = times.get("M-step (train rounds)", 0.0) + secs["m_step"]
+    return {k: v for k, v in times.items() if v > 0}
+
+
+def section_times(run: Run, figs: Figures) -> tuple[str, str] | None:
+    import matplotlib.pyplot as plt
+
+    times = phase_times(run)
+    if not times:
+        return None
+    names = sorted(times, key=times.get)
+    fig, ax = plt.subplots(figsize=(6.5, 0.8 + 0.32 * len(names)))
+    ax.barh(names, [times[n] / 60 for n in names], color="#3b6ea5")
+    ax.set_xlabel("minutes")
+    rounds = [[r["round"], r["status"]] + [f"{((r['payload'] or {}).get('seconds') or {}).get(k, 0) / 60:.1f}"
+                                            for k in ("e_step", "m_step", "eval")] for r in run.store.rows("rounds")]
+    total = sum(times.values())
+    table = _table(["phase", "minutes", "share"], [[n, f"{times[n] / 60:.1f}", f"{times[n] / total:.0%}"]
+                                                   for n in reversed(names)])
+    if rounds:
+        table += "<h3>Wall time per ReST-EM round (minutes)</h3>" + _table(
+            ["round", "status", "E-step", "M-step", "eval"], rounds)
+    return "Time per phase", figs.img(fig, "times", "time per phase") + table + (
+        '<p class="note">Summed over the stored units of work (self-edit sampling, inner-loop training and quizzes); '
+        "the E-step's wall time includes its sampling and inner loops.</p>")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The page
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Write `RUN_DIR/report/report.html` (self-contained) and the figures as PNG files next to it; returns the page.
+
+    Raises:
+        SealError: `run_dir` is not a run directory.
+    """
+    run = read_run(Path(run_dir))
+    out_dir = run.dir / "report"
+    out_dir.mkdir(exist_ok=True)
+    figs = Figures(out_dir)
+    status = run_status(run.store)
+    sections = [section_overview(run, status), section_config(run), section_results(run), section_curve(run, figs),
+                section_forgetting(run, figs), section_rewards(run, figs), section_lengths(run, figs),
+                section_examples(run), section_times(run, figs)]
+    sections = [s for s in sections if s is not None]
+    run.store.close()
+    anchors = [f"s{i}" for i in range(len(sections))]
+    nav = " ".join(f'<a href="#{a}">{_esc(t)}</a>' for a, (t, _) in zip(anchors, sections))
+    body = "".join(f'<h2 id="{a}">{_esc(t)}</h2>{h}' for a, (t, h) in zip(anchors, sections))
+    title = f"seal report: {run.dir.name}"
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
+            f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>"
+            f'<p class="note">{_esc(run.manifest.get("command", ""))} &middot; report written {stamp}</p>'
+            f"<nav>{nav}</nav>{body}</body></html>")
+    path = out_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,130 @@
+"""`seal report`: the page renders, self-contained, for a finished run and for an interrupted one (store rows written
+directly, as the recipes write them), and headless Chromium draws it."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from seal.recipes.knowledge_continual import build_forgetting, write_forgetting
+from seal.reports.curve import write_curve
+from seal.reports.html import build_report
+from seal.store.runs import create_run
+
+CHROMIUM = "/usr/bin/chromium"
+CONFIG = {"model": {"name": "tiny-llama"}, "quiz": {"metric": "short-contains"},
+          "data": {"source": "builtin", "n": 4}, "inner": {"epochs": 10, "learning_rate": 0.001},
+          "continual": {"sequence_length": 2, "sequences": 2, "mitigations": ["none", "replay"]}}
+PASSAGES = ["p1", "p2", "p3"]
+
+
+def fill(run, rounds: int, sequences: int) -> None:
+    """Rows of a ReST-EM run (`rounds` rounds), an eval table, and `sequences` finished continual sequences."""
+    store = run.store
+    for pid in PASSAGES:
+        store.put_context(pid, "knowledge", {"id": pid, "title": f"Title {pid}", "context": "...", "questions": []})
+    for r in range(rounds + 1):
+        conditions = {"self-edit": {"accuracy": 0.2 + 0.1 * r, "ci95": [0.1 + 0.1 * r, 0.3 + 0.1 * r],
+                                    "metric": "short-contains", "n_questions": 12}}
+        if r == 0:
+            conditions |= {"base": {"accuracy": 0.1, "ci95": [0.0, 0.2], "metric": "short-contains"},
+                           "passage": {"accuracy": 0.15, "ci95": [0.05, 0.25], "metric": "short-contains"}}
+        store.add_evaluation(key=f"round/{r}", round=r, condition="round", payload={"conditions": conditions})
+        if r == 0:
+            continue
+        for i, pid in enumerate(PASSAGES):
+            for j in range(2):
+                text = f"Round {r} self-edit {j} about {pid}.\n" + "A fact. " * (5 * i + 10 * j)
+                eid = store.add_self_edit(key=f"r{r}/train/{pid}/{j}", context_id=pid, round=r, condition="train",
+                                          text=text, sampling={"generation_s": 1.5})
+                for seed in range(2):
+                    store.add_inner_result(key=f"r{r}/train/{pid}/{j}/s{seed}", self_edit_id=eid, context_id=pid,
+                                           round=r, condition="train", seed=seed, score=0.1 * (i + j + seed),
+                                           base_score=0.1, n_questions=4, details={"scores": [1, 0, 0, 0]},
+                                           timings={"train_s": 3.0, "quiz_s": 1.0})
+        store.set_round(r, "done", {"e_step": {"kept": 2}, "seconds": {"e_step": 60.0, "m_step": 30.0, "eval": 20.0}})
+    for pid in PASSAGES:  # the single-passage table's rows
+        for c, score in (("base", 0.0), ("passage", 0.25), ("self-edit", 0.5)):
+            store.add_inner_result(key=f"r0/{c}/{pid}", context_id=pid, round=0, condition=c, seed=0, score=score,
+                                   base_score=0.0, n_questions=4, details={"scores": [score] * 4},
+                                   timings={"train_s": 2.0, "quiz_s": 1.0})
+    for s in range(sequences):
+        order = PASSAGES[s:s + 2]
+        for mitigation, drop in (("none", 0.5), ("replay", 0.2)):
+            cells = [[s, 1, order[0], 1.0], [s, 2, order[0], 1.0 - drop], [s, 2, order[1], 0.75]]
+            store.add_evaluation(key=f"continual/{mitigation}/q{s}", round=s, condition=f"continual/{mitigation}",
+                                 payload={"sequence": s, "mitigation": mitigation, "passages": order, "cells": cells,
+                                          "baseline": {pid: 0.25 for pid in order},
+                                          "seconds": {"sample": 5.0, "train": 20.0, "quiz": 4.0}})
+
+
+def images(page: str) -> list[str]:
+    return re.findall(r'<img[^>]*src="([^"]{0,40})', page)
+
+
+@pytest.fixture
+def finished(tmp_path):
+    run = create_run(tmp_path, "knowledge train", "finished", CONFIG, argv=[])
+    fill(run, rounds=2, sequences=2)
+    from seal.recipes.knowledge_train import build_curve
+
+    write_curve(run.dir, build_curve(run, run.store.rows("rounds")))
+    (run.dir / "results.json").write_text(json.dumps({"conditions": {
+        "base": {"accuracy": 0.1, "ci95": [0.0, 0.2], "n_questions": 12, "metric": "short-contains",
+                 "n_inner_loops": 3, "seconds_per_inner_loop": {}}}}))
+    write_forgetting(run.dir, build_forgetting(run))
+    run.finish()
+    return run
+
+
+@pytest.fixture
+def interrupted(tmp_path):
+    run = create_run(tmp_path, "knowledge train", "interrupted", CONFIG, argv=[])
+    fill(run, rounds=1, sequences=1)
+    run.store.set_round(2, "e-step", {"model": "runs/x/checkpoints/round-1"})  # killed in round 2
+    run.store.set_meta("pid", 2 ** 22 + 12345)  # no such process: the run was killed, not running
+    return run
+
+
+def test_finished_run(finished):
+    page = build_report(finished.dir).read_text()
+    for title in ("Config and manifest", "Results", "Round curve", "Reward distributions per round",
+                  "Self-edit lengths", "Example self-edits", "Forgetting (sequential self-edits)", "Time per phase"):
+        assert f">{title}</h2>" in page
+    assert 'class="status finished"' in page and "did not finish" not in page
+    assert "Round 2 self-edit 1 about p3" in page  # the best self-edit (highest mean reward)
+    assert "Round 1 self-edit 0 about p1" in page  # the worst
+    assert len(images(page)) == 5 and all(src.startswith("data:image/png;base64,") for src in images(page))
+    assert not re.search(r'(src|href)="(?!data:|#)', page) and "http" not in page  # nothing loaded from outside
+    pngs = sorted(p.name for p in (finished.dir / "report").glob("*.png"))
+    assert pngs == ["curve.png", "forgetting.png", "lengths.png", "rewards.png", "times.png"]
+    assert "replay - none, final accuracy: 15.0" in page  # the paired comparison
+
+
+def test_interrupted_run_shows_what_was_stored(interrupted):
+    page = build_report(interrupted.dir).read_text()
+    assert 'class="status interrupted"' in page and "did not finish" in page
+    assert "No results.json" in page and "no curve.json yet" in page and "No forgetting.json yet" in page
+    assert ">Round curve</h2>" in page and ">Forgetting (sequential self-edits)</h2>" in page
+    assert interrupted.store.get_meta("status") == "running"  # the report only reads the store
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not installed (apt-get install chromium)")
+def test_screenshot_in_headless_chromium(finished, tmp_path):
+    from PIL import Image
+
+    page = build_report(finished.dir)
+    shot = tmp_path / "shot.png"
+    out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+                          f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), out.stderr[-2000:]
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1200, 2000)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200  # text, tables and figures, not a blank page
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
