@@ -20,6 +20,7 @@ def test_yaml_then_overrides(tmp_path):
     assert cfg.inner.epochs == 2 and cfg.inner.lora.r == 8 and cfg.inner.lora.alpha == 64
     assert cfg.quiz.metric == "f1" and cfg.eval.conditions == ("base", "passage") and cfg.data.seed == 42
     assert to_dict(cfg)["eval"]["conditions"] == ["base", "passage"]
+    assert load_config(KnowledgeConfig, None, ["inner.learning_rate=1e-3"]).inner.learning_rate == 1e-3
 
 
 @pytest.mark.parametrize("override, message", [

@@ -13,18 +13,6 @@ from seal.recipes.arc_eval import format_table, run_arc_eval
 from seal.store import create_run, open_run
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second torch thread, and on a busy 2-core machine two threads made these tests
-    up to 100x slower (measured: 2 s -> 230 s): run them single-threaded, then restore."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def grid(rows, cols, colour):
     return np.full((rows, cols), colour).tolist()
 

@@ -3,7 +3,7 @@
 import dataclasses
 import json
 
-from test_arc_eval import make_cfg, one_thread  # noqa: F401  (the fixture applies here too)
+from test_arc_eval import make_cfg
 
 from seal.config import OuterConfig, to_dict
 from seal.domains.arc.config import ArcDataConfig, ArcEvalConfig

@@ -140,6 +140,10 @@ def test_matrix_mitigations_and_store(continual_run):
     replay = [r["details"]["train"] for r in rows if r["condition"] == "continual/replay" and r["round"] >= 2]
     kl = [r["details"]["train"] for r in rows if r["condition"] == "continual/kl" and r["round"] >= 2]
     assert all(t["replayed"] >= 1 for t in replay) and all(t["kl"] is not None for t in kl)
+    # a self-edit's reward: its passage's accuracy right after its update minus before any edit
+    own = [r for r in rows if r["self_edit_id"] is not None]
+    assert len(own) == 3 * 2 * 3 and all(r["reward"] == r["score"] - r["base_score"] for r in own)
+    assert all(r["reward"] is None for r in rows if r["self_edit_id"] is None and r["condition"] != "continual/base")
     # the first self-edit of a sequence comes from the original weights with the same seed, whatever the mitigation
     first = {m: store.get("self_edits", f"continual/{m}/q0/e1")["text"] for m in ("none", "replay", "kl")}
     assert first["none"] == first["replay"] == first["kl"]

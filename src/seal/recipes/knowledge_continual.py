@@ -227,8 +227,10 @@ def self_edit(ctx: Context, passage: Passage, seed: int) -> tuple[str, str, floa
     return prompt, text, time.perf_counter() - t0
 
 
-def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str) -> dict:
-    """Edit the passages of `order` one by one from the original weights; returns the sequence's record."""
+def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str, base: dict[str, float]) -> dict:
+    """Edit the passages of `order` one by one from the original weights; returns the sequence's record. `base` is
+    the pre-edit accuracy per passage: a self-edit's reward is its passage's accuracy right after its update minus
+    that (SEAL's reward), stored on the passage's own row."""
     cfg, store, c = ctx.cfg, ctx.run.store, ctx.cfg.continual
     restore_base_weights(ctx.model, ctx.saved)
     reset_lora(ctx.model, 0)
@@ -270,7 +272,8 @@ def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str) -> dic
             timings = {"train_s": stats.seconds, "quiz_s": quiz_s} if j == k - 1 else {}
             store.add_inner_result(
                 key=f"{tag}/e{k}/{p.id}", context_id=p.id, round=k, condition=f"continual/{mitigation}", seed=seed,
-                score=acc, base_score=None, n_questions=len(scores), self_edit_id=edit_id if j == k - 1 else None,
+                score=acc, base_score=base.get(p.id) if j == k - 1 else None, n_questions=len(scores),
+                self_edit_id=edit_id if j == k - 1 else None,  # own row: reward = gain over the pre-edit baseline
                 details={"sequence": s, "step": k, "position": j, "mitigation": mitigation, "predictions": preds,
                          "scores": scores, "train": {"steps": stats.steps, "n_documents": len(train_docs),
                                                      "replayed": len(replay), "final_loss": stats.losses[-1],
@@ -315,7 +318,7 @@ def run_continual(run: Run, cfg: KnowledgeConfig) -> dict:
             key = f"continual/{mitigation}/q{s}"
             if run.store.has("evaluations", key):
                 continue
-            record = run_sequence(ctx, s, order, mitigation) | {"baseline": base}
+            record = run_sequence(ctx, s, order, mitigation, base) | {"baseline": base}
             run.store.add_evaluation(key=key, round=s, condition=f"continual/{mitigation}", payload=record)
     restore_base_weights(peft_model, ctx.saved)
     result = build_forgetting(run)

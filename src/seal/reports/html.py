@@ -309,11 +309,14 @@ def section_examples(run: Run, n: int = 3, max_chars: int = 1500) -> tuple[str, 
     scored = sorted((e for e in edits if e["reward"] is not None), key=lambda e: e["reward"], reverse=True)
     titles = {c["id"]: c["payload"].get("title", c["id"]) for c in run.store.rows("contexts")}
 
+    def unit(e):  # the `round` column of a continual self-edit holds its step in the sequence
+        return "step" if e["condition"].startswith("continual/") else "round"
+
     def card(e, kind):
         text = e["text"] if len(e["text"]) <= max_chars else e["text"][:max_chars] + " [...]"
         reward = "no reward" if e["reward"] is None else f"reward {e['reward']:+.3f} (mean of {e['n_rewards']})"
         return (f'<div class="edit {kind}"><b>{_esc(titles.get(e["context_id"], e["context_id"]))}</b> '
-                f'&middot; {_esc(e["condition"])} round {e["round"]} &middot; {_esc(reward)}'
+                f'&middot; {_esc(e["condition"])} {unit(e)} {e["round"]} &middot; {_esc(reward)}'
                 f"<pre>{_esc(text)}</pre></div>")
 
     if not scored:

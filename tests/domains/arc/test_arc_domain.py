@@ -28,18 +28,6 @@ LEARN = EditConfig(use_basic_augmentations=False, use_size_augmentations=False, 
                    use_repeat_augmentations=False, strategy="output_only", learning_rate=1e-2, num_train_epochs=10)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from a second torch thread, and on a busy 2-core machine two threads made these tests
-    up to 100x slower (measured: 2 s -> 230 s): run them single-threaded, then restore."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_cfg(**solve) -> ArcConfig:
     return ArcConfig(model=ModelConfig(name="tiny-llama", dtype="fp32", device="cpu"),
                      ttt=ArcTTTConfig(lora=LoraConfig(r=8, alpha=16), batch_size=1),
