@@ -63,6 +63,19 @@ def _start_run(command: str, cfg, resume: Optional[Path]):
     return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg
 
 
+def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, defaults=()) -> None:
+    """The body of every command that creates a run: config (defaults, YAML, --set), run directory (new or
+    resumed), the recipe, its table, then the closing lines."""
+    from seal.config import load_config
+
+    cfg = load_config(cfg_class, config, list(defaults) + list(overrides))
+    run, cfg = _start_run(command, cfg, resume)
+    with _finishing(run):
+        result = recipe(run, cfg)
+    typer.echo(formatter(result))
+    _done(run)
+
+
 def _done(run) -> None:
     """The closing lines of every command that creates a run: how to see it, then the run directory (last)."""
     typer.echo(f"report: seal report {run.dir}")
@@ -144,32 +157,20 @@ def config_show(kind: str = typer.Argument("knowledge", help="knowledge or arc")
 @knowledge_app.command("eval")
 def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """The paper's single-passage table: base, passage, self-edit, external and checkpoint conditions."""
-    from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.knowledge_eval import format_table, run_eval
 
-    cfg = load_config(KnowledgeConfig, config, set)
-    run, cfg = _start_run("knowledge eval", cfg, resume)
-    with _finishing(run):
-        results = run_eval(run, cfg)
-    typer.echo(format_table(results))
-    _done(run)
+    _run_recipe("knowledge eval", KnowledgeConfig, config, set, resume, run_eval, format_table)
 
 
 @knowledge_app.command("train")
 def knowledge_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """ReST-EM: train the model to write self-edits that help it learn; ends with the round curve."""
-    from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.knowledge_train import run_train
     from seal.reports.curve import format_curve
 
-    cfg = load_config(KnowledgeConfig, config, set)
-    run, cfg = _start_run("knowledge train", cfg, resume)
-    with _finishing(run):
-        curve = run_train(run, cfg)
-    typer.echo(format_curve(curve))
-    _done(run)
+    _run_recipe("knowledge train", KnowledgeConfig, config, set, resume, run_train, format_curve)
 
 
 bench_app = typer.Typer(help="Benchmarks whose output is a table of ratios measured side by side.",
@@ -185,7 +186,6 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
                      quick: bool = typer.Option(False, "--quick", help="2 passages, 1 self-edit, 1 epoch for all paths"),
                      paths: str = typer.Option("reference,fast,multi", help="comma-separated paths to run")):
     """SEAL's inner loop (reference) against the fast and multi-adapter paths; writes bench.json."""
-    from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.bench_inner_loop import PATHS, format_bench, run_bench
 
@@ -193,12 +193,8 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
     if not chosen or any(p not in PATHS for p in chosen):
         raise SealError(f"--paths: choose from {', '.join(PATHS)}")
     defaults = ["data.n=2", "self_edit.k=2", "self_edit.max_new_tokens=256", "quiz.metric=short-contains"]
-    cfg = load_config(KnowledgeConfig, config, (QUICK if quick else defaults) + list(set))
-    run, cfg = _start_run("bench inner-loop", cfg, None)
-    with _finishing(run):
-        results = run_bench(run, cfg, chosen)
-    typer.echo(format_bench(results))
-    _done(run)
+    _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None, lambda run, cfg: run_bench(run, cfg, chosen),
+                format_bench, QUICK if quick else defaults)
 
 
 @bench_app.command("executors")
@@ -226,49 +222,31 @@ def bench_executors(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
 @bench_app.command("rewards")
 def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
     """Spearman rank agreement of the log-likelihood reward with the accuracy reward, and their noise."""
-    from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.bench_rewards import format_reward_bench, run_reward_bench
 
     defaults = ["data.n=3", "self_edit.k=4", "self_edit.max_new_tokens=256", "inner.seeds=2",
                 "quiz.metric=short-contains"]
-    cfg = load_config(KnowledgeConfig, config, defaults + list(set))
-    run, cfg = _start_run("bench rewards", cfg, None)
-    with _finishing(run):
-        results = run_reward_bench(run, cfg)
-    typer.echo(format_reward_bench(results))
-    _done(run)
+    _run_recipe("bench rewards", KnowledgeConfig, config, set, None, run_reward_bench, format_reward_bench, defaults)
 
 
 @knowledge_app.command("cpt")
 def knowledge_cpt(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """Continued pretraining: pool many passages' self-edits, train once, quiz on every passage."""
-    from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.knowledge_cpt import format_cpt, run_cpt
 
-    cfg = load_config(KnowledgeConfig, config, set)
-    run, cfg = _start_run("knowledge cpt", cfg, resume)
-    with _finishing(run):
-        results = run_cpt(run, cfg)
-    typer.echo(format_cpt(results))
-    _done(run)
+    _run_recipe("knowledge cpt", KnowledgeConfig, config, set, resume, run_cpt, format_cpt)
 
 
 @knowledge_app.command("continual")
 def knowledge_continual(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
                         resume: Optional[Path] = ResumeOpt):
     """Sequential self-edits kept one after another: the forgetting matrix, retention and damage."""
-    from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.knowledge_continual import format_forgetting, run_continual
 
-    cfg = load_config(KnowledgeConfig, config, set)
-    run, cfg = _start_run("knowledge continual", cfg, resume)
-    with _finishing(run):
-        result = run_continual(run, cfg)
-    typer.echo(format_forgetting(result))
-    _done(run)
+    _run_recipe("knowledge continual", KnowledgeConfig, config, set, resume, run_continual, format_forgetting)
 
 
 @app.command()
@@ -282,32 +260,20 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
 @arc_app.command("eval")
 def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """The paper's ARC table: icl, ttt-untrained, seal (a trained checkpoint) and oracle success rates."""
-    from seal.config import load_config
     from seal.domains.arc.config import ArcConfig
     from seal.recipes.arc_eval import format_table, run_arc_eval
 
-    cfg = load_config(ArcConfig, config, set)
-    run, cfg = _start_run("arc eval", cfg, resume)
-    with _finishing(run):
-        results = run_arc_eval(run, cfg)
-    typer.echo(format_table(results))
-    _done(run)
+    _run_recipe("arc eval", ArcConfig, config, set, resume, run_arc_eval, format_table)
 
 
 @arc_app.command("train")
 def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """ReST-EM for ARC: keep the self-edit configurations whose test-time training solved the task."""
-    from seal.config import load_config
     from seal.domains.arc.config import ArcConfig
     from seal.recipes.arc_train import run_arc_train
     from seal.reports.curve import format_curve
 
-    cfg = load_config(ArcConfig, config, set)
-    run, cfg = _start_run("arc train", cfg, resume)
-    with _finishing(run):
-        curve = run_arc_train(run, cfg)
-    typer.echo(format_curve(curve))
-    _done(run)
+    _run_recipe("arc train", ArcConfig, config, set, resume, run_arc_train, format_curve)
 
 
 def main() -> None:
