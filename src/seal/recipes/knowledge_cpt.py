@@ -40,8 +40,7 @@ from seal.domains.knowledge.quiz import Grader, answer_quiz
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.config import InnerConfig
 from seal.progress import console
-from seal.recipes.knowledge_eval import (check_config, choose_passages, edits_for, format_table, make_grader, summarize,
-                                        timing_summary)
+from seal.recipes.knowledge_eval import edits_for, format_table, make_grader, prepare, summarize, timing_summary
 from seal.store.runs import Run
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -130,16 +129,8 @@ def store_condition(run: Run, condition: str, passages: list[Passage], answers, 
 
 def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     """`seal knowledge cpt`: fill the run's store and return the results table (also written to results.json)."""
-    from seal.models import fingerprint, load
-    from seal.models.load import set_threads
-
-    set_threads(cfg.model.threads)
-    passages = choose_passages(cfg)
-    check_config(cfg)
-    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
-                            seed=cfg.run.seed)
-    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model),
-                        seeds={"run": cfg.run.seed, "train": cfg.run.seed},
+    passages, model, tokenizer = prepare(run, cfg)
+    run.update_manifest(seeds={"run": cfg.run.seed, "train": cfg.run.seed},
                         cpt={"mode": cfg.cpt.mode, "learning_rate": cfg.cpt.lr})
     if cfg.cpt.mode == "full" and next(model.parameters()).dtype != torch.float32:
         console.log(f"warning: full fine-tuning with {next(model.parameters()).dtype} weights loses most updates at "

@@ -189,8 +189,9 @@ def check_config(cfg: KnowledgeConfig) -> None:
         raise ConfigError(f"unknown prompt family {cfg.self_edit.family!r} (known: {', '.join(families)})")
 
 
-def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
-    """`seal knowledge eval`: fill the run's store and return the results table (also written to results.json)."""
+def prepare(run: Run, cfg: KnowledgeConfig) -> tuple[list[Passage], object, object]:
+    """The start of every passage-table command: threads, passages, config checks, the model, and the manifest's
+    data ids and model fingerprint."""
     from seal.models import fingerprint, load
     from seal.models.load import set_threads
 
@@ -199,8 +200,14 @@ def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
     check_config(cfg)
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
                             seed=cfg.run.seed)
-    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model),
-                        seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
+    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model))
+    return passages, model, tokenizer
+
+
+def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
+    """`seal knowledge eval`: fill the run's store and return the results table (also written to results.json)."""
+    passages, model, tokenizer = prepare(run, cfg)
+    run.update_manifest(seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=cfg.model.name)
     results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
