@@ -69,7 +69,6 @@ def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_rem
     Raises:
         ModelError: the name is neither built in, a local directory, nor loadable from the hub.
     """
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device)
