@@ -5,8 +5,6 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -28,76 +26,17 @@ from seal.grading import (
     parse_verdict,
 )
 from seal.grading.judge import merge_system, plain_prompt, render_prompt
+from openai_server import completion, serve, user_text
 
 KEY_ENV = "SEAL_TEST_JUDGE_KEY"
 SECRET = "sk-test-SECRET-7f3a9c"
 
-# reply(request_json, authorization_header, request_number) -> (status, body, delay_s)
-Reply = Callable[[dict, str, int], tuple[int, str, float]]
-
-
-def _completion(content: str | None) -> str:
-    return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
-
-
-def _user_text(request: dict) -> str:
-    return next(m["content"] for m in request["messages"] if m["role"] == "user")
-
 
 def _yes_if_marked(request: dict, auth: str, n: int) -> tuple[int, str, float]:
     """Deterministic judge: yes when the candidate carries the word CORRECT."""
-    verdict = "Yes." if "CORRECT" in _user_text(request) else "no"
-    return 200, _completion(verdict), 0.0
+    verdict = "Yes." if "CORRECT" in user_text(request) else "no"
+    return 200, completion(verdict), 0.0
 
-
-@contextmanager
-def serve(reply: Reply) -> Iterator[tuple[str, dict]]:
-    """Run an OpenAI-style /chat/completions server on an ephemeral loopback port; yield (base_url, stats)."""
-    stats = {"posts": 0, "gets": 0, "requests": []}
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):  # keep test output clean
-            pass
-
-        def _send(self, status: int, body: str) -> None:
-            try:
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the client gave up (timeout tests)
-                pass
-
-        def do_GET(self):
-            with lock:
-                stats["gets"] += 1
-            ok = self.path.endswith("/models")
-            self._send(200 if ok else 404, json.dumps({"data": []}))
-
-        def do_POST(self):
-            request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with lock:
-                stats["posts"] += 1
-                n = stats["posts"]
-                stats["requests"].append((self.path, request))
-            if not self.path.endswith("/chat/completions"):
-                self._send(404, "{}")
-                return
-            status, body, delay = reply(request, self.headers.get("Authorization", ""), n)
-            time.sleep(delay)
-            self._send(status, body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", stats
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def fast_judge(base_url: str, **kwargs) -> OpenAIJudge:
@@ -228,8 +167,8 @@ def test_client_error_is_not_retried():
 @pytest.mark.parametrize(
     "body, expected",
     [
-        (_completion("Perhaps, partly."), "neither yes nor no"),
-        (_completion(None), "neither yes nor no"),
+        (completion("Perhaps, partly."), "not yes or no"),
+        (completion(None), "not yes or no"),
         ("<html>not json</html>", "malformed reply"),
         (json.dumps({"choices": []}), "malformed reply"),
     ],
@@ -242,7 +181,7 @@ def test_garbage_reply_is_retried_then_recorded(body, expected):
 
 
 def test_slow_server_times_out():
-    with serve(lambda request, auth, n: (200, _completion("yes"), 0.6)) as (url, stats):
+    with serve(lambda request, auth, n: (200, completion("yes"), 0.6)) as (url, stats):
         start = time.monotonic()
         result = fast_judge(url, timeout_s=0.15, max_retries=1).grade(["q"], ["p"], [["r"]])
         elapsed = time.monotonic() - start

@@ -95,3 +95,52 @@ def test_sigkill_mid_round_then_resume_matches(uninterrupted, tmp_path):
     resumed, reference = records(run_dir), records(uninterrupted[0])
     assert len(reference["evaluations"]) == 3 and len(reference["inner"]) > 30
     assert resumed == reference
+
+
+def rating(notes: str) -> int:
+    """The test judge's deterministic rating of a self-edit (0..10)."""
+    return len((notes.strip() or "(empty)").split()) % 11
+
+
+def test_judge_reward_stops_cleanly_when_the_judge_fails_and_resumes(tmp_path):
+    from openai_server import completion, serve, user_text
+
+    judge = {"down_after": None}
+
+    def reply(request, auth, n):
+        if judge["down_after"] is not None and n > judge["down_after"]:
+            return 503, "{}", 0.0
+        return 200, completion(f"Rating: {rating(user_text(request).split('Notes:', 1)[1].split('Rate how')[0])}"), 0.0
+
+    with serve(reply) as (url, stats):
+        args = [*ARGS, "--set", "reward.kind=judge", "--set", f"reward.judge.base_url={url}",
+                "--set", "reward.judge.max_retries=0", "--set", "outer.rounds=1", "--set", "outer.eval_contexts=1",
+                "--set", "outer.keep=best"]
+        whole = subprocess.run(seal_cmd(*args, "--set", f"run.root={tmp_path / 'a'}"), capture_output=True, text=True,
+                               timeout=600)
+        assert whole.returncode == 0, whole.stderr
+        run_a = Path(whole.stdout.strip().splitlines()[-1].removeprefix("run: "))
+        store = Store(run_a / "seal.db")
+        edits = {r["id"]: r["text"] for r in store.rows("self_edits", "condition='train'")}
+        rows = store.rows("inner_results", "condition='train'")
+        assert len(rows) == len(edits) == 6 and {r["seed"] for r in rows} == {0}  # one rating, no seeds
+        for r in rows:  # reward = rating / 10 - 0.5, and no inner loop ran
+            assert r["reward"] == pytest.approx(rating(edits[r["self_edit_id"]]) / 10 - 0.5)
+            assert "judge_s" in r["timings"] and "train_s" not in r["timings"]
+        manifest = json.loads((run_a / "manifest.json").read_text())
+        assert manifest["reward"]["kind"] == "judge" and manifest["reward"]["seeds"] == 1
+        assert [p["round"] for p in json.loads((run_a / "curve.json").read_text())["rounds"]] == [0, 1]
+
+        judge["down_after"] = stats["posts"] + 3  # the judge goes down after 3 more ratings
+        failed = subprocess.run(seal_cmd(*args, "--set", f"run.root={tmp_path / 'b'}"), capture_output=True,
+                                text=True, timeout=600)
+        assert failed.returncode == 2
+        error = failed.stderr.strip().splitlines()[-1]  # one line, after the progress log
+        assert error.startswith("error: rating a self-edit") and "503" in error and "Traceback" not in failed.stderr
+        run_b = next((tmp_path / "b").iterdir())
+        assert len(Store(run_b / "seal.db").rows("inner_results", "condition='train'")) == 3  # finished ones kept
+
+        judge["down_after"] = None
+        resumed = subprocess.run(seal_cmd("--resume", str(run_b)), capture_output=True, text=True, timeout=600)
+        assert resumed.returncode == 0, resumed.stderr
+    assert records(run_b) == records(run_a)

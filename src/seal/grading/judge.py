@@ -339,7 +339,8 @@ class OpenAIJudge(Judge):
         except (ValueError, KeyError, IndexError, TypeError):
             raise _Retryable(f"malformed reply: {raw[:200].decode('utf-8', 'replace')!r}") from None
 
-    def _ask(self, messages: list[dict[str, str]]) -> tuple[float | None, str | None]:
+    def _ask(self, messages: list[dict[str, str]], parse: Callable[[str | None], float | None] = parse_verdict,
+             expected: str = "yes or no") -> tuple[float | None, str | None]:
         """Ask about one item, retrying with exponential backoff; return (score, error)."""
         last = ""
         attempts = self.max_retries + 1
@@ -353,17 +354,22 @@ class OpenAIJudge(Judge):
             except _Retryable as e:
                 last = str(e)
                 continue
-            verdict = parse_verdict(reply)
+            verdict = parse(reply)
             if verdict is not None:
                 return verdict, None
-            last = f"reply is neither yes nor no: {(reply or '')[:200]!r}"
+            last = f"reply is not {expected}: {(reply or '')[:200]!r}"
         return None, self._scrub(f"LLM judge at {self.base_url} failed {attempts} times; last: {last}")
+
+    def ask(self, all_messages: list[list[dict[str, str]]], parse: Callable[[str | None], float | None],
+            expected: str) -> JudgeResult:
+        """Send each conversation (concurrently), read each reply with `parse` (None = unreadable, retried)."""
+        with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(all_messages)))) as pool:
+            outcomes = list(pool.map(lambda m: self._ask(m, parse, expected), all_messages))
+        return JudgeResult([s for s, _ in outcomes], [e for _, e in outcomes])
 
     def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
         all_messages = [build_messages(q, p, r) for q, p, r in zip(questions, predictions, references)]
-        with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(all_messages)))) as pool:
-            outcomes = list(pool.map(self._ask, all_messages))
-        return JudgeResult([s for s, _ in outcomes], [e for _, e in outcomes])
+        return self.ask(all_messages, parse_verdict, "yes or no")
 
 
 # ---------------------------------------------------------------- local Hugging Face backend
@@ -433,20 +439,25 @@ class LocalJudge(Judge):
             )  # (batch, prompt_len + new)
         return tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
 
-    def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
-        items = zip(questions, predictions, references)
-        rendered = [render_prompt(build_messages(q, p, r), self.tokenizer) for q, p, r in items]
+    def ask(self, all_messages: list[list[dict[str, str]]], parse: Callable[[str | None], float | None],
+            expected: str) -> JudgeResult:
+        """Answer each conversation greedily, in batches, and read each reply with `parse` (None = unreadable)."""
+        rendered = [render_prompt(messages, self.tokenizer) for messages in all_messages]
         templated = rendered[0][1]
         prompts = [text for text, _ in rendered]
         replies: list[str] = []
         for start in range(0, len(prompts), self.batch_size):
             replies += self._generate(prompts[start : start + self.batch_size], templated)
-        scores = [parse_verdict(r) for r in replies]
+        scores = [parse(r) for r in replies]
         errors = [
-            None if s is not None else f"local judge reply is neither yes nor no: {r[:200]!r}"
+            None if s is not None else f"local judge reply is not {expected}: {r[:200]!r}"
             for s, r in zip(scores, replies)
         ]
         return JudgeResult(scores, errors)
+
+    def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
+        items = zip(questions, predictions, references)
+        return self.ask([build_messages(q, p, r) for q, p, r in items], parse_verdict, "yes or no")
 
 
 # ---------------------------------------------------------------- cache
@@ -573,13 +584,17 @@ def make_judge(
     Raises:
         ConfigError: If the openai backend has no base_url, or the local backend no model or tokenizer.
     """
+    return CachedJudge(make_backend(cfg, local_model, local_tokenizer), cache)
+
+
+def make_backend(cfg: JudgeConfig, local_model: Any = None, local_tokenizer: Any = None) -> OpenAIJudge | LocalJudge:
+    """The uncached judge backend that `cfg` describes (see `make_judge`)."""
     if cfg.backend == "local":
         if local_model is None or local_tokenizer is None:
             raise ConfigError("judge backend 'local' needs a loaded model and tokenizer")
-        return CachedJudge(LocalJudge(local_model, local_tokenizer), cache)
+        return LocalJudge(local_model, local_tokenizer)
     if not cfg.base_url:
         raise ConfigError("judge base_url is empty; set it, e.g. to https://api.openai.com/v1")
-    inner = OpenAIJudge(
+    return OpenAIJudge(
         cfg.base_url, cfg.model, cfg.api_key_env, cfg.timeout_s, cfg.max_retries, cfg.backoff_s, cfg.max_workers
     )
-    return CachedJudge(inner, cache)

@@ -209,7 +209,8 @@ def run_eval(run: Run, cfg: KnowledgeConfig) -> dict:
     passages, model, tokenizer = prepare(run, cfg)
     run.update_manifest(seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=cfg.model.name)
-    results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)
+    with domain.measuring("accuracy" if cfg.reward.kind == "judge" else cfg.reward.kind):  # a judge rates only
+        results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)  # training-time self-edits
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
     run.store.add_evaluation(key="eval", condition="all", payload=results)
     return results

@@ -10,6 +10,9 @@ from each other and from the evaluation passages. The manifest records every rou
 After each round the new checkpoint writes self-edits for the held-out passages and is scored with the
 `knowledge eval` machinery; round 0 also scores `base`, `passage` and (when `eval.external_file` is set)
 `external`, the reference lines of the curve. The run ends with `curve.json` and `curve.png`.
+
+`reward.kind: judge` replaces the E-step's inner loops with one rubric rating per self-edit from an LLM judge
+(`reward.judge`; the paper's v2 proxy reward). The per-round evaluation still trains and quizzes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from seal.domains.knowledge.data import Passage, load_passages, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.errors import DataError
 from seal.executors import make_executor
+from seal.grading.judge import make_backend
+from seal.grading.rubric import RUBRIC_VERSION
 from seal.outer.sample import Sampling
 from seal.recipes.knowledge_eval import check_config, evaluate_conditions, make_grader
 from seal.recipes.restem import RestemSpec, run_restem
@@ -47,12 +52,20 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
     check_config(cfg)
     set_threads(cfg.model.threads)
     eval_passages, rounds = plan_passages(cfg)
+    judged = cfg.reward.kind == "judge"  # the proxy reward: one rubric rating per self-edit, no inner loop
+    if judged and cfg.reward.judge.backend == "openai":
+        make_backend(cfg.reward.judge).check_reachable()  # fail before any work, not in the middle of round 1
+    seeds = 1 if judged else cfg.inner.seeds
+    reward = {"kind": cfg.reward.kind, "metric": cfg.quiz.metric, "seeds": seeds,
+              "questions_per_passage": sum(len(p.questions) for ps in rounds for p in ps) / max(1, sum(map(len, rounds)))}
+    if judged:
+        reward |= {"judge": cfg.reward.judge.model if cfg.reward.judge.backend == "openai" else "local (the model)",
+                   "rubric": RUBRIC_VERSION}
     run.update_manifest(
         eval_ids=[p.id for p in eval_passages], round_ids={r + 1: [p.id for p in ps] for r, ps in enumerate(rounds)},
-        seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds)),
+        seeds={"run": cfg.run.seed, "inner": list(range(seeds)),
                "m_step": [cfg.run.seed + r for r in range(1, cfg.outer.rounds + 1)]},
-        reward={"kind": cfg.reward.kind, "metric": cfg.quiz.metric, "seeds": cfg.inner.seeds,
-                "questions_per_passage": sum(len(p.questions) for ps in rounds for p in ps) / max(1, sum(map(len, rounds)))})
+        reward=reward)
 
     loaded = {}  # the name or path last loaded: the domain's `source`, so Ray workers load the same checkpoint
 
@@ -70,7 +83,7 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
                                        conditions if round == 0 else ("self-edit",), round=round, metric=cfg.quiz.metric)
 
     sampling = Sampling.of(dataclasses.replace(cfg.self_edit, k=cfg.outer.k or cfg.self_edit.k))
-    spec = RestemSpec(outer=cfg.outer, sampling=sampling, seeds=cfg.inner.seeds,
+    spec = RestemSpec(outer=cfg.outer, sampling=sampling, seeds=seeds,
                       run_seed=cfg.run.seed, initial_model=cfg.model.name, round_contexts=rounds,
                       load_model=load_model, make_domain=make_domain,
                       make_executor=lambda domain: make_executor(cfg.executor, domain), evaluate=evaluate,

@@ -13,6 +13,7 @@ from typing import Literal, Optional
 from seal.config import InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, opt
 from seal.executors.base import ExecutorConfig
 from seal.domains.knowledge.quiz import QuizConfig
+from seal.grading.judge import JudgeConfig
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,12 @@ class SelfEditConfig:
 
 @dataclass(frozen=True)
 class RewardConfig:
-    kind: Literal["accuracy", "loglik"] = opt(
+    kind: Literal["accuracy", "loglik", "judge"] = opt(
         "accuracy", "accuracy: quiz accuracy gain over the base model (paper); loglik: gain in mean log-likelihood of "
-        "the gold answers (continuous, no generation, far less noisy on small quizzes)")
+        "the gold answers (continuous, no generation, far less noisy on small quizzes); judge: an LLM judge rates "
+        "each self-edit against a rubric, no inner loop (the paper's v2 proxy reward; one rating per self-edit)")
+    judge: JudgeConfig = opt(JudgeConfig(), "the judge that rates self-edits when kind=judge (backend local: the "
+                                            "model being trained rates its own self-edits, for offline runs)")
 
 
 @dataclass(frozen=True)

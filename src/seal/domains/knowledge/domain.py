@@ -3,7 +3,8 @@
 `KnowledgeDomain.inner_loop(passage, self_edit, seed)` parses the self-edit into documents, trains the adapter on
 them, answers the passage's quiz closed-book with the adapted model, grades it, and returns the reward against the
 base model's score on the same quiz (computed once per passage and cached). With `reward.kind = loglik` the reward is
-the gain in mean log-likelihood of the gold answers instead (no generation).
+the gain in mean log-likelihood of the gold answers instead (no generation); with `reward.kind = judge` there is no
+inner loop at all: an LLM judge rates the self-edit against a rubric (`seal.grading.rubric`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_quiz
 from seal.domains.knowledge.selfedit import render_prompt
-from seal.errors import SealError
+from seal.errors import JudgeError, SealError
 from seal.inner.multi import MultiAdapter
 from seal.inner.train import make_adapter
 
@@ -76,7 +77,7 @@ class KnowledgeDomain:
         self.adapter = make_adapter(model, tokenizer, cfg.inner)
         self.grader = grader
         self.families = load_families(cfg.self_edit.families_file)
-        self.measure = cfg.reward.kind  # what `quiz` scores: accuracy (generate and grade) or loglik
+        self.measure = cfg.reward.kind  # what a reward measures: accuracy (generate and grade), loglik, or judge
         self._base: dict[tuple[str, str], QuizResult] = {}
 
     @contextmanager
@@ -123,13 +124,15 @@ class KnowledgeDomain:
 
     def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
         """The inner loop as an `Outcome` (reward = adapted score - base score)."""
-        if isinstance(self.adapter, MultiAdapter):
+        if isinstance(self.adapter, MultiAdapter) or self.measure == "judge":
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
         return self._outcome(passage, self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed))
 
     def evaluate_batch(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
         """Several inner loops at once on the multi-adapter path: one LoRA per item, trained together, and all
         quizzes answered in one batched generate with per-row adapters."""
+        if self.measure == "judge":
+            return self.rated(items)
         if not isinstance(self.adapter, MultiAdapter):
             return [self.evaluate(*item) for item in items]
         passages = [p for p, _, _ in items]
@@ -146,6 +149,24 @@ class KnowledgeDomain:
             outcomes.append(self._outcome(p, InnerOutcome(res, base, len(d), train,
                                                           {"train_s": st.seconds, "quiz_s": quiz_s})))
         return outcomes
+
+    def rated(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
+        """The judge's rubric ratings as outcomes (reward = rating - 0.5, see `seal.grading.rubric`); no training.
+        A rating the judge fails to give stops the caller with `JudgeError`: the finished ones are already stored."""
+        from seal.grading.judge import make_backend
+        from seal.grading.rubric import RUBRIC_VERSION, SelfEditRater
+
+        t0 = time.perf_counter()
+        with self.adapter.base() as model:
+            rater = SelfEditRater(make_backend(self.cfg.reward.judge, model, self.tokenizer))
+            result = rater.rate([(p.title, p.context, edit or "") for p, edit, _ in items])
+        judge_s = (time.perf_counter() - t0) / len(items)
+        for (p, _, _), error in zip(items, result.errors):
+            if error is not None:
+                raise JudgeError(f"rating a self-edit of passage {p.id}: {error}")
+        return [Outcome(score - 0.5, score, 0.5, len(p.questions),
+                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id}, {"judge_s": judge_s})
+                for (p, _, _), score in zip(items, result.scores)]
 
     def quiz_routed(self, passages: list[Passage]) -> list[QuizResult]:
         """Quiz passage j with adapter j of the multi-adapter path, all in one batched generate."""

@@ -1,0 +1,99 @@
+"""A judge that rates self-edits against a rubric: the cheap proxy reward of ReST-EM (`reward.kind: judge`).
+
+SEAL's reward trains a LoRA on each self-edit and quizzes the adapted model (about 30-45 s per self-edit on an
+H100). The paper's v2 appendix instead asks GPT-4.1 to score each self-edit against a rubric and uses that score as
+the reward: 45.6% after ReST-EM against 47.0% with the inner loop, at a small fraction of the compute. Here the
+rubric (our own wording) asks for a whole number from 0 to 10, anchored at 5 = "as useful as re-reading the passage",
+and the reward is `rating / 10 - 0.5`: positive exactly when the judge finds the notes more useful than the passage
+alone, so the E-step's "keep positive rewards" filter reads it as it reads the inner loop's gain over the base model.
+
+    rater = SelfEditRater(make_backend(JudgeConfig(base_url="http://127.0.0.1:8000/v1", model="gpt-4.1")))
+    rater.rate([("Title", "passage text", "self-edit text")]).scores  # [0.8]
+
+Works with either judge backend: an OpenAI-compatible endpoint (retries with backoff, failures are errors, never
+zeros) or a local Hugging Face model (for offline runs; a small model is a weak judge).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge
+
+RUBRIC_VERSION = "seal-self-edit-rubric-v1"
+
+SYSTEM_PROMPT = (
+    "You grade study notes that a language model wrote about a passage. The notes become fine-tuning data: after "
+    "training on them, a model must answer questions about the passage without seeing it."
+)
+
+USER_TEMPLATE = """Passage title: {title}
+
+Passage:
+{passage}
+
+Notes:
+{notes}
+
+Rate how much the notes would help such a model answer questions about the passage, from 0 to 10:
+0  empty, off-topic, or mostly false according to the passage;
+5  about as useful as the passage itself: a faithful restatement that adds nothing;
+10 every fact of the passage stated correctly and self-contained (names, numbers and dates spelled out), restated
+   in several forms such as short statements, consequences and question-answer pairs, and nothing the passage
+   contradicts or does not support.
+Invented or wrong facts count heavily against the notes.
+
+Reply with the number only."""
+
+
+def build_rubric_messages(title: str, passage: str, notes: str) -> list[dict[str, str]]:
+    """The chat messages that ask the judge to rate one self-edit.
+
+    >>> [m["role"] for m in build_rubric_messages("T", "Some passage.", "Some notes.")]
+    ['system', 'user']
+    """
+    user = USER_TEMPLATE.format(title=title.strip(), passage=passage.strip(), notes=notes.strip() or "(empty)")
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def parse_rating(reply: str | None) -> float | None:
+    """The first whole number of the reply, as a fraction of 10; None when there is none or it is out of 0..10.
+
+    >>> [parse_rating(r) for r in ["7", "Score: 10/10", "**3**.", "eleven", "12", None]]
+    [0.7, 1.0, 0.3, None, None, None]
+    """
+    match = re.search(r"\d+", reply or "")
+    if match is None or int(match.group()) > 10:
+        return None
+    return int(match.group()) / 10
+
+
+class SelfEditRater:
+    """Rates (title, passage, self-edit) triples with a judge backend; scores are in [0, 1], None on error.
+
+    Args:
+        judge: An `OpenAIJudge` or `LocalJudge` (see `seal.grading.judge.make_backend`).
+    """
+
+    def __init__(self, judge: OpenAIJudge | LocalJudge):
+        self.judge = judge
+        if isinstance(judge, LocalJudge):
+            judge.max_new_tokens = max(judge.max_new_tokens, 6)  # room for "Score: 10"
+
+    def check_reachable(self) -> None:
+        """Fail fast on an unreachable endpoint (OpenAI backend; a local model is always reachable)."""
+        check = getattr(self.judge, "check_reachable", None)
+        if check is not None:
+            check()
+
+    @property
+    def model_id(self) -> str:
+        return self.judge.model_id
+
+    def rate(self, items: Sequence[tuple[str, str, str]]) -> JudgeResult:
+        """One rating per (title, passage, self-edit); a failed item scores None with its error."""
+        if not items:
+            return JudgeResult([], [])
+        messages = [build_rubric_messages(*item) for item in items]
+        return self.judge.ask(messages, parse_rating, "a number from 0 to 10")
