@@ -29,6 +29,12 @@ def test_help_and_listings(tmp_path):
       "--set", "eval.conditions=[self-edit]", "--set", "data.n=1"], "unknown prompt family"),
     (["knowledge", "eval", "--set", "data.source=EMPTY"], "no passages"),
     (["knowledge", "eval", "--set", "data.source=NOQ"], "no questions"),
+    (["bench", "inner-loop", "--executor", "local,gpu-2"], "--executor"),
+    (["knowledge", "cpt", "--set", "generation.backend=vllm", "--set", "data.n=1"], "needs hf"),
+    (["knowledge", "eval", "--set", "generation.backend=vllm", "--set", "inner.multi=2"], "inner.multi=1"),
+    (["knowledge", "train", "--set", "model.name=tiny-llama", "--set", "reward.kind=judge",
+      "--set", "reward.judge.base_url=http://127.0.0.1:9/v1", "--set", "outer.eval_contexts=1",
+      "--set", "outer.contexts_per_round=1"], "cannot reach"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     (tmp_path / "EMPTY").write_text("[]")

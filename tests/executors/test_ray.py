@@ -109,3 +109,43 @@ def test_killed_worker_is_replaced_and_every_result_recorded_once(ray_cluster, p
     finally:
         executor.close()
     assert executor.workers == []
+
+
+def test_arc_eval_on_ray_matches_local(ray_cluster, tmp_path):
+    """The ARC domain rebuilds on Ray actors from its spec too: icl and oracle TTT give the local executor's rows."""
+    from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
+    from seal.domains.arc.config import ArcConfig, ArcDataConfig, ArcEvalConfig, ArcSolveConfig, ArcTTTConfig
+    from seal.executors import ExecutorConfig
+    from seal.recipes.arc_eval import run_arc_eval
+    from seal.store.runs import create_run
+
+    task = {"train": [{"input": [[c, c]], "output": [[5]]} for c in (1, 2, 3)], "test": [{"input": [[4, 4]]}]}
+    (tmp_path / "toy_challenges.json").write_text(json.dumps({"aaaa0001": task, "bbbb0002": task}))
+    (tmp_path / "toy_solutions.json").write_text(json.dumps({"aaaa0001": [[[5]]], "bbbb0002": [[[5]]]}))
+
+    def rows(kind):
+        cfg = ArcConfig(run=RunConfig(root=str(tmp_path / "runs")), model=ModelConfig(name="tiny-llama", device="cpu"),
+                        data=ArcDataConfig(source=str(tmp_path / "toy_challenges.json")),
+                        ttt=ArcTTTConfig(lora=LoraConfig(r=4, alpha=8), max_examples=4),
+                        solve=ArcSolveConfig(views=("Identity()",)), eval=ArcEvalConfig(conditions=("icl", "oracle")),
+                        executor=ExecutorConfig(kind=kind, num_workers=2))
+        run = create_run(cfg.run.root, "arc eval", kind, to_dict(cfg), argv=[])
+        run_arc_eval(run, cfg)
+        return {r["key"]: (r["reward"], json.dumps(r["details"], sort_keys=True)) for r in run.store.rows("inner_results")}
+
+    local, ray = rows("local"), rows("ray")
+    assert len(local) == 4 and ray == local
+
+
+def test_executor_bench_runs_the_same_loops_everywhere(ray_cluster, passages_file, tmp_path):
+    from seal.config import to_dict
+    from seal.executors.bench import format_executor_bench, run_executor_bench
+    from seal.store.runs import create_run
+
+    cfg = config(passages_file, tmp_path / "runs", "local")
+    run = create_run(cfg.run.root, "bench inner-loop", "executors", to_dict(cfg), argv=[])
+    results = run_executor_bench(run, cfg, 4, ("local", "ray-2"))
+    assert json.loads((run.dir / "bench.json").read_text())["setups"].keys() == {"local", "ray-2"}
+    assert all(r["same_scores"] for r in results["setups"].values())
+    assert results["setups"]["ray-2"]["workers"] == 2 and results["setups"]["local"]["speedup"] == 1.0
+    assert "ray-2" in format_executor_bench(results)

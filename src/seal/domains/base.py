@@ -32,6 +32,19 @@ class DomainSpec:
     args: dict[str, Any] = field(default_factory=dict)
 
 
+def portable_source(source: str | None) -> str:
+    """The model source a worker elsewhere (another directory, another node on a shared filesystem) can load: an
+    existing path made absolute, a hub id or built-in name as is. Raises SealError when the source is unknown."""
+    from pathlib import Path
+
+    from seal.errors import SealError
+
+    if source is None:
+        raise SealError("this domain was created without `source` (the model's name or path), so a Ray worker "
+                        "cannot rebuild it")
+    return str(Path(source).resolve()) if Path(source).exists() else source
+
+
 def build_domain(spec: DomainSpec):
     """The domain `spec` describes, with its own model replica (loaded in this process)."""
     module, _, name = spec.builder.partition(":")
@@ -52,7 +65,8 @@ class Domain(Protocol):
         """The context as JSON, for the store."""
 
     def writer(self) -> ContextManager[Any]:
-        """The unadapted model, for sampling self-edits (a context manager: the inner loop's adapter is off)."""
+        """A `seal.models.generate.Generator` over the unadapted model, for sampling self-edits (a context manager:
+        the inner loop's adapter is off inside it)."""
 
     def self_edit_prompt(self, context) -> str:
         """The prompt the model completes with a self-edit, chat template applied when the model has one."""

@@ -1,5 +1,7 @@
 """Executor throughput, side by side: the local executor against Ray with 1, 2, ... workers on the same jobs.
 
+    seal bench inner-loop --executor local,ray-1,ray-2 --jobs 8
+
     from seal.executors.bench import compare_executors, format_executor_bench
     results = compare_executors(cfg, passages, n_jobs=8)                  # setups: local, ray-1, ray-2
     print(format_executor_bench(results))
@@ -16,12 +18,17 @@ unless `executor.address` names a cluster, whose `executor.cpus_per_worker` and 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
 import time
 
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage
 from seal.executors.base import Job, LocalExecutor
+
+
+SETUP = re.compile(r"local|ray-[1-9][0-9]*")  # the setups `compare_executors` knows
 
 
 def bench_jobs(passages: list[Passage], n_jobs: int) -> list[Job]:
@@ -91,19 +98,33 @@ def compare_executors(cfg: KnowledgeConfig, passages: list[Passage], n_jobs: int
             results["setups"][setup]["cpus_per_worker"] = rcfg.executor.cpus_per_worker
         finally:
             executor.close()
-    reference = next(iter(results["setups"].values()))["scores"]
+    first = next(iter(results["setups"].values()))
+    reference, base_rate = first["scores"], first["loops_per_minute"]
     for row in results["setups"].values():
         row["same_scores"] = row.pop("scores") == reference
+        row["speedup"] = row["loops_per_minute"] / base_rate
+    return results
+
+
+def run_executor_bench(run, cfg: KnowledgeConfig, n_jobs: int, setups: tuple[str, ...]) -> dict:
+    """`seal bench inner-loop --executor ...`: `compare_executors` on the configured passages; writes bench.json."""
+    from seal.recipes.knowledge_eval import choose_passages
+
+    passages = choose_passages(cfg)
+    run.update_manifest(data_ids=[p.id for p in passages])
+    results = compare_executors(cfg, passages, n_jobs, setups)
+    (run.dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
     return results
 
 
 def format_executor_bench(results: dict) -> str:
-    lines = [f"{'setup':<8} {'workers':>7} {'start s':>8} {'wall s':>7} {'loops/min':>9} {'compute s':>9} "
-             f"{'overhead s':>10} {'same':>5}"]
+    first = next(iter(results["setups"]), "")
+    lines = [f"{'setup':<8} {'workers':>7} {'start s':>8} {'wall s':>7} {'loops/min':>9} {'x ' + first:>9} "
+             f"{'compute s':>9} {'overhead s':>10} {'same':>5}"]
     for name, r in results["setups"].items():
         lines.append(f"{name:<8} {r['workers']:>7} {r['startup_s']:>8.1f} {r['wall_s']:>7.1f} "
-                     f"{r['loops_per_minute']:>9.2f} {r['compute_s_per_loop']:>9.2f} {r['overhead_s_per_loop']:>10.2f} "
-                     f"{'yes' if r['same_scores'] else 'no':>5}")
+                     f"{r['loops_per_minute']:>9.2f} {r['speedup']:>9.2f} {r['compute_s_per_loop']:>9.2f} "
+                     f"{r['overhead_s_per_loop']:>10.2f} {'yes' if r['same_scores'] else 'no':>5}")
     lines.append(f"{results['model']}, {results['n_jobs']} inner loops on {results['n_passages']} passage(s), "
                  f"{results['cpus']} CPUs; compute and overhead are seconds per inner loop")
     return "\n".join(lines)

@@ -57,3 +57,20 @@ class HFGenerator:
                 text = tok.decode(row, skip_special_tokens=True)
                 outputs.append(text.strip().split("\n", 1)[0].strip() if stop_at_newline else text)
         return outputs
+
+
+def make_generator(cfg, model, tokenizer, source: str | None, batch_size: int, max_lora_rank: int = 0,
+                   max_loras: int = 1, seed: int = 0, dtype: str = "auto") -> Generator:
+    """The generator `cfg` (a `GenerationConfig`) asks for: `HFGenerator` over `model`, or a `VLLMGenerator` that
+    loads `source` (the name or path `model` came from) itself."""
+    if cfg.backend == "hf":
+        return HFGenerator(model, tokenizer, batch_size)
+    from seal.errors import ConfigError
+    from seal.models.vllm_backend import VLLMGenerator
+
+    if source is None or str(source).startswith("tiny-"):
+        raise ConfigError(f"generation.backend=vllm loads the model from files; {source!r} is not a model vLLM can "
+                          "load (use a hub id, a directory, or smollm2-135m-instruct)")
+    return VLLMGenerator(source, dtype=dtype, max_lora_rank=max_lora_rank, max_loras=max_loras, seed=seed,
+                         max_model_len=cfg.max_model_len or None, enforce_eager=cfg.enforce_eager,
+                         gpu_memory_utilization=cfg.gpu_memory_utilization)

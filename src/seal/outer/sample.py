@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from seal.models.generate import HFGenerator
+from seal.models.generate import Generator
 from seal.progress import progress_bar
 from seal.store.db import Store
 
@@ -43,13 +43,12 @@ def stored_self_edits(store: Store, context_ids: list[str], condition: str, roun
     return {cid: [(r["id"], r["text"]) for r in rs] for cid, rs in rows.items()}
 
 
-def sample_and_store(store: Store, model, tokenizer, prompts: dict[str, str], condition: str, round: int,
+def sample_and_store(store: Store, generator: Generator, prompts: dict[str, str], condition: str, round: int,
                      sampling: Sampling, run_seed: int, family: str | None = None) -> dict[str, list[tuple[int, str]]]:
     """(self-edit row id, text) lists per context id, for the self-edit `prompts` by context id: stored self-edits
-    are reused, missing ones sampled from `model` (in eval mode) and stored one context at a time."""
+    are reused, missing ones sampled with `generator` (a domain's `writer()`) and stored one context at a time."""
     key = lambda cid, j: f"r{round}/{condition}/{cid}/{j}"  # noqa: E731
     todo = [cid for cid in prompts if not store.has("self_edits", key(cid, sampling.k - 1))]
-    generator = HFGenerator(model, tokenizer, sampling.batch_size)
     with progress_bar() as bar:
         task = bar.add_task(f"round {round} {condition}: sampling self-edits", total=len(todo))
         for cid in todo:

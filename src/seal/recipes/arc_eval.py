@@ -34,6 +34,7 @@ from seal.domains.arc.edit import ORACLE_EDIT
 from seal.domains.arc.tasks import Task, load_tasks
 from seal.errors import ConfigError, DataError
 from seal.executors import Job, make_executor, run_jobs
+from seal.models.generate import HFGenerator
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
 from seal.store.runs import Run
@@ -90,13 +91,14 @@ def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks
 
         writer, writer_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
         prompts = {t.id: render_self_edit_prompt(writer_tok, t) for t in tasks}
-        edits = sample_and_store(store, writer, writer_tok, prompts, condition, round, sampling, cfg.run.seed)
+        edits = sample_and_store(store, HFGenerator(writer, writer_tok, sampling.batch_size), prompts, condition,
+                                 round, sampling, cfg.run.seed)
         del writer
         gc.collect()
         return edits
     prompts = {t.id: domain.self_edit_prompt(t) for t in tasks}
-    with domain.writer() as model:
-        return sample_and_store(store, model, domain.tokenizer, prompts, condition, round, sampling, cfg.run.seed)
+    with domain.writer() as writer:
+        return sample_and_store(store, writer, prompts, condition, round, sampling, cfg.run.seed)
 
 
 def condition_jobs(condition: str, tasks: list[Task], edits: dict, seeds: int, round: int = 0) -> list[Job]:
@@ -162,7 +164,7 @@ def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
                             seed=cfg.run.seed)
     run.update_manifest(data_ids=[t.id for t in tasks], seeds={"run": cfg.run.seed, "ttt": list(range(cfg.ttt.seeds))},
                         model_fingerprint=fingerprint(model))
-    domain = ArcDomain(model, tokenizer, cfg)
+    domain = ArcDomain(model, tokenizer, cfg, source=cfg.model.name)
     store = run.store
     for t in tasks:
         store.put_context(t.id, domain.name, domain.context_payload(t))

@@ -36,7 +36,10 @@ def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
     run.update_manifest(eval_ids=[t.id for t in eval_tasks], train_ids=[t.id for t in train_tasks],
                         seeds={"run": cfg.run.seed, "ttt": list(range(cfg.ttt.seeds))})
 
+    loaded = {}  # the name or path last loaded: the domain's `source`, so Ray workers load the same checkpoint
+
     def load_model(name):
+        loaded["source"] = name
         return load(name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
 
     def evaluate(round: int, domain: ArcDomain) -> dict:
@@ -48,7 +51,7 @@ def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
     spec = RestemSpec(outer=cfg.outer, seeds=cfg.ttt.seeds, run_seed=cfg.run.seed, initial_model=cfg.model.name,
                       sampling=Sampling.of(dataclasses.replace(cfg.self_edit, k=cfg.outer.k or cfg.self_edit.k)),
                       round_contexts=[train_tasks] * cfg.outer.rounds, load_model=load_model,
-                      make_domain=lambda model, tokenizer: ArcDomain(model, tokenizer, cfg),
+                      make_domain=lambda model, tokenizer: ArcDomain(model, tokenizer, cfg, loaded.get("source")),
                       make_executor=lambda domain: make_executor(cfg.executor, domain), evaluate=evaluate)
     run_restem(run, spec)
     curve = build_curve(run)

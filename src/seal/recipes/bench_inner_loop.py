@@ -32,6 +32,7 @@ from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.executors import Job, LocalExecutor, run_jobs
+from seal.models.generate import HFGenerator
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import console
 from seal.recipes.knowledge_eval import choose_passages, make_grader
@@ -149,7 +150,8 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS) ->
     model.eval()
     families = load_families(cfg.self_edit.families_file)
     prompts = {p.id: render_prompt(tokenizer, cfg.self_edit, p, families) for p in passages}
-    edits = sample_and_store(run.store, model, tokenizer, prompts, "bench", 0, Sampling.of(cfg.self_edit),
+    edits = sample_and_store(run.store, HFGenerator(model, tokenizer, cfg.self_edit.batch_size), prompts, "bench", 0,
+                             Sampling.of(cfg.self_edit),
                              cfg.run.seed, cfg.self_edit.family)
     run.update_manifest(data_ids=[p.id for p in passages], seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
     device = next(model.parameters()).device

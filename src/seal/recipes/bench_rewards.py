@@ -66,7 +66,7 @@ def run_reward_bench(run: Run, cfg: KnowledgeConfig) -> dict:
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
     prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
     with domain.writer() as writer:
-        edits = sample_and_store(run.store, writer, tokenizer, prompts, "bench", 0, Sampling.of(cfg.self_edit),
+        edits = sample_and_store(run.store, writer, prompts, "bench", 0, Sampling.of(cfg.self_edit),
                                  cfg.run.seed, cfg.self_edit.family)
     per_passage = []
     with progress_bar() as bar:

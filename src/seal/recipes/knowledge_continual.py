@@ -298,7 +298,7 @@ def run_continual(run: Run, cfg: KnowledgeConfig) -> dict:
     from seal.recipes.knowledge_eval import check_config, choose_passages, make_grader
 
     set_threads(cfg.model.threads)
-    check_config(cfg)
+    check_config(cfg, served=False)
     c = cfg.continual
     passages = {p.id: p for p in choose_passages(cfg)}
     orders = draw_sequences(list(passages), c.sequence_length, c.sequences, c.seed)

@@ -129,7 +129,7 @@ def store_condition(run: Run, condition: str, passages: list[Passage], answers, 
 
 def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     """`seal knowledge cpt`: fill the run's store and return the results table (also written to results.json)."""
-    passages, model, tokenizer = prepare(run, cfg)
+    passages, model, tokenizer = prepare(run, cfg, served=False)
     run.update_manifest(seeds={"run": cfg.run.seed, "train": cfg.run.seed},
                         cpt={"mode": cfg.cpt.mode, "learning_rate": cfg.cpt.lr})
     if cfg.cpt.mode == "full" and next(model.parameters()).dtype != torch.float32:

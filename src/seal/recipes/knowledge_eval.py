@@ -27,6 +27,8 @@ from seal.domains.knowledge.quiz import Grader
 from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
 from seal.errors import ConfigError, DataError
 from seal.executors import Job, make_executor, run_jobs
+from seal.models.generate import make_generator
+from seal.models.vllm_backend import require_vllm
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
 from seal.store.runs import Run
@@ -126,15 +128,17 @@ def edits_for(condition: str, run: Run, cfg: KnowledgeConfig, domain: KnowledgeD
 
         writer, writer_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
         prompts = {p.id: render_prompt(writer_tok, cfg.self_edit, p, domain.families) for p in passages}
-        edits = sample_and_store(run.store, writer, writer_tok, prompts, condition, round, sampling, cfg.run.seed,
+        generator = make_generator(cfg.generation, writer, writer_tok, cfg.eval.checkpoint, sampling.batch_size,
+                                   seed=cfg.run.seed, dtype=cfg.model.dtype)
+        edits = sample_and_store(run.store, generator, prompts, condition, round, sampling, cfg.run.seed,
                                  cfg.self_edit.family)
-        del writer
+        del writer, generator
         gc.collect()
         return edits
     prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
-    with domain.writer() as base_model:
-        return sample_and_store(run.store, base_model, domain.tokenizer, prompts, condition, round, sampling,
-                                cfg.run.seed, cfg.self_edit.family)
+    with domain.writer() as writer:
+        return sample_and_store(run.store, writer, prompts, condition, round, sampling, cfg.run.seed,
+                                cfg.self_edit.family)
 
 
 def condition_jobs(condition: str, passages: list[Passage], edits: dict, seeds: int, round: int) -> list[Job]:
@@ -179,8 +183,15 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
     return results
 
 
-def check_config(cfg: KnowledgeConfig) -> None:
-    """Fail before loading anything on what the config alone shows to be wrong."""
+def check_config(cfg: KnowledgeConfig, served: bool = True) -> None:
+    """Fail before loading anything on what the config alone shows to be wrong. `served`: the command can use
+    the vLLM backend (eval and train; cpt and continual generate with HF only)."""
+    if cfg.generation.backend == "vllm":
+        if not served:
+            raise ConfigError("generation.backend=vllm is used by knowledge eval and train; this command needs hf")
+        if cfg.inner.multi > 1:
+            raise ConfigError("generation.backend=vllm serves one LoRA per self-edit; set inner.multi=1")
+        require_vllm()
     unknown = [c for c in cfg.eval.conditions if c not in CONDITIONS]
     if unknown:
         raise ConfigError(f"eval.conditions: unknown condition {unknown[0]!r} (known: {', '.join(CONDITIONS)})")
@@ -189,7 +200,7 @@ def check_config(cfg: KnowledgeConfig) -> None:
         raise ConfigError(f"unknown prompt family {cfg.self_edit.family!r} (known: {', '.join(families)})")
 
 
-def prepare(run: Run, cfg: KnowledgeConfig) -> tuple[list[Passage], object, object]:
+def prepare(run: Run, cfg: KnowledgeConfig, served: bool = True) -> tuple[list[Passage], object, object]:
     """The start of every passage-table command: threads, passages, config checks, the model, and the manifest's
     data ids and model fingerprint."""
     from seal.models import fingerprint, load
@@ -197,7 +208,7 @@ def prepare(run: Run, cfg: KnowledgeConfig) -> tuple[list[Passage], object, obje
 
     set_threads(cfg.model.threads)
     passages = choose_passages(cfg)
-    check_config(cfg)
+    check_config(cfg, served=served)
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
                             seed=cfg.run.seed)
     run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model))

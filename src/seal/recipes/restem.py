@@ -60,8 +60,8 @@ def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> di
     for c in contexts:
         store.put_context(domain.context_id(c), domain.name, domain.context_payload(c))
     prompts = {domain.context_id(c): domain.self_edit_prompt(c) for c in contexts}
-    with domain.writer() as model:
-        edits = sample_and_store(store, model, domain.tokenizer, prompts, "train", round, spec.sampling,
+    with domain.writer() as writer:
+        edits = sample_and_store(store, writer, prompts, "train", round, spec.sampling,
                                  spec.run_seed, spec.family)
     jobs = [Job(f"r{round}/train/{domain.context_id(c)}/{j}/s{seed}", c, text, seed, "train", round, edit_id)
             for c in contexts for j, (edit_id, text) in enumerate(edits[domain.context_id(c)])

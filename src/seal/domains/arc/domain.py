@@ -19,6 +19,7 @@ adapter; here one LoRA is re-initialised in place per self-edit (`inner/train.py
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.edit import EditConfig, EditRejection, check_budget, parse_self_edit
@@ -27,9 +28,9 @@ from seal.domains.arc.solve import (answer_budget, build_prompts, check_fits, co
                                     encode_prompt, select_views, solve_task)
 from seal.domains.arc.tasks import Task
 from seal.domains.arc.ttt_data import make_ttt_examples
-from seal.domains.base import Outcome
+from seal.domains.base import DomainSpec, Outcome, portable_source
 from seal.inner.train import FastAdapter
-from seal.models.generate import chat_prompt
+from seal.models.generate import HFGenerator, chat_prompt
 
 
 def render_self_edit_prompt(tokenizer, task: Task) -> str:
@@ -42,10 +43,17 @@ class ArcDomain:
 
     name = "arc"
 
-    def __init__(self, model, tokenizer, cfg: ArcConfig):
+    def __init__(self, model, tokenizer, cfg: ArcConfig, source: str | None = None):
+        """`source`: the name or path `model` was loaded from, so that `spec()` can rebuild the domain on a Ray
+        actor (None when unknown; the local executor does not need it)."""
         self.cfg = cfg
+        self.source = source
         self.tokenizer = tokenizer
         self.adapter = FastAdapter(model, tokenizer, cfg.ttt.inner())
+
+    def spec(self) -> DomainSpec:
+        """Rebuilds this domain in another process: the config and the model's source (see `from_spec`)."""
+        return DomainSpec("seal.domains.arc.domain:from_spec", {"cfg": self.cfg, "source": portable_source(self.source)})
 
     # -- the Domain protocol ------------------------------------------------------------------------------------------
     def context_id(self, task: Task) -> str:
@@ -57,8 +65,10 @@ class ArcDomain:
     def self_edit_prompt(self, task: Task) -> str:
         return render_self_edit_prompt(self.tokenizer, task)
 
+    @contextmanager
     def writer(self):
-        return self.adapter.base()
+        with self.adapter.base() as model:
+            yield HFGenerator(model, self.tokenizer, self.cfg.self_edit.batch_size)
 
     def release(self):
         return self.adapter.release()
@@ -128,3 +138,13 @@ class ArcDomain:
         solved = float(result.all_solved)
         return Outcome(reward=solved, score=solved, base_score=0.0, n_questions=len(task.test),
                        details=details | result.details(), timings=timings)
+
+
+def from_spec(cfg: ArcConfig, source: str) -> ArcDomain:
+    """An ARC domain with its own replica of the model at `source`, loaded as the recipes load it."""
+    from seal.models import load
+    from seal.models.load import set_threads
+
+    set_threads(cfg.model.threads)
+    model, tokenizer = load(source, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
+    return ArcDomain(model, tokenizer, cfg, source=source)

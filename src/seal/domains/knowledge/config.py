@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from seal.config import InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, opt
+from seal.config import GenerationConfig, InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, opt
 from seal.executors.base import ExecutorConfig
 from seal.domains.knowledge.quiz import QuizConfig
 from seal.grading.judge import JudgeConfig
@@ -122,5 +122,7 @@ class KnowledgeConfig:
     eval: EvalConfig = opt(EvalConfig(), "seal knowledge eval")
     outer: OuterConfig = opt(OuterConfig(), "seal knowledge train (ReST-EM)")
     executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")
+    generation: GenerationConfig = opt(GenerationConfig(), "the engine that samples self-edits and answers quizzes "
+                                                           "(knowledge eval and train)")
     cpt: CptConfig = opt(CptConfig(), "seal knowledge cpt (continued pretraining)")
     continual: ContinualConfig = opt(ContinualConfig(), "seal knowledge continual (sequential self-edits)")

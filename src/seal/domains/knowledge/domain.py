@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
-from seal.domains.base import DomainSpec, Outcome
+from seal.domains.base import DomainSpec, Outcome, portable_source
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_quiz
 from seal.domains.knowledge.selfedit import render_prompt
-from seal.errors import JudgeError, SealError
+from seal.errors import JudgeError
 from seal.inner.multi import MultiAdapter
 from seal.inner.train import make_adapter
+from seal.models.generate import HFGenerator, make_generator
 
 
 @dataclass
@@ -79,6 +80,7 @@ class KnowledgeDomain:
         self.families = load_families(cfg.self_edit.families_file)
         self.measure = cfg.reward.kind  # what a reward measures: accuracy (generate and grade), loglik, or judge
         self._base: dict[tuple[str, str], QuizResult] = {}
+        self._engine = None  # the vLLM engine (generation.backend: vllm), started on first use
 
     @contextmanager
     def measuring(self, measure: str) -> Iterator[None]:
@@ -95,19 +97,36 @@ class KnowledgeDomain:
     def context_payload(self, passage: Passage) -> dict:
         return passage.to_dict()
 
+    @property
+    def served(self) -> bool:
+        """Whether quizzes and self-edits go through vLLM (generation.backend: vllm) rather than HF generate."""
+        return self.cfg.generation.backend == "vllm"
+
+    def engine(self):
+        """The vLLM engine over this domain's model source, started once; adapters reach it as LoRA requests."""
+        if self._engine is None:
+            self._engine = make_generator(self.cfg.generation, None, self.tokenizer, self.source, 0,
+                                          max_lora_rank=self.cfg.inner.lora.r, max_loras=self.cfg.generation.lora_batch,
+                                          seed=self.cfg.run.seed, dtype=self.cfg.model.dtype)
+        return self._engine
+
+    @contextmanager
     def writer(self):
-        return self.adapter.base()
+        if self.served:
+            yield self.engine()
+            return
+        with self.adapter.base() as model:
+            yield HFGenerator(model, self.tokenizer, self.cfg.self_edit.batch_size)
 
     def release(self):
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
         return self.adapter.release()
 
     def spec(self) -> DomainSpec:
         """Rebuilds this domain in another process: the config and the model's source (see `from_spec`)."""
-        if self.source is None:
-            raise SealError("this knowledge domain was created without `source` (the model's name or path), "
-                            "so a Ray worker cannot rebuild it")
-        # Workers may start elsewhere (another directory, another node on a shared filesystem): absolute paths.
-        source = str(Path(self.source).resolve()) if Path(self.source).exists() else self.source
+        source = portable_source(self.source)
         cfg = self.cfg
         if cfg.self_edit.families_file:
             cfg = dataclasses.replace(cfg, self_edit=dataclasses.replace(
@@ -119,12 +138,15 @@ class KnowledgeDomain:
 
     @property
     def batch_size(self) -> int:
-        """Inner loops `evaluate_batch` runs together (the multi-adapter path), 1 otherwise."""
-        return self.cfg.inner.multi if isinstance(self.adapter, MultiAdapter) else 1
+        """Inner loops `evaluate_batch` runs together: the multi-adapter path's LoRAs, or the self-edits whose quizzes
+        vLLM answers in one batch; 1 otherwise."""
+        if isinstance(self.adapter, MultiAdapter):
+            return self.cfg.inner.multi
+        return self.cfg.generation.lora_batch if self.served and self.measure == "accuracy" else 1
 
     def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
         """The inner loop as an `Outcome` (reward = adapted score - base score)."""
-        if isinstance(self.adapter, MultiAdapter) or self.measure == "judge":
+        if isinstance(self.adapter, MultiAdapter) or self.measure == "judge" or self.batch_size > 1:
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
         return self._outcome(passage, self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed))
 
@@ -133,6 +155,8 @@ class KnowledgeDomain:
         quizzes answered in one batched generate with per-row adapters."""
         if self.measure == "judge":
             return self.rated(items)
+        if self.served and self.measure == "accuracy":
+            return self.evaluate_served(items)
         if not isinstance(self.adapter, MultiAdapter):
             return [self.evaluate(*item) for item in items]
         passages = [p for p, _, _ in items]
@@ -142,12 +166,34 @@ class KnowledgeDomain:
             t0 = time.perf_counter()
             results = self.quiz_routed(passages)
             quiz_s = (time.perf_counter() - t0) / len(items)
+        return [self._outcome(p, InnerOutcome(res, base, len(d), train_summary(st),
+                                              {"train_s": st.seconds, "quiz_s": quiz_s}))
+                for p, d, st, res, base in zip(passages, docs, stats, results, bases)]
+
+    def evaluate_served(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
+        """The vLLM path: train each self-edit in turn on the HF model, hand each trained adapter to the engine as a
+        LoRA request, then answer every quiz in one batch (each question with its own passage's adapter)."""
+        engine = self.engine()
+        passages = [p for p, _, _ in items]
+        bases = [self.base_result(p) for p in passages]
+        requests, trained = [], []
+        try:
+            for p, edit, seed in items:
+                docs = to_documents(p, edit, self.cfg.self_edit.family)
+                with self.adapter.trained(docs, seed) as stats:
+                    requests.append(engine.add_adapter(self.adapter.model))
+                trained.append((len(docs), stats))
+            t0 = time.perf_counter()
+            answers = answer_quiz(None, self.tokenizer, passages, self.cfg.quiz, engine, requests)
+            quiz_s = (time.perf_counter() - t0) / len(items)
+        finally:
+            for request in requests:
+                engine.remove_adapter(request)
         outcomes = []
-        for p, d, st, res, base in zip(passages, docs, stats, results, bases):
-            train = {"steps": st.steps, "real_tokens": st.real_tokens, "padded_tokens": st.padded_tokens,
-                     "final_loss": st.losses[-1] if st.losses else None}
-            outcomes.append(self._outcome(p, InnerOutcome(res, base, len(d), train,
-                                                          {"train_s": st.seconds, "quiz_s": quiz_s})))
+        for p, (n_docs, st), preds, base in zip(passages, trained, answers, bases):
+            scores = self.grader(p, preds)
+            outcomes.append(self._outcome(p, InnerOutcome(QuizResult(preds, scores, accuracy(scores)), base, n_docs,
+                                                          train_summary(st), {"train_s": st.seconds, "quiz_s": quiz_s})))
         return outcomes
 
     def rated(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
@@ -194,12 +240,18 @@ class KnowledgeDomain:
                    "n_documents": out.n_documents, "train": out.train}
         return Outcome(reward, out.score, out.base_score, len(passage.questions), details, out.timings)
 
-    def quiz(self, model, passage: Passage) -> QuizResult:
+    def quiz(self, model, passage: Passage, adapted: bool = False) -> QuizResult:
+        """Score `model` on the passage's quiz; `adapted` says it carries the inner loop's trained adapter (which the
+        vLLM engine then serves as a LoRA request)."""
         if self.measure == "loglik":
             ll = answer_loglik(model, self.tokenizer, passage, self.cfg.quiz.style)
             preds, scores = [""] * len(ll), [None] * len(ll)
             return QuizResult(preds, scores, None, sum(ll) / len(ll))
-        preds = answer_quiz(model, self.tokenizer, [passage], self.cfg.quiz)[0]
+        if self.served:
+            with self.engine().adapted(self.adapter.model) if adapted else nullcontext():
+                preds = answer_quiz(None, self.tokenizer, [passage], self.cfg.quiz, self.engine())[0]
+        else:
+            preds = answer_quiz(model, self.tokenizer, [passage], self.cfg.quiz)[0]
         scores = self.grader(passage, preds)
         return QuizResult(preds, scores, accuracy(scores))
 
@@ -218,11 +270,15 @@ class KnowledgeDomain:
         docs = to_documents(passage, self_edit, family, include_passage=include_passage)
         with self.adapter.trained(docs, seed) as stats:
             t0 = time.perf_counter()
-            result = self.quiz(self.adapter.model, passage)
+            result = self.quiz(self.adapter.model, passage, adapted=True)
             quiz_s = time.perf_counter() - t0
-        train = {"steps": stats.steps, "real_tokens": stats.real_tokens, "padded_tokens": stats.padded_tokens,
-                 "final_loss": stats.losses[-1] if stats.losses else None}
-        return InnerOutcome(result, base, len(docs), train, {"train_s": stats.seconds, "quiz_s": quiz_s})
+        return InnerOutcome(result, base, len(docs), train_summary(stats), {"train_s": stats.seconds, "quiz_s": quiz_s})
+
+
+def train_summary(stats) -> dict:
+    """What the store keeps of an inner loop's training run."""
+    return {"steps": stats.steps, "real_tokens": stats.real_tokens, "padded_tokens": stats.padded_tokens,
+            "final_loss": stats.losses[-1] if stats.losses else None}
 
 
 def from_spec(cfg: KnowledgeConfig, source: str) -> KnowledgeDomain:

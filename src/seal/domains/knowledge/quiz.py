@@ -45,11 +45,16 @@ def quiz_prompts(passage: Passage, style: str, tokenizer) -> list[str]:
     raise ConfigError(f"quiz.style: unknown style {style!r}")
 
 
-def answer_quiz(model, tokenizer, passages: Sequence[Passage], cfg: QuizConfig) -> list[list[str]]:
-    """Greedy answers, one list per passage, all questions batched together."""
+def answer_quiz(model, tokenizer, passages: Sequence[Passage], cfg: QuizConfig, generator=None,
+                lora_requests: Sequence | None = None) -> list[list[str]]:
+    """Greedy answers, one list per passage, all questions batched together: with `model` in process, or with
+    `generator` (a vLLM engine) when given; `lora_requests` then names each passage's adapter."""
     prompts = [p for passage in passages for p in quiz_prompts(passage, cfg.style, tokenizer)]
-    flat = HFGenerator(model, tokenizer, cfg.batch_size).generate(prompts, max_new_tokens=cfg.max_new_tokens,
-                                                                  stop_at_newline=True)
+    extra = {}
+    if lora_requests is not None:
+        extra["lora_request"] = [r for passage, r in zip(passages, lora_requests) for _ in passage.questions]
+    generator = generator or HFGenerator(model, tokenizer, cfg.batch_size)
+    flat = generator.generate(prompts, max_new_tokens=cfg.max_new_tokens, stop_at_newline=True, **extra)
     out, i = [], 0
     for passage in passages:
         out.append(flat[i:i + len(passage.questions)])
