@@ -1,5 +1,6 @@
 """The self-edit rubric judge (the proxy reward) against a real server on 127.0.0.1 and a tiny local model."""
 
+import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -40,16 +41,23 @@ def test_unreadable_rating_is_retried_then_an_error_not_a_zero():
     assert result.scores == [None] and "a number from 0 to 10" in result.errors[0] and stats["posts"] == 2
 
 
-def test_local_rater():
-    # A zeroed final norm makes every logit 0: greedy decoding always picks token id 0, here "7".
-    vocab = {w: i for i, w in enumerate(["7", "<pad>", "<eos>", "<unk>"])}
+def test_local_rater_reads_the_digit_distribution():
+    """A local model's rating is the mean digit under its next-token distribution: uniform logits give 4.5 / 9, and
+    batching (left padding) does not change a random model's ratings."""
+    words = [str(d) for d in range(10)] + [f"w{i}" for i in range(30)]
+    vocab = {w: i for i, w in enumerate(words + ["<pad>", "<eos>", "<unk>"])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=4, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=2, pad_token_id=1,
-                                         eos_token_id=2, bos_token_id=2)).eval()
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                                         pad_token_id=vocab["<pad>"], eos_token_id=vocab["<eos>"])).eval()
+    items = [("T", "w1 w2", " ".join(f"w{(3 * i + j) % 30}" for j in range(n))) for i, n in enumerate([1, 9, 4])]
+    batched = SelfEditRater(LocalJudge(model, tokenizer, batch_size=3)).rate(items)
+    single = SelfEditRater(LocalJudge(model, tokenizer, batch_size=1)).rate(items)
+    assert batched.errors == [None] * 3 and all(0 <= s <= 1 for s in batched.scores)
+    assert batched.scores == pytest.approx(single.scores, abs=1e-5) and len(set(batched.scores)) == 3
     with torch.no_grad():
-        model.model.norm.weight.zero_()
-    assert SelfEditRater(LocalJudge(model, tokenizer)).rate([("T", "P", "N")] * 3).scores == [0.7] * 3
+        model.model.norm.weight.zero_()  # every logit 0: the digits are equally likely
+    assert SelfEditRater(LocalJudge(model, tokenizer)).rate(items).scores == pytest.approx([0.5] * 3)

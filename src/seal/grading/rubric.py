@@ -11,7 +11,9 @@ alone, so the E-step's "keep positive rewards" filter reads it as it reads the i
     rater.rate([("Title", "passage text", "self-edit text")]).scores  # [0.8]
 
 Works with either judge backend: an OpenAI-compatible endpoint (retries with backoff, failures are errors, never
-zeros) or a local Hugging Face model (for offline runs; a small model is a weak judge).
+zeros) or a local Hugging Face model (for offline runs; a small model is a weak judge). A small local model rarely
+replies with the number alone (SmolLM2-135M starts retelling the passage), so the local rating is read from the
+next-token distribution instead: the probability-weighted mean over the digits 0-9 (the G-Eval trick), scaled to 0-10.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge
+import torch
+
+from seal.errors import JudgeError
+from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge, render_prompt
 
 RUBRIC_VERSION = "seal-self-edit-rubric-v1"
 
@@ -78,8 +83,6 @@ class SelfEditRater:
 
     def __init__(self, judge: OpenAIJudge | LocalJudge):
         self.judge = judge
-        if isinstance(judge, LocalJudge):
-            judge.max_new_tokens = max(judge.max_new_tokens, 6)  # room for "Score: 10"
 
     def check_reachable(self) -> None:
         """Fail fast on an unreachable endpoint (OpenAI backend; a local model is always reachable)."""
@@ -96,4 +99,29 @@ class SelfEditRater:
         if not items:
             return JudgeResult([], [])
         messages = [build_rubric_messages(*item) for item in items]
+        if isinstance(self.judge, LocalJudge):
+            return JudgeResult(expected_digit(self.judge, messages), [None] * len(messages))
         return self.judge.ask(messages, parse_rating, "a number from 0 to 10")
+
+
+@torch.no_grad()
+def expected_digit(judge: LocalJudge, all_messages: list[list[dict[str, str]]]) -> list[float]:
+    """Per conversation, the mean digit under the model's next-token distribution restricted to "0".."9", scaled by
+    10/9 and divided by 10: a rating in [0, 1] that a model unable to follow "reply with the number only" still gives."""
+    tok, model = judge.tokenizer, judge.model
+    digits = [tok.encode(str(d), add_special_tokens=False) for d in range(10)]
+    if any(len(ids) != 1 for ids in digits):
+        raise JudgeError("local rubric judge: this tokenizer does not encode each digit as one token")
+    ids = torch.tensor([i[0] for i in digits])
+    rendered = [render_prompt(m, tok) for m in all_messages]
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    scores: list[float] = []
+    for start in range(0, len(rendered), judge.batch_size):
+        chunk = rendered[start:start + judge.batch_size]
+        enc = tok([t for t, _ in chunk], return_tensors="pt", padding=True, padding_side="left",
+                  add_special_tokens=not chunk[0][1]).to(model.device)
+        logits = model(**enc).logits[:, -1, :].float()  # left padding: the last column is every prompt's end
+        probs = logits[:, ids.to(logits.device)].softmax(-1)
+        scores += (probs @ torch.arange(10.0, device=probs.device) / 9).tolist()
+    return scores
