@@ -6,6 +6,7 @@ A `Generator` is anything with this `generate(prompts, ...)` signature, so a vLL
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -57,6 +58,13 @@ class HFGenerator:
                 text = tok.decode(row, skip_special_tokens=True)
                 outputs.append(text.strip().split("\n", 1)[0].strip() if stop_at_newline else text)
         return outputs
+
+
+@contextmanager
+def base_writer(adapter, tokenizer, batch_size: int):
+    """An `HFGenerator` over an inner-loop adapter's base model (the adapter off inside the block), for sampling."""
+    with adapter.base() as model:
+        yield HFGenerator(model, tokenizer, batch_size)
 
 
 def make_generator(cfg, model, tokenizer, source: str | None, batch_size: int, max_lora_rank: int = 0,

@@ -39,6 +39,7 @@ from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, answer_quiz
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.config import InnerConfig
+from seal.models.generate import base_writer
 from seal.progress import console
 from seal.recipes.knowledge_eval import edits_for, format_table, make_grader, prepare, summarize, timing_summary
 from seal.store.runs import Run
@@ -84,7 +85,8 @@ def grade(grader: Grader, passages: list[Passage], answers: list[list[str]]) -> 
 
 @dataclass
 class EditWriter:
-    """What `knowledge_eval.edits_for` needs from a domain: self-edit prompts and the unadapted model."""
+    """What `knowledge_eval.edits_for` needs from a domain: self-edit prompts and a generator over the unadapted
+    model."""
 
     adapter: object
     tokenizer: object
@@ -97,7 +99,7 @@ class EditWriter:
         return render_prompt(self.tokenizer, self.cfg.self_edit, passage, self.families)
 
     def writer(self):
-        return self.adapter.base()
+        return base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size)
 
 
 def make_cpt_adapter(model, tokenizer, cfg: KnowledgeConfig):

@@ -19,7 +19,6 @@ adapter; here one LoRA is re-initialised in place per self-edit (`inner/train.py
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.edit import EditConfig, EditRejection, check_budget, parse_self_edit
@@ -30,7 +29,7 @@ from seal.domains.arc.tasks import Task
 from seal.domains.arc.ttt_data import make_ttt_examples
 from seal.domains.base import DomainSpec, Outcome, portable_source
 from seal.inner.train import FastAdapter
-from seal.models.generate import HFGenerator, chat_prompt
+from seal.models.generate import base_writer, chat_prompt
 
 
 def render_self_edit_prompt(tokenizer, task: Task) -> str:
@@ -65,10 +64,8 @@ class ArcDomain:
     def self_edit_prompt(self, task: Task) -> str:
         return render_self_edit_prompt(self.tokenizer, task)
 
-    @contextmanager
     def writer(self):
-        with self.adapter.base() as model:
-            yield HFGenerator(model, self.tokenizer, self.cfg.self_edit.batch_size)
+        return base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size)
 
     def release(self):
         return self.adapter.release()

@@ -28,7 +28,7 @@ from seal.domains.knowledge.selfedit import render_prompt
 from seal.errors import JudgeError
 from seal.inner.multi import MultiAdapter
 from seal.inner.train import make_adapter
-from seal.models.generate import HFGenerator, make_generator
+from seal.models.generate import base_writer, make_generator
 
 
 @dataclass
@@ -110,13 +110,10 @@ class KnowledgeDomain:
                                           seed=self.cfg.run.seed, dtype=self.cfg.model.dtype)
         return self._engine
 
-    @contextmanager
     def writer(self):
         if self.served:
-            yield self.engine()
-            return
-        with self.adapter.base() as model:
-            yield HFGenerator(model, self.tokenizer, self.cfg.self_edit.batch_size)
+            return nullcontext(self.engine())
+        return base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size)
 
     def release(self):
         if self._engine is not None:
