@@ -127,6 +127,7 @@ def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
         payload = {"model": current, "e_step": e["stats"], "m_step": sft_log, "evaluation": evaluation,
                    "seconds": {"e_step": e_seconds, "m_step": m_seconds, "eval": time.perf_counter() - t2}}
         store.set_round(round, "done", payload)
+        domain.release()  # frees what the domain holds beyond the model (a vLLM engine)
         del model, domain
         gc.collect()
     return store.rows("rounds")
