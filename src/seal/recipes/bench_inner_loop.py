@@ -3,8 +3,10 @@
     seal bench inner-loop --quick                  # 2 passages, 1 epoch for every path alike: ~10 min on 2 CPU cores
     seal bench inner-loop                          # the paper's inner-loop settings (10 epochs): hours on CPU
     seal bench inner-loop --set model.name=Qwen/Qwen2.5-7B --set model.device=cuda
+    seal bench inner-loop --set data.source=gpt4_1_val.json --set eval.external_file=gpt4_1_val.json  # SEAL's edits
 
-Same model, same passages, same self-edits (sampled once, stored), same seeds for every path. Per path: self-edit
+Same model, same passages, same self-edits (sampled once and stored, or read from `eval.external_file` in SEAL's
+layout), same seeds for every path. Per path: self-edit
 evaluations per minute, mean reward, training tokens per second (real tokens, not pads), the time split (train,
 quiz, other), peak resident memory, and achieved training FLOP/s as a fraction of this machine's matmul peak,
 measured by a probe in the same run. Across paths: the speed-up over `reference`, the mean absolute difference of
@@ -35,7 +37,7 @@ from seal.executors import Job, LocalExecutor, run_jobs
 from seal.models.generate import HFGenerator
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import console
-from seal.recipes.knowledge_eval import choose_passages, make_grader
+from seal.recipes.knowledge_eval import choose_passages, external_edits, make_grader
 from seal.store.runs import Run
 
 PATHS = ("reference", "fast", "multi")
@@ -148,11 +150,13 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS) ->
     passages = choose_passages(cfg)
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
     model.eval()
-    families = load_families(cfg.self_edit.families_file)
-    prompts = {p.id: render_prompt(tokenizer, cfg.self_edit, p, families) for p in passages}
-    edits = sample_and_store(run.store, HFGenerator(model, tokenizer, cfg.self_edit.batch_size), prompts, "bench", 0,
-                             Sampling.of(cfg.self_edit),
-                             cfg.run.seed, cfg.self_edit.family)
+    if cfg.eval.external_file:  # self-edits written elsewhere (e.g. SEAL's GPT-4.1 ones), the first k per passage
+        edits = external_edits(run.store, cfg, passages, 0)
+    else:
+        families = load_families(cfg.self_edit.families_file)
+        prompts = {p.id: render_prompt(tokenizer, cfg.self_edit, p, families) for p in passages}
+        edits = sample_and_store(run.store, HFGenerator(model, tokenizer, cfg.self_edit.batch_size), prompts, "bench",
+                                 0, Sampling.of(cfg.self_edit), cfg.run.seed, cfg.self_edit.family)
     run.update_manifest(data_ids=[p.id for p in passages], seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
     device = next(model.parameters()).device
     peak = matmul_peak_flops(torch.float32) if device.type == "cpu" else None

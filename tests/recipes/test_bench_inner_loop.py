@@ -1,0 +1,40 @@
+"""`run_bench` on the tiny model: every path runs the same self-edits (here read from a file in SEAL's layout) and
+seeds, and bench.json has the keys the issue names."""
+
+import json
+
+import pytest
+
+PASSAGES = [
+    {"title": "Tor", "context": "Tor is a harbour town with 12 bridges. It was founded in 1201 by Ama Venn.",
+     "questions": [{"question": "How many bridges does Tor have?", "answer": "12"},
+                   {"question": "Who founded Tor?", "answer": "Ama Venn"}],
+     "completions": ["Tor has twelve bridges.\nAma Venn founded Tor in 1201.\nTor is a harbour town.", "unused"]},
+]
+
+
+def test_bench_paths_share_self_edits_and_write_bench_json(tmp_path):
+    from seal.config import load_config, to_dict
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.recipes.bench_inner_loop import format_bench, run_bench
+    from seal.store.runs import create_run
+
+    source = tmp_path / "passages.json"
+    source.write_text(json.dumps(PASSAGES))
+    cfg = load_config(KnowledgeConfig, None, [
+        "model.name=tiny-llama", f"data.source={source}", f"eval.external_file={source}", "self_edit.k=1",
+        "inner.epochs=1", "inner.seeds=2", "inner.lora.r=4", "inner.reference_pad_length=64", "inner.multi=2",
+        "quiz.max_new_tokens=4", "quiz.metric=f1", f"run.root={tmp_path / 'runs'}"])
+    run = create_run(cfg.run.root, "bench inner-loop", "t", to_dict(cfg), argv=[])
+    results = run_bench(run, cfg)
+    saved = json.loads((run.dir / "bench.json").read_text())
+    assert set(saved) >= {"paths", "speedup", "reward_mad", "seed_spread", "peak_fraction", "machine"}
+    assert set(saved["paths"]) == {"reference", "fast", "multi"}
+    edits = run.store.rows("self_edits")
+    assert [e["text"] for e in edits] == [PASSAGES[0]["completions"][0]]  # read from the file, not sampled
+    fast, multi, ref = (saved["paths"][p] for p in ("fast", "multi", "reference"))
+    assert fast["processed_tokens"] == fast["real_tokens"] < ref["processed_tokens"]  # no padding on the fast path
+    assert multi["rewards"].keys() == fast["rewards"].keys() == ref["rewards"].keys()
+    for key, reward in fast["rewards"].items():  # the same LoRAs trained together or apart
+        assert multi["rewards"][key] == pytest.approx(reward, abs=1e-6)
+    assert "reference" in format_bench(results)
