@@ -27,7 +27,7 @@ def test_rater_against_a_server():
     items = [("T", "The passage.", "GOOD notes"), ("T", "The passage.", "weak notes")]
     with serve(rate_by_marker) as (url, stats):
         rater = SelfEditRater(OpenAIJudge(url, "judge-model", api_key_env="SEAL_NO_KEY", backoff_s=0.01))
-        rater.check_reachable()
+        rater.judge.check_reachable()
         result = rater.rate(items)
     assert result.scores == [0.9, 0.2] and result.errors == [None, None]
     assert stats["posts"] == 2 and all("The passage." in user_text(r) for _, r in stats["requests"])

@@ -11,8 +11,9 @@ i div len(passages)), so their scores must agree (`same_scores`). Per setup: sta
 every actor's model load; excluded from throughput), wall seconds of the jobs, inner loops per minute, mean compute
 seconds per loop (the domain's own train + quiz timings) and the overhead per loop, `(wall x workers - compute) / n`:
 the time a worker slot spent on anything but training and quizzing (the base quiz once per passage and worker,
-dispatch, pickling). One untimed loop per worker comes first, so first-call costs are left out. On one machine, Ray workers split its cores (`ray-N`: cores // N CPUs and torch threads each)
-unless `executor.address` names a cluster, whose `executor.cpus_per_worker` and `gpus_per_worker` are then used.
+dispatch, pickling). One untimed loop per worker comes first, so first-call costs are left out. On one machine, Ray
+workers split its cores (`ray-N`: cores // N CPUs and torch threads each) unless `executor.address` names a cluster,
+whose `executor.cpus_per_worker` and `gpus_per_worker` are then used.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.client import HTTPException
@@ -423,31 +423,33 @@ class LocalJudge(Judge):
     def model_id(self) -> str:
         return self._model_id
 
-    def _generate(self, prompts: list[str], templated: bool) -> list[str]:
-        """Greedy replies to a batch of prompts (left padding keeps each prompt's end at the last column)."""
-        import torch
-
+    def encoded_batches(self, all_messages: list[list[dict[str, str]]]) -> Iterator[Any]:
+        """The conversations rendered (see `render_prompt`) and tokenized in left-padded batches of `batch_size`, on
+        the model's device: left padding keeps each prompt's end at the last column."""
         tok = self.tokenizer
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         if tok.pad_token_id is None:
             tok.pad_token = tok.eos_token  # needed to pad; same choice as generate() makes by default
-        enc = tok(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not templated)
-        enc = enc.to(self.model.device)
+        rendered = [render_prompt(messages, tok) for messages in all_messages]
+        templated = rendered[0][1]
+        for start in range(0, len(rendered), self.batch_size):
+            prompts = [text for text, _ in rendered[start : start + self.batch_size]]
+            enc = tok(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not templated)
+            yield enc.to(self.model.device)
+
+    def _generate(self, enc: Any) -> list[str]:
+        """Greedy replies to one encoded batch."""
+        import torch
+
         with torch.inference_mode():
             out = self.model.generate(
-                **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad_id
+                **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
             )  # (batch, prompt_len + new)
-        return tok.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        return self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
 
     def ask(self, all_messages: list[list[dict[str, str]]], parse: Callable[[str | None], float | None],
             expected: str) -> JudgeResult:
         """Answer each conversation greedily, in batches, and read each reply with `parse` (None = unreadable)."""
-        rendered = [render_prompt(messages, self.tokenizer) for messages in all_messages]
-        templated = rendered[0][1]
-        prompts = [text for text, _ in rendered]
-        replies: list[str] = []
-        for start in range(0, len(prompts), self.batch_size):
-            replies += self._generate(prompts[start : start + self.batch_size], templated)
+        replies = [reply for enc in self.encoded_batches(all_messages) for reply in self._generate(enc)]
         scores = [parse(r) for r in replies]
         errors = [
             None if s is not None else f"local judge reply is not {expected}: {r[:200]!r}"

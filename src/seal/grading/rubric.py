@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from seal.errors import JudgeError
-from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge, render_prompt
+from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge
 
 RUBRIC_VERSION = "seal-self-edit-rubric-v1"
 
@@ -84,12 +84,6 @@ class SelfEditRater:
     def __init__(self, judge: OpenAIJudge | LocalJudge):
         self.judge = judge
 
-    def check_reachable(self) -> None:
-        """Fail fast on an unreachable endpoint (OpenAI backend; a local model is always reachable)."""
-        check = getattr(self.judge, "check_reachable", None)
-        if check is not None:
-            check()
-
     @property
     def model_id(self) -> str:
         return self.judge.model_id
@@ -108,20 +102,13 @@ class SelfEditRater:
 def expected_digit(judge: LocalJudge, all_messages: list[list[dict[str, str]]]) -> list[float]:
     """Per conversation, the mean digit under the model's next-token distribution restricted to "0".."9", scaled by
     10/9 and divided by 10: a rating in [0, 1] that a model unable to follow "reply with the number only" still gives."""
-    tok, model = judge.tokenizer, judge.model
-    digits = [tok.encode(str(d), add_special_tokens=False) for d in range(10)]
+    digits = [judge.tokenizer.encode(str(d), add_special_tokens=False) for d in range(10)]
     if any(len(ids) != 1 for ids in digits):
         raise JudgeError("local rubric judge: this tokenizer does not encode each digit as one token")
     ids = torch.tensor([i[0] for i in digits])
-    rendered = [render_prompt(m, tok) for m in all_messages]
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
     scores: list[float] = []
-    for start in range(0, len(rendered), judge.batch_size):
-        chunk = rendered[start:start + judge.batch_size]
-        enc = tok([t for t, _ in chunk], return_tensors="pt", padding=True, padding_side="left",
-                  add_special_tokens=not chunk[0][1]).to(model.device)
-        logits = model(**enc).logits[:, -1, :].float()  # left padding: the last column is every prompt's end
+    for enc in judge.encoded_batches(all_messages):
+        logits = judge.model(**enc).logits[:, -1, :].float()  # left padding: the last column is every prompt's end
         probs = logits[:, ids.to(logits.device)].softmax(-1)
         scores += (probs @ torch.arange(10.0, device=probs.device) / 9).tolist()
     return scores

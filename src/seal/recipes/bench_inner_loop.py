@@ -6,10 +6,9 @@
     seal bench inner-loop --set data.source=gpt4_1_val.json --set eval.external_file=gpt4_1_val.json  # SEAL's edits
 
 Same model, same passages, same self-edits (sampled once and stored, or read from `eval.external_file` in SEAL's
-layout), same seeds for every path. Per path: self-edit
-evaluations per minute, mean reward, training tokens per second (real tokens, not pads), the time split (train,
-quiz, other), peak resident memory, and achieved training FLOP/s as a fraction of this machine's matmul peak,
-measured by a probe in the same run. Across paths: the speed-up over `reference`, the mean absolute difference of
+layout), same seeds for every path. Per path: self-edit evaluations per minute, mean reward, training tokens per
+second (real tokens, not pads), the time split (train, quiz, other), peak resident memory, and achieved training
+FLOP/s as a fraction of this machine's matmul peak, measured by a probe in the same run. Across paths: the speed-up over `reference`, the mean absolute difference of
 rewards between each path and `reference`, and the seed spread (mean absolute reward difference between two
 training seeds of the same self-edit on the fast path), the noise floor the differences are judged against.
 

@@ -143,7 +143,7 @@ class KnowledgeDomain:
 
     def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
         """The inner loop as an `Outcome` (reward = adapted score - base score)."""
-        if isinstance(self.adapter, MultiAdapter) or self.measure == "judge" or self.batch_size > 1:
+        if self.measure == "judge" or self.batch_size > 1:  # the multi-adapter, vLLM and judge paths
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
         return self._outcome(passage, self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed))
 
@@ -186,12 +186,9 @@ class KnowledgeDomain:
         finally:
             for request in requests:
                 engine.remove_adapter(request)
-        outcomes = []
-        for p, (n_docs, st), preds, base in zip(passages, trained, answers, bases):
-            scores = self.grader(p, preds)
-            outcomes.append(self._outcome(p, InnerOutcome(QuizResult(preds, scores, accuracy(scores)), base, n_docs,
-                                                          train_summary(st), {"train_s": st.seconds, "quiz_s": quiz_s})))
-        return outcomes
+        return [self._outcome(p, InnerOutcome(self.graded(p, preds), base, n_docs, train_summary(st),
+                                              {"train_s": st.seconds, "quiz_s": quiz_s}))
+                for p, (n_docs, st), preds, base in zip(passages, trained, answers, bases)]
 
     def rated(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
         """The judge's rubric ratings as outcomes (reward = rating - 0.5, see `seal.grading.rubric`); no training.
@@ -225,11 +222,7 @@ class KnowledgeDomain:
         one_batch = dataclasses.replace(self.cfg.quiz, batch_size=len(owner))
         with self.adapter.route(owner):
             answers = answer_quiz(model, self.tokenizer, passages, one_batch)
-        out = []
-        for p, preds in zip(passages, answers):
-            scores = self.grader(p, preds)
-            out.append(QuizResult(preds, scores, accuracy(scores)))
-        return out
+        return [self.graded(p, preds) for p, preds in zip(passages, answers)]
 
     def _outcome(self, passage: Passage, out: InnerOutcome) -> Outcome:
         reward = None if out.score is None or out.base_score is None else out.score - out.base_score
@@ -249,8 +242,12 @@ class KnowledgeDomain:
                 preds = answer_quiz(None, self.tokenizer, [passage], self.cfg.quiz, self.engine())[0]
         else:
             preds = answer_quiz(model, self.tokenizer, [passage], self.cfg.quiz)[0]
-        scores = self.grader(passage, preds)
-        return QuizResult(preds, scores, accuracy(scores))
+        return self.graded(passage, preds)
+
+    def graded(self, passage: Passage, predictions: list[str]) -> QuizResult:
+        """The quiz result of `predictions` (one answer per question of `passage`) under the configured grader."""
+        scores = self.grader(passage, predictions)
+        return QuizResult(predictions, scores, accuracy(scores))
 
     def base_result(self, passage: Passage) -> QuizResult:
         """The unadapted model's quiz on `passage`, computed once per run and reused."""
