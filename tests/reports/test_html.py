@@ -16,6 +16,7 @@ from seal.store.runs import create_run
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
 CONFIG = {"model": {"name": "tiny-llama"}, "quiz": {"metric": "short-contains"},
           "data": {"source": "builtin", "n": 4}, "inner": {"epochs": 10, "learning_rate": 0.001},
+          "self_edit": {"family": "implications", "k": 5}, "outer": {"rounds": 2},
           "continual": {"sequence_length": 2, "sequences": 2, "mitigations": ["none", "replay"]}}
 PASSAGES = ["p1", "p2", "p3"]
 
@@ -109,6 +110,23 @@ def test_interrupted_run_shows_what_was_stored(interrupted):
     assert "No results.json" in page and "no curve.json yet" in page and "No forgetting.json yet" in page
     assert ">Round curve</h2>" in page and ">Forgetting (sequential self-edits)</h2>" in page
     assert interrupted.store.get_meta("status") == "running"  # the report only reads the store
+
+
+def key_settings(page: str) -> dict[str, str]:
+    table = page.split(">Config and manifest</h2>", 1)[1].split("</table>", 1)[0]
+    return dict(re.findall(r"<td[^>]*>([a-z_]+\.[a-z_]+)</td><td[^>]*>([^<]*)</td>", table))
+
+
+@pytest.mark.parametrize("command, shown, hidden", [
+    ("knowledge train", {"self_edit.k": "5", "outer.rounds": "2"}, {"continual.sequence_length"}),
+    ("knowledge continual", {"self_edit.family": "&quot;implications&quot;", "continual.sequence_length": "2"},
+     {"self_edit.k", "outer.rounds"}),
+])
+def test_key_settings_are_those_the_command_reads(tmp_path, command, shown, hidden):
+    run = create_run(tmp_path, command, "settings", CONFIG, argv=[])
+    run.finish()
+    settings = key_settings(build_report(run.dir).read_text())
+    assert shown.items() <= settings.items() and not hidden & settings.keys()
 
 
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed (apt-get install chromium)")
