@@ -23,7 +23,8 @@ def test_tiny_models_are_deterministic_with_a_real_tokenizer():
 def test_unknown_model_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="unknown model"):
         load(str(tmp_path / "no-such-model"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no hub here: fail at once instead of retrying the network
+    # no hub here: fail at once instead of retrying the network (the env variable is read when huggingface_hub loads)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     with pytest.raises(ModelError):
         load("nobody/no-such-model-anywhere")  # hub unreachable or absent: one-line error, not a traceback
 
