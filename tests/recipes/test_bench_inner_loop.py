@@ -37,4 +37,6 @@ def test_bench_paths_share_self_edits_and_write_bench_json(tmp_path):
     assert multi["rewards"].keys() == fast["rewards"].keys() == ref["rewards"].keys()
     for key, reward in fast["rewards"].items():  # the same LoRAs trained together or apart
         assert multi["rewards"][key] == pytest.approx(reward, abs=1e-6)
-    assert "reference" in format_bench(results)
+    table = format_bench(results)
+    assert "reference" in table and "reward accuracy (f1)" in table
+    assert "reward loglik" in format_bench(results | {"settings": results["settings"] | {"reward": "loglik"}})

@@ -177,9 +177,16 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS) ->
     results["peak_fraction"] = fast.get("peak_fraction")
     results["settings"] = {"model": cfg.model.name, "passages": len(passages), "self_edits_per_passage":
                            cfg.self_edit.k, "seeds": cfg.inner.seeds, "epochs": cfg.inner.epochs,
-                           "lr": cfg.inner.learning_rate, "lora_r": cfg.inner.lora.r, "metric": cfg.quiz.metric}
+                           "lr": cfg.inner.learning_rate, "lora_r": cfg.inner.lora.r, "metric": cfg.quiz.metric,
+                           "reward": cfg.reward.kind}
     (run.dir / "bench.json").write_text(json.dumps(results, indent=2))
     return results
+
+
+def reward_label(settings: dict) -> str:
+    """What the rewards measure: gain in quiz accuracy under a metric, or in the answers' mean log-likelihood."""
+    kind = settings.get("reward", "accuracy")
+    return f"accuracy ({settings['metric']})" if kind == "accuracy" else kind
 
 
 def format_bench(results: dict) -> str:
@@ -195,6 +202,6 @@ def format_bench(results: dict) -> str:
     s = results["settings"]
     lines.append(f"seed spread (fast, |reward seed0 - seed1|): {results['seed_spread']}; model {s['model']}, "
                  f"{s['passages']} passages x {s['self_edits_per_passage']} self-edits x {s['seeds']} seeds, "
-                 f"{s['epochs']} epochs, metric {s['metric']}; matmul peak "
+                 f"{s['epochs']} epochs, reward {reward_label(s)}; matmul peak "
                  f"{(results['machine']['matmul_peak_flops'] or 0) / 1e9:.1f} GFLOP/s")
     return "\n".join(lines)
