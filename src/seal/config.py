@@ -242,7 +242,8 @@ class InnerConfig:
     """The inner loop: a short LoRA fine-tune on a self-edit's documents (paper Section 4.2 and appendix B)."""
 
     lora: LoraConfig = opt(LoraConfig(), "LoRA of the inner loop")
-    learning_rate: float = opt(1e-3, "AdamW learning rate, linear decay to 0 (paper: 1e-3)")
+    learning_rate: float = opt(1e-3, "AdamW learning rate, linear decay to 0 (paper: 1e-3; the fast path on SEAL's "
+                                     "many-short-line self-edits matched reference's reward at 3e-4: BENCHMARKS.md)")
     epochs: int = opt(10, "passes over the documents (paper: 10)")
     batch_size: int = opt(1, "documents per step (paper: 1); >1 groups documents of similar length")
     grad_accum: int = opt(1, "gradient accumulation steps (paper: 1)")
