@@ -8,9 +8,10 @@
 Same model, same passages, same self-edits (sampled once and stored, or read from `eval.external_file` in SEAL's
 layout), same seeds for every path. Per path: self-edit evaluations per minute, mean reward, training tokens per
 second (real tokens, not pads), the time split (train, quiz, other), peak resident memory, and achieved training
-FLOP/s as a fraction of this machine's matmul peak, measured by a probe in the same run. Across paths: the speed-up over `reference`, the mean absolute difference of
-rewards between each path and `reference`, and the seed spread (mean absolute reward difference between two
-training seeds of the same self-edit on the fast path), the noise floor the differences are judged against.
+FLOP/s as a fraction of this machine's matmul peak, measured by a probe in the same run. Across paths: the speed-up
+over `reference`, the mean absolute difference of rewards between each path and `reference`, and the seed spread
+(mean absolute reward difference between two training seeds of the same self-edit on the fast path), the noise floor
+the differences are judged against.
 
 FLOPs: a LoRA step on a frozen base costs about 4 N per processed token (forward 2N, backward through activations
 2N; no weight gradients for the frozen base) plus attention, 6 L T d per token at sequence length T; N counts every
@@ -185,7 +186,7 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS) ->
 
 def reward_label(settings: dict) -> str:
     """What the rewards measure: gain in quiz accuracy under a metric, or in the answers' mean log-likelihood."""
-    kind = settings.get("reward", "accuracy")
+    kind = settings["reward"]
     return f"accuracy ({settings['metric']})" if kind == "accuracy" else kind
 
 

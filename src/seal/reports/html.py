@@ -30,10 +30,9 @@ KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("se
                 ("inner", "learning_rate"), ("quiz", "metric"), ("reward", "kind"), ("outer", "rounds"),
                 ("outer", "contexts_per_round"), ("cpt", "mode"), ("cpt", "epochs"), ("continual", "sequence_length"),
                 ("continual", "sequences"), ("continual", "mitigations"))
-# settings a command does not read: another command's section, or (continual: one self-edit per passage) self_edit.k
-_UNUSED_BY = {"knowledge train": {"cpt", "continual"}, "knowledge cpt": {"outer", "continual"},
-              "knowledge continual": {"outer", "cpt", "self_edit.k"}}
-_UNUSED_ELSE = {"outer", "cpt", "continual"}
+_SECTION_OF = {  # a section only its own command reads
+    "knowledge train": "outer", "knowledge cpt": "cpt", "knowledge continual": "continual"}
+_NOT_READ = {"knowledge continual": {("self_edit", "k")}}  # continual writes one self-edit per passage
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1100px;
        padding: 1.5em; color: #1d2330; background: #fbfbfd; }
@@ -150,9 +149,10 @@ def section_config(run: Run) -> tuple[str, str]:
 
     manifest = {k: v for k, v in run.manifest.items() if k != "config"}
     cfg = run.manifest.get("config", {})
-    unused = _UNUSED_BY.get(run.manifest.get("command"), _UNUSED_ELSE)
+    command = run.manifest.get("command")
     key = [[f"{section}.{name}", json.dumps(cfg[section][name])] for section, name in KEY_SETTINGS
-           if name in cfg.get(section, {}) and not {section, f"{section}.{name}"} & unused]
+           if name in cfg.get(section, {}) and (section, name) not in _NOT_READ.get(command, ())
+           and (section not in _SECTION_OF.values() or section == _SECTION_OF.get(command))]
     return "Config and manifest", _table(["", ""], key, 2) + (
         f"<details><summary>resolved config</summary><pre>{_esc(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>"
         "<details><summary>manifest (without the config)</summary>"
