@@ -8,7 +8,8 @@ from seal.errors import ConfigError
 def test_defaults_reproduce_paper_inner_loop():
     cfg = KnowledgeConfig()
     assert (cfg.inner.lora.r, cfg.inner.lora.alpha, cfg.inner.lora.dropout) == (32, 64, 0.0)
-    assert (cfg.inner.learning_rate, cfg.inner.epochs, cfg.inner.batch_size, cfg.inner.seeds) == (1e-3, 10, 1, 3)
+    assert (cfg.inner.epochs, cfg.inner.batch_size, cfg.inner.seeds) == (10, 1, 3)
+    assert InnerConfig(mode="reference").lr == 1e-3  # the paper's rate where its loss (pads included) is kept
     assert cfg.self_edit.k == 5 and cfg.self_edit.temperature == 1.0
     assert cfg.quiz.max_new_tokens == 64
 
@@ -21,6 +22,16 @@ def test_yaml_then_overrides(tmp_path):
     assert cfg.quiz.metric == "f1" and cfg.eval.conditions == ("base", "passage") and cfg.data.seed == 42
     assert to_dict(cfg)["eval"]["conditions"] == ["base", "passage"]
     assert load_config(KnowledgeConfig, None, ["inner.learning_rate=1e-3"]).inner.learning_rate == 1e-3
+
+
+def test_learning_rate_defaults_by_mode_and_a_set_rate_applies_to_both():
+    assert (InnerConfig().lr, InnerConfig(mode="reference").lr) == (1e-4, 1e-3)
+    for mode in ("fast", "reference"):
+        cfg = load_config(KnowledgeConfig, None, ["inner.learning_rate=3e-4", f"inner.mode={mode}"])
+        assert cfg.inner.lr == 3e-4
+    assert load_config(KnowledgeConfig, None, ["inner.learning_rate=null"]).inner.lr == 1e-4
+    with pytest.raises(ConfigError, match="learning_rate must be positive"):
+        load_config(KnowledgeConfig, None, ["inner.learning_rate=0"])
 
 
 @pytest.mark.parametrize("override, message", [

@@ -237,13 +237,22 @@ def to_yaml(cfg) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
 
 
+DEFAULT_LEARNING_RATE = {
+    "reference": 1e-3,  # paper Appendix B
+    # SEAL's loss includes ~2000 pads per document; without them the paper's rate over-fits SEAL's own self-edits
+    # (lower reward than reference on SmolLM2), 1e-4 matched or beat reference's reward: BENCHMARKS.md
+    "fast": 1e-4,
+}
+
+
 @dataclass(frozen=True)
 class InnerConfig:
     """The inner loop: a short LoRA fine-tune on a self-edit's documents (paper Section 4.2 and appendix B)."""
 
     lora: LoraConfig = opt(LoraConfig(), "LoRA of the inner loop")
-    learning_rate: float = opt(1e-3, "AdamW learning rate, linear decay to 0 (paper: 1e-3; the fast path on SEAL's "
-                                     "many-short-line self-edits matched reference's reward at 3e-4: BENCHMARKS.md)")
+    learning_rate: float | None = opt(
+        None, "AdamW learning rate, linear decay to 0; unset: the mode's default, 1e-3 in reference (paper) and 1e-4 "
+              "in fast, where 1e-3 over-fits once the pads leave the loss (BENCHMARKS.md)")
     epochs: int = opt(10, "passes over the documents (paper: 10)")
     batch_size: int = opt(1, "documents per step (paper: 1); >1 groups documents of similar length")
     grad_accum: int = opt(1, "gradient accumulation steps (paper: 1)")
@@ -263,8 +272,13 @@ class InnerConfig:
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.seeds < 1 or self.grad_accum < 1:
             raise ValueError("epochs, batch_size, grad_accum and seeds must be at least 1")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError("learning_rate must be positive")
+
+    @property
+    def lr(self) -> float:
+        """The learning rate in use: `learning_rate` when set, else the mode's default."""
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.mode]
 
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

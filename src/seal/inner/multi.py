@@ -173,7 +173,7 @@ class MultiAdapter:
         t = step + 1
         bc1, bc2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
         idx = torch.tensor(active, device=params[0].device)
-        lrs = torch.tensor([self.cfg.learning_rate * (totals[j] - step) / totals[j] for j in active],
+        lrs = torch.tensor([self.cfg.lr * (totals[j] - step) / totals[j] for j in active],
                            device=params[0].device)
         for p, (m, v) in zip(params, moments):
             g = p.grad[idx]

@@ -98,14 +98,14 @@ def causal_lm_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Ten
 def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_id: int,
                params: list[torch.nn.Parameter] | None = None, regularizer=None) -> TrainStats:
     """Train the (already reset) LoRA of `model` on `examples`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
-    linear decay from `cfg.learning_rate` to 0 over all steps, loss averaged over real tokens per optimizer step.
+    linear decay from `cfg.lr` to 0 over all steps, loss averaged over real tokens per optimizer step.
 
     `params` (default: the LoRA weights) are what is trained: full fine-tuning passes every weight.
     `regularizer(model) -> scalar tensor`, when given, is added once per optimizer step (continual learning's
     penalty towards the previous model); its values are kept in `stats.penalties`."""
     params = lora_parameters(model) if params is None else params
     device = params[0].device
-    optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
     lengths = [len(e.ids) for e in examples]
     batches_per_epoch = math.ceil(len(lengths) / cfg.batch_size)
@@ -220,7 +220,7 @@ class ReferenceAdapter:
             args = TrainingArguments(
                 output_dir=tmp, per_device_train_batch_size=self.cfg.batch_size,
                 gradient_accumulation_steps=self.cfg.grad_accum, num_train_epochs=self.cfg.epochs,
-                learning_rate=self.cfg.learning_rate, logging_steps=1, save_strategy="no", report_to=[],
+                learning_rate=self.cfg.lr, logging_steps=1, save_strategy="no", report_to=[],
                 seed=seed, bf16=self.cfg.autocast_bf16, disable_tqdm=True,
                 use_cpu=next(self.base_model.parameters()).device.type == "cpu",
             )

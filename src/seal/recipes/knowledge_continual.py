@@ -6,8 +6,8 @@
 
 Passages arrive one at a time. For each, the current model (every earlier update kept) writes one self-edit (with
 `self_edit`'s temperature, top_p and length; `self_edit.k` is not used); a fresh LoRA trains on it (the inner loop's
-settings: paper r 32, alpha 64, 10 epochs, lr 1e-3) and is folded into the weights before the next passage; then the
-model answers the questions of every passage seen so far. A sequence is
+settings: paper r 32, alpha 64, 10 epochs; lr the mode's default) and is folded into the weights before the next
+passage; then the model answers the questions of every passage seen so far. A sequence is
 `continual.sequence_length` passages drawn without replacement from the selected passages (`data.*`); sequences are
 drawn independently from `continual.seed`, so the same seed gives the same sequences for every mitigation, and each
 sequence starts from the original weights, restored from an in-memory copy.

@@ -2,7 +2,9 @@
 
 Sources: paper Section 4.2 and Appendix B (Qwen2.5-7B; SQuAD; LoRA r 32 / alpha 64, lr 1e-3, 10 epochs, batch 1;
 5 self-edits per passage; 3 seeds per reward; ReST-EM rounds of 50 passages; M-step LoRA r 64, lr 3e-4, 2 epochs,
-effective batch 10). Values that the paper does not state follow SEAL's released code.
+effective batch 10). Values that the paper does not state follow SEAL's released code. One departure: the fast
+inner loop (no pads in the loss) defaults to lr 1e-4, where the paper's 1e-3 over-fits (BENCHMARKS.md); reference
+mode keeps 1e-3.
 """
 
 from __future__ import annotations
