@@ -33,6 +33,7 @@ def test_bench_paths_share_self_edits_and_write_bench_json(tmp_path):
     edits = run.store.rows("self_edits")
     assert [e["text"] for e in edits] == [PASSAGES[0]["completions"][0]]  # read from the file, not sampled
     fast, multi, ref = (saved["paths"][p] for p in ("fast", "multi", "reference"))
+    assert (ref["lr"], fast["lr"], multi["lr"]) == (1e-3, 1e-4, 1e-4)  # each path at its mode's default
     assert fast["processed_tokens"] == fast["real_tokens"] < ref["processed_tokens"]  # no padding on the fast path
     assert multi["rewards"].keys() == fast["rewards"].keys() == ref["rewards"].keys()
     for key, reward in fast["rewards"].items():  # the same LoRAs trained together or apart

@@ -129,6 +129,14 @@ def test_key_settings_are_those_the_command_reads(tmp_path, command, shown, hidd
     assert shown.items() <= settings.items() and not hidden & settings.keys()
 
 
+def test_an_unset_learning_rate_shows_the_rate_the_mode_used(tmp_path):
+    for mode, shown in (("fast", "0.0001 (fast default)"), ("reference", "0.001 (reference default)")):
+        config = CONFIG | {"inner": CONFIG["inner"] | {"learning_rate": None, "mode": mode}}
+        run = create_run(tmp_path, "knowledge eval", mode, config, argv=[])
+        run.finish()
+        assert key_settings(build_report(run.dir).read_text())["inner.learning_rate"] == shown
+
+
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed (apt-get install chromium)")
 def test_screenshot_in_headless_chromium(finished, tmp_path):
     from PIL import Image

@@ -119,6 +119,7 @@ def run_path(run: Run, cfg: KnowledgeConfig, path: str, model, tokenizer, passag
     rewards = [r["reward"] for r in rows if r["reward"] is not None]
     return {
         "inner_loops": len(rows),
+        "lr": pcfg.inner.lr,
         "evals_per_minute": 60 * len(rows) / wall,
         "mean_reward": sum(rewards) / len(rewards) if rewards else None,
         "train_tokens_per_s": real / train_s if train_s else None,
@@ -178,7 +179,7 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS) ->
     results["peak_fraction"] = fast.get("peak_fraction")
     results["settings"] = {"model": cfg.model.name, "passages": len(passages), "self_edits_per_passage":
                            cfg.self_edit.k, "seeds": cfg.inner.seeds, "epochs": cfg.inner.epochs,
-                           "lr": cfg.inner.learning_rate, "lora_r": cfg.inner.lora.r, "metric": cfg.quiz.metric,
+                           "lora_r": cfg.inner.lora.r, "metric": cfg.quiz.metric,
                            "reward": cfg.reward.kind}
     (run.dir / "bench.json").write_text(json.dumps(results, indent=2))
     return results
@@ -191,12 +192,12 @@ def reward_label(settings: dict) -> str:
 
 
 def format_bench(results: dict) -> str:
-    lines = [f"{'path':<10} {'evals/min':>9} {'speed-up':>8} {'reward':>8} {'|dR| vs ref':>11} {'tok/s':>7} "
+    lines = [f"{'path':<10} {'lr':>6} {'evals/min':>9} {'speed-up':>8} {'reward':>8} {'|dR| vs ref':>11} {'tok/s':>7} "
              f"{'train s':>8} {'quiz s':>7} {'other s':>7} {'peak GB':>7} {'% peak':>6}"]
     for name, r in results["paths"].items():
         t = r["time_split_s"]
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-        lines.append(f"{name:<10} {r['evals_per_minute']:>9.2f} {fmt(r['speedup'], '>8.1f')} "
+        lines.append(f"{name:<10} {r['lr']:>6.0e} {r['evals_per_minute']:>9.2f} {fmt(r['speedup'], '>8.1f')} "
                      f"{fmt(r['mean_reward'], '>+8.3f')} {fmt(r['reward_mad_vs_reference'], '>11.3f')} "
                      f"{fmt(r['train_tokens_per_s'], '>7.0f')} {t['train']:>8.1f} {t['quiz']:>7.1f} {t['other']:>7.1f} "
                      f"{r['peak_rss_gb']:>7.2f} {fmt(r['peak_fraction'] and 100 * r['peak_fraction'], '>6.1f')}")

@@ -144,13 +144,24 @@ def section_overview(run: Run, status: str) -> tuple[str, str]:
     return "Run", f'<p><span class="status {_esc(status)}">{_esc(status)}</span></p>{note}' + _table(["", ""], rows, 2)
 
 
+def _setting(cfg: dict, section: str, name: str) -> str:
+    """A config value as JSON; an unset inner-loop learning rate as the rate the run used (its mode's default)."""
+    from seal.config import DEFAULT_LEARNING_RATE
+
+    value = cfg[section][name]
+    if (section, name) == ("inner", "learning_rate") and value is None:
+        mode = cfg[section].get("mode", "fast")
+        return f"{DEFAULT_LEARNING_RATE[mode]:g} ({mode} default)"
+    return json.dumps(value)
+
+
 def section_config(run: Run) -> tuple[str, str]:
     import yaml
 
     manifest = {k: v for k, v in run.manifest.items() if k != "config"}
     cfg = run.manifest.get("config", {})
     command = run.manifest.get("command")
-    key = [[f"{section}.{name}", json.dumps(cfg[section][name])] for section, name in KEY_SETTINGS
+    key = [[f"{section}.{name}", _setting(cfg, section, name)] for section, name in KEY_SETTINGS
            if name in cfg.get(section, {}) and (section, name) not in _NOT_READ.get(command, ())
            and (section not in _SECTION_OF.values() or section == _SECTION_OF.get(command))]
     return "Config and manifest", _table(["", ""], key, 2) + (
