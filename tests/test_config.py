@@ -1,6 +1,8 @@
 import pytest
 
-from seal.config import InnerConfig, load_config, to_dict
+import yaml
+
+from seal.config import InnerConfig, load_config, to_commented_yaml, to_dict
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.errors import ConfigError
 
@@ -32,6 +34,19 @@ def test_learning_rate_defaults_by_mode_and_a_set_rate_applies_to_both():
     assert load_config(KnowledgeConfig, None, ["inner.learning_rate=null"]).inner.lr == 1e-4
     with pytest.raises(ConfigError, match="learning_rate must be positive"):
         load_config(KnowledgeConfig, None, ["inner.learning_rate=0"])
+
+
+def test_commented_yaml_reads_back_as_the_config_and_explains_each_option():
+    from seal.domains.arc.config import ArcConfig
+
+    for cfg in (load_config(KnowledgeConfig, None, ["inner.epochs=3"]), ArcConfig()):
+        text = to_commented_yaml(cfg)
+        assert yaml.safe_load(text) == to_dict(cfg)
+    text = to_commented_yaml(KnowledgeConfig())
+    lines = text.splitlines()
+    at = lines.index("  learning_rate: null")
+    assert lines[at - 2].startswith("  # AdamW learning rate") and "1e-4 in fast" in " ".join(lines[at - 2:at])
+    assert all(len(line) <= 120 for line in lines if line.lstrip().startswith("#"))
 
 
 @pytest.mark.parametrize("override, message", [

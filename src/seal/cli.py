@@ -148,10 +148,11 @@ def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default
 @config_app.command("show")
 def config_show(kind: str = typer.Argument("knowledge", help="knowledge or arc"), config: Optional[Path] = ConfigOpt,
                 set: List[str] = SetOpt):
-    """Print the fully resolved config (defaults, then the YAML file, then --set overrides)."""
-    from seal.config import load_config, to_yaml
+    """Print the fully resolved config (defaults, then the YAML file, then --set overrides), each option's help as a
+    comment above it."""
+    from seal.config import load_config, to_commented_yaml
 
-    typer.echo(to_yaml(load_config(_config_class(kind), config, set)), nl=False)
+    typer.echo(to_commented_yaml(load_config(_config_class(kind), config, set)), nl=False)
 
 
 @knowledge_app.command("eval")

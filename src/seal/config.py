@@ -9,6 +9,7 @@ machinery.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
@@ -235,6 +236,22 @@ def to_dict(cfg) -> dict:
 
 def to_yaml(cfg) -> str:
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def to_commented_yaml(cfg, indent: int = 0) -> str:
+    """`to_yaml`'s document with each option's help as a comment above it (what `seal config show` prints)."""
+    pad, plain, lines = " " * indent, to_dict(cfg), []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.metadata.get("help"):
+            lines += textwrap.wrap(f.metadata["help"], 118 - indent, initial_indent=pad + "# ",
+                                   subsequent_indent=pad + "# ", break_long_words=False, break_on_hyphens=False)
+        if dataclasses.is_dataclass(value):
+            lines += [f"{pad}{f.name}:", to_commented_yaml(value, indent + 2).rstrip("\n")]
+        else:
+            dumped = yaml.safe_dump({f.name: plain[f.name]}, sort_keys=False, width=10 ** 6)
+            lines += [pad + line for line in dumped.rstrip("\n").split("\n")]
+    return "\n".join(lines) + "\n"
 
 
 DEFAULT_LEARNING_RATE = {
