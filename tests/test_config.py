@@ -1,5 +1,4 @@
 import pytest
-
 import yaml
 
 from seal.config import InnerConfig, load_config, to_commented_yaml, to_dict

@@ -294,8 +294,12 @@ class InnerConfig:
 
     @property
     def lr(self) -> float:
-        """The learning rate in use: `learning_rate` when set, else the mode's default."""
-        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.mode]
+        return learning_rate_in_use(self.learning_rate, self.mode)
+
+
+def learning_rate_in_use(learning_rate: float | None, mode: str) -> float:
+    """`inner.learning_rate` when set, else the mode's default (also what a run's report shows for an unset rate)."""
+    return learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATE[mode]
 
 
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -146,12 +146,12 @@ def section_overview(run: Run, status: str) -> tuple[str, str]:
 
 def _setting(cfg: dict, section: str, name: str) -> str:
     """A config value as JSON; an unset inner-loop learning rate as the rate the run used (its mode's default)."""
-    from seal.config import DEFAULT_LEARNING_RATE
+    from seal.config import learning_rate_in_use
 
     value = cfg[section][name]
     if (section, name) == ("inner", "learning_rate") and value is None:
-        mode = cfg[section].get("mode", "fast")
-        return f"{DEFAULT_LEARNING_RATE[mode]:g} ({mode} default)"
+        mode = cfg[section]["mode"]
+        return f"{learning_rate_in_use(None, mode):g} ({mode} default)"
     return json.dumps(value)
 
 
