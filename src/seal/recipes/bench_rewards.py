@@ -80,7 +80,7 @@ def run_reward_bench(run: Run, cfg: KnowledgeConfig) -> dict:
             for _, text in edits[p.id]:
                 acc.append([]), ll.append([])
                 for seed in range(cfg.inner.seeds):
-                    with domain.adapter.trained(to_documents(p, text, cfg.self_edit.family), seed):
+                    with domain.adapter.trained(to_documents(p, text), seed):
                         with domain.measuring("accuracy"):
                             acc[-1].append(domain.quiz(domain.adapter.model, p).score - base_acc)
                         with domain.measuring("loglik"):

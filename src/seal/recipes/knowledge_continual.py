@@ -246,7 +246,7 @@ def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str, base: 
                                       sampling={"temperature": cfg.self_edit.temperature, "top_p": cfg.self_edit.top_p,
                                                 "max_new_tokens": cfg.self_edit.max_new_tokens,
                                                 "generation_s": sample_s, "sequence": s, "step": k})
-        docs = to_documents(passage, text, cfg.self_edit.family)
+        docs = to_documents(passage, text)
         replay = replay_documents(history, len(docs), c.replay_fraction, stable_seed(cfg.run.seed, "replay", s, k)) \
             if mitigation != "none" else []
         train_docs = docs + replay if mitigation == "replay" else docs

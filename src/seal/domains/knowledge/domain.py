@@ -145,7 +145,7 @@ class KnowledgeDomain:
         """The inner loop as an `Outcome` (reward = adapted score - base score)."""
         if self.measure == "judge" or self.batch_size > 1:  # the multi-adapter, vLLM and judge paths
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
-        return self._outcome(passage, self.inner_loop(passage, self_edit, self.cfg.self_edit.family, seed))
+        return self._outcome(passage, self.inner_loop(passage, self_edit, seed))
 
     def evaluate_batch(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
         """Several inner loops at once on the multi-adapter path: one LoRA per item, trained together, and all
@@ -158,7 +158,7 @@ class KnowledgeDomain:
             return [self.evaluate(*item) for item in items]
         passages = [p for p, _, _ in items]
         bases = [self.base_result(p) for p in passages]
-        docs = [to_documents(p, e, self.cfg.self_edit.family) for p, e, _ in items]
+        docs = [to_documents(p, e) for p, e, _ in items]
         with self.adapter.trained_many(docs, [seed for _, _, seed in items]) as stats:
             t0 = time.perf_counter()
             results = self.quiz_routed(passages)
@@ -176,7 +176,7 @@ class KnowledgeDomain:
         requests, trained = [], []
         try:
             for p, edit, seed in items:
-                docs = to_documents(p, edit, self.cfg.self_edit.family)
+                docs = to_documents(p, edit)
                 with self.adapter.trained(docs, seed) as stats:
                     requests.append(engine.add_adapter(self.adapter.model))
                 trained.append((len(docs), stats))
@@ -257,11 +257,11 @@ class KnowledgeDomain:
                 self._base[key] = self.quiz(model, passage)
         return self._base[key]
 
-    def inner_loop(self, passage: Passage, self_edit: str | None, family: str, seed: int,
+    def inner_loop(self, passage: Passage, self_edit: str | None, seed: int,
                    include_passage: bool = True) -> InnerOutcome:
         """Train on the self-edit's documents (plus the passage) with `seed`, quiz, and compare with the base."""
         base = self.base_result(passage)
-        docs = to_documents(passage, self_edit, family, include_passage=include_passage)
+        docs = to_documents(passage, self_edit, include_passage=include_passage)
         with self.adapter.trained(docs, seed) as stats:
             t0 = time.perf_counter()
             result = self.quiz(self.adapter.model, passage, adapted=True)

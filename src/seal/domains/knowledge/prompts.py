@@ -6,7 +6,8 @@ family with a YAML file mapping names to templates that contain `{title}` and `{
 
     my-family: "List every fact in this passage about {title}, one per line.\\n\\n{passage}"
 
-`self-qa` output is parsed into question/answer pairs (see `parse.py`); every other family into lines.
+A self-edit that numbers its questions (`Question 1:` ... `Answer:`) becomes one document per question/answer pair,
+any other one document per line (see `parse.py`, SEAL's rule).
 """
 
 from __future__ import annotations
@@ -37,13 +38,11 @@ FAMILIES: dict[str, str] = {
         "name, date and number exactly as given.\n\nTitle: {title}\n{passage}"
     ),
     "self-qa": (
-        "Write questions that the passage below answers, each followed by its short answer, in the form\n"
-        "Question: ...\nAnswer: ...\n\nTitle: {title}\n{passage}"
+        "Write questions that the passage below answers, each followed by its short answer, numbered in the form\n"
+        "Question 1: ...\nAnswer: ...\n\nTitle: {title}\n{passage}"
     ),
     "no-prompt": "Title: {title}\n{passage}",
 }
-
-QA_FAMILIES = frozenset({"self-qa"})
 
 
 def load_families(path: str | Path | None) -> dict[str, str]:
