@@ -59,17 +59,49 @@ def lora_state(model) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def fold_lora(model, seed: int) -> None:
-    """Add every LoRA layer's update (B A x scaling) into its base weight, then reset the LoRA (B = 0): the update is
-    kept in the weights and the model computes the same function as before, ready for the next LoRA (sequential
-    edits; SEAL's code merges and reloads the checkpoint instead)."""
+    """Keep every LoRA layer's update (B A x scaling) in the base layer, then reset the LoRA (B = 0): the model computes
+    the same function as before, ready for the next LoRA (sequential edits; SEAL's code merges and reloads the
+    checkpoint instead).
+
+    fp32 base weights take the update in place (`weight += B A scaling`, shape (out_features, in_features)). In bf16
+    or fp16 weights that addition would round most of a small update away (an element changes only where its update
+    exceeds half a unit in the last place of the weight: 78% of a SmolLM2 edit survived, peft#1388), so there the
+    factors are kept instead, in fp32, beside the frozen weight (`Folded`): the base layer adds x A^T B^T to its
+    output, summed in fp32 and rounded once to the output's dtype, as the PEFT LoRA layer itself does. Each fold
+    stacks its factors (rank grows by r per fold); `restore_base_weights` removes them.
+    """
     for layer in lora_layers(model):
         base = layer.get_base_layer()
-        base.weight += layer.get_delta_weight(ADAPTER).to(base.weight.dtype)  # (out_features, in_features)
+        if base.weight.dtype == torch.float32:
+            base.weight += layer.get_delta_weight(ADAPTER)
+            continue
+        a = layer.lora_A[ADAPTER].weight.detach().float()  # (r, in_features)
+        b = layer.lora_B[ADAPTER].weight.detach().float() * layer.scaling[ADAPTER]  # (out_features, r)
+        folded = getattr(base, "seal_folded", None)
+        if folded is None:
+            base.seal_folded = Folded(a.clone(), b.clone(), base.register_forward_hook(_add_folded))
+        else:
+            folded.a, folded.b = torch.cat([folded.a, a]), torch.cat([folded.b, b], dim=1)
     reset_lora(model, seed)
 
 
+class Folded:
+    """Folded LoRA factors of one low-precision base layer: `a` (k r, in_features) and `b` (out_features, k r),
+    fp32, scaling included; `hook` adds them to the layer's output."""
+
+    def __init__(self, a: torch.Tensor, b: torch.Tensor, hook):
+        self.a, self.b, self.hook = a, b, hook
+
+
+def _add_folded(module, args, output):
+    folded = module.seal_folded
+    x = args[0].to(folded.a.dtype)  # (..., in_features)
+    return (output.to(folded.a.dtype) + (x @ folded.a.T) @ folded.b.T).to(output.dtype)
+
+
 def base_weights(model) -> dict[str, torch.Tensor]:
-    """A copy (on CPU) of the base weights under the LoRA layers: the only weights `fold_lora` changes."""
+    """A copy (on CPU) of the base weights under the LoRA layers: the only weights `fold_lora` changes (in bf16 and
+    fp16 it changes none: its factors sit beside them)."""
     from peft.tuners.lora import LoraLayer
 
     return {name: layer.get_base_layer().weight.detach().to("cpu", copy=True)
@@ -78,7 +110,13 @@ def base_weights(model) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def restore_base_weights(model, saved: dict[str, torch.Tensor]) -> None:
-    """Put back the base weights copied by `base_weights` (in place, nothing reloaded from disk)."""
+    """Put back the base weights copied by `base_weights` and drop folded factors (in place, nothing reloaded from
+    disk)."""
     modules = dict(model.named_modules())
     for name, weight in saved.items():
-        modules[name].get_base_layer().weight.copy_(weight)
+        base = modules[name].get_base_layer()
+        base.weight.copy_(weight)
+        folded = getattr(base, "seal_folded", None)
+        if folded is not None:  # low-precision folds live beside the weight (see `fold_lora`)
+            folded.hook.remove()
+            del base.seal_folded

@@ -25,7 +25,8 @@ row k after k edits, its standard deviations and standard errors across sequence
 per passage position; paired differences against `none`), `forgetting.png` (one heatmap per mitigation). The store
 has one `inner_results` row per (mitigation, sequence, step, passage) and one evaluation per finished sequence.
 Departures from SEAL's continual_self_edits.py: the LoRA is folded into the weights in memory instead of merged,
-saved and reloaded through vLLM; resume redoes an unfinished sequence from its start.
+saved and reloaded through vLLM (bf16 weights keep it beside them as fp32 factors, where SEAL's bf16 merge rounds
+part of each update away: `inner.lora.fold_lora`); resume redoes an unfinished sequence from its start.
 """
 
 from __future__ import annotations
