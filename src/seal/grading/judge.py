@@ -30,6 +30,7 @@ import os
 import string
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
@@ -564,6 +565,18 @@ class JudgeConfig:
             raise ConfigError(f"judge max_retries and backoff_s must be >= 0, got {self.max_retries}, {self.backoff_s}")
         if self.max_workers < 1:
             raise ConfigError(f"judge max_workers must be >= 1, got {self.max_workers}")
+        if self.base_url and not _is_http_url(self.base_url):
+            raise ConfigError(f"base_url: expected an http(s) URL such as https://api.openai.com/v1, "
+                              f"got {self.base_url!r}")
+
+
+def _is_http_url(text: str) -> bool:
+    """Whether `text` is an http(s) URL with a host, and a port in 0-65535 if it names one."""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # reading a port that is not a number in 0-65535, or a malformed IPv6 host
+        return False
 
 
 def make_judge(

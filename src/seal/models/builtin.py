@@ -8,6 +8,13 @@ read the safetensors copy (well under 2 s).
 The tiny models (`tiny-llama`, `tiny-qwen2`) are two-layer transformers with a byte-level BPE tokenizer of 512 tokens
 trained on the built-in passages: real architectures and a real tokenizer, built deterministically from a seed, so
 tests exercise the same code paths as a real model in well under a second.
+
+The random models (`random:qwen2.5-7b`, `random:llama-3.2-1b`) are the paper's architectures (Qwen2.5-7B for
+knowledge incorporation, Llama-3.2-1B for ARC) built from their published `config.json` values with random weights
+and the tiny tokenizer (its 512 ids fit any vocabulary): step times, memory and FLOPs are those of the real models,
+their answers and rewards mean nothing. They are built directly on the target device in the target dtype (7B in
+fp32 on CPU would take 28 GB). `random:tiny-qwen2.5` and `random:tiny-llama-3.2` keep everything but the sizes, for
+tests on CPU.
 """
 
 from __future__ import annotations
@@ -35,8 +42,30 @@ def cache_dir() -> Path:
     return Path(xdg).expanduser() / "seal"
 
 
+# Published config.json values of the paper's models (Qwen/Qwen2.5-7B, meta-llama/Llama-3.2-1B on the hub), less
+# their special token ids: the tiny tokenizer's replace them.
+QWEN25 = dict(model_type="qwen2", num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=131072,
+              rms_norm_eps=1e-6, rope_theta=1e6, use_sliding_window=False, tie_word_embeddings=False)
+LLAMA32 = dict(model_type="llama", num_attention_heads=32, num_key_value_heads=8, head_dim=64,
+               max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=5e5, tie_word_embeddings=True,
+               rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                             "original_max_position_embeddings": 8192})
+# The tiny variants: 2 layers, hidden 64, 4 heads over 2 KV heads, and a vocabulary twice the tokenizer's, so that
+# generation meets ids the tokenizer cannot decode, as with the real models' vocabularies.
+_TINY_SIZES = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, vocab_size=2 * TINY_VOCAB)
+RANDOM = {
+    "random:qwen2.5-7b": QWEN25 | dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                                       vocab_size=152064),
+    "random:llama-3.2-1b": LLAMA32 | dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
+                                          vocab_size=128256),
+    "random:tiny-qwen2.5": QWEN25 | _TINY_SIZES,
+    "random:tiny-llama-3.2": LLAMA32 | _TINY_SIZES | dict(head_dim=16),
+}
+
+
 def builtin_names() -> list[str]:
-    return [SMOLLM2, *TINY]
+    return [SMOLLM2, *TINY, *RANDOM]
 
 
 def smollm2_gguf() -> Path:
@@ -125,3 +154,29 @@ def tiny_model(name: str, seed: int = 0):
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     return model, tokenizer
+
+
+def random_model(name: str, dtype, device: str, seed: int = 0):
+    """A random-weight model of one of the paper's architectures (`RANDOM`) and the tiny tokenizer.
+
+    Args:
+        name: a key of `RANDOM`.
+        dtype: the torch dtype the weights are created in.
+        device: where the weights are created (no copy through the CPU).
+        seed: weight seed.
+
+    Returns:
+        (model in eval mode, tokenizer). The model's special token ids are the tokenizer's (pad, EOS), so
+        generation stops where the tokenizer says; its vocabulary stays the published size.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = tiny_tokenizer()
+    values = dict(RANDOM[name])
+    config = AutoConfig.for_model(values.pop("model_type"), **values, pad_token_id=tokenizer.pad_token_id,
+                                  eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return model.eval(), tokenizer

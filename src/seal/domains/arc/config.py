@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seal.config import ALL_PROJECTIONS, InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, SftConfig, opt
+from seal.config import (ALL_PROJECTIONS, COUNT, NON_NEGATIVE, InnerConfig, LoraConfig, ModelConfig, OuterConfig,
+                         Range, RunConfig, SftConfig, check_ranges, opt)
 from seal.executors.base import ExecutorConfig
 
 CONDITIONS = ("icl", "ttt-untrained", "seal", "oracle")
@@ -29,25 +30,27 @@ class ArcDataConfig:
     solutions: str = opt("", "solutions JSON for a challenges path ('' = found next to it: *_challenges* -> "
                              "*_solutions*)")
     ids: tuple[str, ...] = opt((), "only these task ids, in this order (empty = all)")
-    n: int = opt(0, "tasks to use after `ids` and `offset` (0 = all)")
-    offset: int = opt(0, "skip this many tasks first")
+    n: int = opt(0, "tasks to use after `ids` and `offset` (0 = all)", NON_NEGATIVE)
+    offset: int = opt(0, "skip this many tasks first", NON_NEGATIVE)
 
     def __post_init__(self):
-        if self.n < 0 or self.offset < 0:
-            raise ValueError("n and offset must be at least 0")
+        check_ranges(self)
+        repeated = sorted({i for i in self.ids if self.ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"ids: each task once, got {repeated[0]!r} {self.ids.count(repeated[0])} times")
 
 
 @dataclass(frozen=True)
 class ArcSelfEditConfig:
-    k: int = opt(5, "self-edits sampled per task (paper: 5 per evaluation task)")
-    temperature: float = opt(1.0, "sampling temperature (not stated in the paper; 1.0 as in the knowledge domain)")
-    top_p: float = opt(1.0, "nucleus sampling (1.0 = off)")
-    max_new_tokens: int = opt(512, "self-edit length limit in tokens (the JSON itself is about 100)")
-    batch_size: int = opt(8, "prompts per generate call")
+    k: int = opt(5, "self-edits sampled per task (paper: 5 per evaluation task)", COUNT)
+    temperature: float = opt(1.0, "sampling temperature (not stated in the paper; 1.0 as in the knowledge domain; "
+                                  "0 = greedy)", NON_NEGATIVE)
+    top_p: float = opt(1.0, "nucleus sampling (1.0 = off)", Range(0, 1, lo_open=True))
+    max_new_tokens: int = opt(512, "self-edit length limit in tokens (the JSON itself is about 100)", COUNT)
+    batch_size: int = opt(8, "prompts per generate call", COUNT)
 
     def __post_init__(self):
-        if self.k < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ValueError("k, max_new_tokens and batch_size must be at least 1")
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -59,20 +62,18 @@ class ArcTTTConfig:
                    target_modules=("q_proj", "v_proj", "gate_proj", "up_proj", "down_proj")),
         "TTT LoRA (paper Appendix A / SEAL's code: r 128, alpha 16, q, v, gate, up, down projections)")
     batch_size: int = opt(2, "TTT examples per optimizer step (marc's and SEAL's TTT scripts: 2); the 375-step "
-                             "budget counts steps at batch_size x grad_accum")
-    grad_accum: int = opt(1, "gradient accumulation steps (SEAL's code: 1)")
-    max_examples: int = opt(250, "cap on TTT examples per task (marc's Nmax, kept by SEAL: 250)")
-    max_seq_tokens: int = opt(8192, "TTT examples longer than this many tokens are dropped (marc: 8192)")
-    max_steps: int = opt(375, "self-edits whose training would take more steps are rejected, reward 0 (paper: 375)")
-    permute_n: int = opt(1, "shuffled/recoloured copies per leave-out task (marc: 1)")
-    seeds: int = opt(1, "training seeds per self-edit (paper: each self-edit is run once)")
+                             "budget counts steps at batch_size x grad_accum", COUNT)
+    grad_accum: int = opt(1, "gradient accumulation steps (SEAL's code: 1)", COUNT)
+    max_examples: int = opt(250, "cap on TTT examples per task (marc's Nmax, kept by SEAL: 250)", COUNT)
+    max_seq_tokens: int = opt(8192, "TTT examples longer than this many tokens are dropped (marc: 8192)", COUNT)
+    max_steps: int = opt(375, "self-edits whose training would take more steps are rejected, reward 0 (paper: 375)",
+                         COUNT)
+    permute_n: int = opt(1, "shuffled/recoloured copies per leave-out task (marc: 1)", COUNT)
+    seeds: int = opt(1, "training seeds per self-edit (paper: each self-edit is run once)", COUNT)
     autocast_bf16: bool = opt(False, "bf16 autocast with fp32 LoRA weights (opt-in)")
 
     def __post_init__(self):
-        if min(self.batch_size, self.grad_accum, self.max_examples, self.max_seq_tokens, self.max_steps,
-               self.permute_n, self.seeds) < 1:
-            raise ValueError("batch_size, grad_accum, max_examples, max_seq_tokens, max_steps, permute_n and seeds "
-                             "must be at least 1")
+        check_ranges(self)
 
     def inner(self, learning_rate: float = 1e-4, epochs: int = 2) -> InnerConfig:
         """The inner-loop settings of one self-edit (its learning rate and epochs on top of this section)."""
@@ -88,20 +89,21 @@ class ArcSolveConfig:
         "marc's inference), all (one prompt with every demonstration), or both; tasks with one demonstration use all")
     views: tuple[str, ...] = opt(VIEW_NAMES, "geometric views the prompts are shown in (augment.geometric_views(); "
                                              "marc/SEAL: identity, transpose, flips, rotations)")
-    attempts: int = opt(2, "answers kept after voting; solved = one of them is right (ARC's pass@2)")
-    max_new_tokens: int = opt(1024, "cap on the answer's tokens (a 30x30 grid is 929 characters)")
+    attempts: int = opt(2, "answers kept after voting; solved = one of them is right (ARC's pass@2)", COUNT)
+    max_new_tokens: int = opt(1024, "cap on the answer's tokens (a 30x30 grid is 929 characters)", COUNT)
     auto_max_new_tokens: bool = opt(True, "stop at 1.25x the token count of the task's largest grid (either "
                                           "orientation), under the cap: a model that never stops costs less")
     max_prompt_tokens: int = opt(8192, "prompts longer than this (or than the model's context less the answer) are "
-                                       "dropped; a task with no prompt left for a test input is skipped")
-    batch_size: int = opt(16, "prompts per generate call (all prompts of a task go to one call, in length order)")
+                                       "dropped; a task with no prompt left for a test input is skipped", COUNT)
+    batch_size: int = opt(16, "prompts per generate call (all prompts of a task go to one call, in length order)",
+                          COUNT)
 
     def __post_init__(self):
         unknown = [v for v in self.views if v not in VIEW_NAMES]
-        if unknown or not self.views:
-            raise ValueError(f"views: unknown or empty ({unknown}); known: {', '.join(VIEW_NAMES)}")
-        if min(self.attempts, self.max_new_tokens, self.max_prompt_tokens, self.batch_size) < 1:
-            raise ValueError("attempts, max_new_tokens, max_prompt_tokens and batch_size must be at least 1")
+        if unknown or not self.views or len(set(self.views)) != len(self.views):
+            raise ValueError(f"views: give known views, each once, got {list(self.views)}; known: "
+                             f"{', '.join(VIEW_NAMES)}")
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class ArcEvalConfig:
         unknown = [c for c in self.conditions if c not in CONDITIONS]
         if unknown:
             raise ValueError(f"conditions: unknown {unknown[0]!r} (known: {', '.join(CONDITIONS)})")
+        if not self.conditions or len(set(self.conditions)) != len(self.conditions):
+            raise ValueError(f"conditions: give at least one, each once, got {list(self.conditions)}")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from seal.config import GenerationConfig, InnerConfig, LoraConfig, ModelConfig, OuterConfig, RunConfig, opt
+from seal.config import (COUNT, NON_NEGATIVE, POSITIVE, GenerationConfig, InnerConfig, LoraConfig, ModelConfig,
+                         OuterConfig, Range, RunConfig, check_ranges, opt)
 from seal.executors.base import ExecutorConfig
 from seal.domains.knowledge.quiz import QuizConfig
 from seal.grading.judge import JudgeConfig
@@ -21,9 +22,9 @@ from seal.grading.judge import JudgeConfig
 @dataclass(frozen=True)
 class DataConfig:
     source: str = opt("builtin", "builtin, squad (Hugging Face hub), or a JSON file (SEAL's or SQuAD v1.1 layout)")
-    n: int = opt(0, "passages to use (0 = all)")
+    n: int = opt(0, "passages to use (0 = all)", NON_NEGATIVE)
     seed: Optional[int] = opt(None, "shuffle seed before taking n (null keeps file order; 42 = SEAL's eval set)")
-    offset: int = opt(0, "skip this many passages after shuffling")
+    offset: int = opt(0, "skip this many passages after shuffling", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class SelfEditConfig:
     family: str = opt("implications", "prompt family (implications, implications-long, implications-very-long, "
                                       "rewrite, self-qa, no-prompt, or one from families_file)")
     families_file: str = opt("", "YAML file of extra families: name -> template with {title} and {passage}")
-    k: int = opt(5, "self-edits sampled per passage (paper: 5)")
-    temperature: float = opt(1.0, "sampling temperature (paper: 1.0)")
-    top_p: float = opt(0.95, "nucleus sampling (SEAL's code: 0.95)")
-    max_new_tokens: int = opt(1024, "self-edit length limit")
-    batch_size: int = opt(8, "prompts per generate call")
+    k: int = opt(5, "self-edits sampled per passage (paper: 5)", COUNT)
+    temperature: float = opt(1.0, "sampling temperature (paper: 1.0; 0 = greedy)", NON_NEGATIVE)
+    top_p: float = opt(0.95, "nucleus sampling (SEAL's code: 0.95)", Range(0, 1, lo_open=True))
+    max_new_tokens: int = opt(1024, "self-edit length limit", COUNT)
+    batch_size: int = opt(8, "prompts per generate call", COUNT)
     chat: Literal["auto", "chat", "plain"] = opt("auto", "auto: the chat template when the tokenizer has one")
 
 
@@ -51,11 +52,18 @@ class RewardConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    conditions: tuple[str, ...] = opt(
+    conditions: tuple[Literal["base", "passage", "self-edit", "external", "checkpoint"], ...] = opt(
         ("base", "passage", "self-edit"),
         "columns of the single-passage table: base, passage, self-edit, external, checkpoint")
     external_file: str = opt("", "self-edits in SEAL's layout (`completions` per passage) for the external condition")
     checkpoint: str = opt("", "model whose self-edits the checkpoint condition trains on (a trained round, say)")
+
+    def __post_init__(self):
+        if not self.conditions or len(set(self.conditions)) != len(self.conditions):
+            raise ValueError(f"conditions: give at least one, each once, got {list(self.conditions)}")
+        for condition, key in (("external", "external_file"), ("checkpoint", "checkpoint")):
+            if condition in self.conditions and not getattr(self, key):
+                raise ValueError(f"{key}: needed by the {condition} condition (or drop {condition} from conditions)")
 
 
 @dataclass(frozen=True)
@@ -65,12 +73,13 @@ class CptConfig:
     mode: Literal["full", "lora"] = opt(
         "full", "full: full fine-tuning (paper v2; the default for comparisons with the paper); lora: one LoRA "
         "(paper v1 and SEAL's CPT.sh)")
-    epochs: int = opt(3, "passes over the pooled documents (SEAL's CPT.sh: 3)")
-    learning_rate: float = opt(1e-3, "AdamW learning rate of lora mode, linear decay to 0 (SEAL's CPT.sh: 1e-3)")
+    epochs: int = opt(3, "passes over the pooled documents (SEAL's CPT.sh: 3)", COUNT)
+    learning_rate: float = opt(1e-3, "AdamW learning rate of lora mode, linear decay to 0 (SEAL's CPT.sh: 1e-3)",
+                               POSITIVE)
     full_learning_rate: float = opt(1e-5, "learning rate of full mode (our choice, a usual full fine-tuning rate: "
-                                          "the v2 rate is not in the sources we have)")
-    batch_size: int = opt(4, "documents per step (SEAL's CPT.sh: 4)")
-    grad_accum: int = opt(2, "gradient accumulation steps (SEAL's CPT.sh: 2)")
+                                          "the v2 rate is not in the sources we have)", POSITIVE)
+    batch_size: int = opt(4, "documents per step (SEAL's CPT.sh: 4)", COUNT)
+    grad_accum: int = opt(2, "gradient accumulation steps (SEAL's CPT.sh: 2)", COUNT)
     lora: LoraConfig = opt(LoraConfig(), "LoRA of lora mode (SEAL's CPT.sh: r 32, alpha 64, dropout 0)")
     passage_per_self_edit: bool = opt(
         False, "repeat the passage once per self-edit, as SEAL's CPT.py does (false: each passage once)")
@@ -81,18 +90,17 @@ class CptConfig:
         return self.learning_rate if self.mode == "lora" else self.full_learning_rate
 
     def __post_init__(self):
-        if not (self.learning_rate > 0 and self.full_learning_rate > 0):
-            raise ValueError("learning rates must be positive")
-        if self.epochs < 1 or self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("epochs, batch_size and grad_accum must be at least 1")
+        check_ranges(self)
 
 
 @dataclass(frozen=True)
 class ContinualConfig:
     """Sequential self-edits (`seal knowledge continual`; paper Section 5, Figure 6; SEAL's continual_self_edits.sh)."""
 
-    sequence_length: int = opt(8, "passages per sequence, each one self-edit and one kept LoRA update (paper: 8)")
-    sequences: int = opt(64, "random sequences averaged (paper: 64; SEAL's continual_self_edits.sh runs 8 per job)")
+    sequence_length: int = opt(8, "passages per sequence, each one self-edit and one kept LoRA update (paper: 8)",
+                               COUNT)
+    sequences: int = opt(64, "random sequences averaged (paper: 64; SEAL's continual_self_edits.sh runs 8 per job)",
+                         COUNT)
     seed: int = opt(42, "draws the sequences (passages without replacement within a sequence); the same seed gives "
                         "the same sequences whatever the mitigation")
     mitigations: tuple[Literal["none", "replay", "kl"], ...] = opt(
@@ -100,16 +108,13 @@ class ContinualConfig:
         "(earlier passages' documents mixed into each update), kl (learning without forgetting: a KL penalty to the "
         "previous model on replayed documents, Li and Hoiem 2016)")
     replay_fraction: float = opt(0.5, "replayed documents per update, as a fraction of the new self-edit's documents "
-                                      "(replay and kl; at least 1 once there is an earlier passage)")
-    kl_weight: float = opt(1.0, "weight of the KL penalty (kl mitigation)")
+                                      "(replay and kl; at least 1 once there is an earlier passage)", NON_NEGATIVE)
+    kl_weight: float = opt(1.0, "weight of the KL penalty (kl mitigation)", NON_NEGATIVE)
 
     def __post_init__(self):
-        if self.sequence_length < 1 or self.sequences < 1:
-            raise ValueError("sequence_length and sequences must be at least 1")
+        check_ranges(self)
         if not self.mitigations or len(set(self.mitigations)) != len(self.mitigations):
-            raise ValueError("mitigations: give at least one, each once")
-        if self.replay_fraction < 0 or self.kl_weight < 0:
-            raise ValueError("replay_fraction and kl_weight must be non-negative")
+            raise ValueError(f"mitigations: give at least one, each once, got {list(self.mitigations)}")
 
 
 @dataclass(frozen=True)

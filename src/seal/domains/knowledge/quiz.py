@@ -14,7 +14,7 @@ from typing import Literal, Sequence
 
 import torch
 
-from seal.config import opt
+from seal.config import COUNT, opt
 from seal.domains.knowledge.data import Passage
 from seal.errors import ConfigError
 from seal.grading.judge import JudgeConfig
@@ -27,11 +27,11 @@ CHAT = "Answer this question about {title} in a few words.\nQuestion: {question}
 @dataclass(frozen=True)
 class QuizConfig:
     style: Literal["auto", "plain", "chat"] = opt("auto", "prompt style; auto = plain (measured best on SmolLM2)")
-    max_new_tokens: int = opt(64, "answer length limit (paper: 64)")
+    max_new_tokens: int = opt(64, "answer length limit (paper: 64)", COUNT)
     metric: Literal["em", "f1", "short-contains", "judge"] = opt(
         "em", "grading: SQuAD exact match (deterministic default), token F1, short-contains (gold answer in a first "
         "sentence of at most 15 words; for small models that answer in sentences), or an LLM judge (paper)")
-    batch_size: int = opt(32, "prompts per generate call")
+    batch_size: int = opt(32, "prompts per generate call", COUNT)
     judge: JudgeConfig = opt(JudgeConfig(), "LLM judge settings, used when metric=judge")
 
 
