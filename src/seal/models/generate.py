@@ -51,7 +51,10 @@ class HFGenerator:
                 torch.manual_seed(seed + start)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if stop_at_newline:  # quiz answers end at the first line break: stop decoding there
+            # Quiz answers end at the first line break: stop decoding there, unless the model's generation config
+            # fixes a minimum length (the random-weight timing bench decodes a fixed number of tokens); the text is
+            # cut at its first line break below either way.
+            if stop_at_newline and not self.model.generation_config.min_new_tokens:
                 kwargs.update(stop_strings=["\n"], tokenizer=tok)
             out = self.model.generate(**enc, **kwargs)  # (batch, prompt_len + new)
             for row in out[:, enc["input_ids"].shape[1]:]:
