@@ -341,6 +341,11 @@ class InnerConfig:
     multi: int = opt(1, "self-edits trained at once, each its own LoRA on one frozen base, in one forward and "
                         "backward with exact per-adapter gradients (1 = one at a time)", COUNT)
     max_doc_tokens: int = opt(2048, "documents are truncated to this many tokens (SEAL's code: 2048)", COUNT)
+    max_grad_norm: float = opt(1.0, "the gradient's L2 norm is clipped to this before each step (0 = no clipping); "
+                                    "SEAL's inner loop runs HF Trainer, whose default is 1.0; multi clips each "
+                                    "adapter by its own norm", NON_NEGATIVE)
+    append_eos: bool = opt(True, "fast and multi: end every document with one EOS token, in the loss (SEAL's code "
+                                 "trains on EOS pads after every document)")
 
     def __post_init__(self):
         check_ranges(self)

@@ -1,7 +1,9 @@
-"""The multi-adapter path equals separate fast runs: same trained LoRA weights, same answers (fp32, tiny model)."""
+"""The multi-adapter path equals separate fast runs: same trained LoRA weights, same answers (fp32, tiny model),
+with and without gradient clipping (each adapter clipped by its own norm)."""
 
 import copy
 
+import pytest
 import torch
 
 from seal.config import InnerConfig, LoraConfig
@@ -15,15 +17,22 @@ DOCS = [["Tor\nTor has 12 bridges.", "Tor\nAma Venn founded Tor in 1201.", "Tor\
 SEEDS = [0, 5, 9]
 
 
-def test_multi_adapter_training_equals_separate_runs(tiny):
+@pytest.mark.parametrize("max_grad_norm", [0.0, 1.0])
+def test_multi_adapter_training_equals_separate_runs(tiny, max_grad_norm):
     model, tokenizer = tiny
     cfg = InnerConfig(lora=LoraConfig(r=4, alpha=8, target_modules=("q_proj", "v_proj", "down_proj")),
-                      learning_rate=1e-2, epochs=3, batch_size=2)
+                      learning_rate=1e-2, epochs=3, batch_size=2, max_grad_norm=max_grad_norm)
     fast = FastAdapter(copy.deepcopy(model), tokenizer, cfg)
     separate = []
     for docs, seed in zip(DOCS, SEEDS):
         with fast.trained(docs, seed) as stats:
             separate.append((stats.losses, lora_state(fast.model)))
+    if max_grad_norm:  # clipping changed every adapter's weights by 10x the tolerance below: the comparison covers it
+        unclipped = InnerConfig(**{**cfg.__dict__, "max_grad_norm": 0.0})
+        for (_, weights), docs, seed in zip(separate, DOCS, SEEDS):
+            with fast.trained(docs, seed, unclipped):
+                gap = max(float((w - weights[k]).abs().max()) for k, w in lora_state(fast.model).items())
+            assert gap > 1e-4
     multi = MultiAdapter(copy.deepcopy(model), tokenizer, InnerConfig(**{**cfg.__dict__, "multi": 3}))
     with multi.trained_many(DOCS, SEEDS) as stats:
         for j, (losses, weights) in enumerate(separate):

@@ -72,7 +72,7 @@ def test_fold_keeps_the_update_and_restore_brings_back_the_base(tiny):
     ids = tokenizer("Zorbia\nThe capital of Zorbia is Quelmar.", return_tensors="pt")["input_ids"]
     out = lambda: peft_model(input_ids=ids).logits.detach()  # noqa: E731
     original, saved = out(), base_weights(peft_model)
-    examples = tokenize_documents(tokenizer, ["Zorbia\nThe capital of Zorbia is Quelmar."], 64)
+    examples = tokenize_documents(tokenizer, ["Zorbia\nThe capital of Zorbia is Quelmar."], 64, add_eos=True)
     reset_lora(peft_model, 1)
     train_lora(peft_model, examples, InnerConfig(learning_rate=1e-2, epochs=3, seeds=1), 1, tokenizer.pad_token_id)
     adapted = out()
@@ -88,7 +88,7 @@ def test_kl_penalty_is_zero_at_the_previous_model_and_positive_away_from_it(tiny
     model, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
     peft_model = attach_lora(model, LoraConfig(r=4, alpha=8))
     reset_lora(peft_model, 0)
-    examples = tokenize_documents(tokenizer, ["Tor\nTor has 12 bridges."], 64)
+    examples = tokenize_documents(tokenizer, ["Tor\nTor has 12 bridges."], 64, add_eos=True)
     penalty = kl_penalty(examples, weight=1.0, pad_id=tokenizer.pad_token_id, seed=0)
     assert penalty(peft_model).item() == pytest.approx(0.0, abs=1e-6)
     with torch.no_grad():

@@ -49,7 +49,7 @@ class FullAdapter:
         """Fine-tune every weight on `docs` with `cfg` (default: this adapter's); restore the base weights on exit."""
         cfg = cfg or self.cfg
         examples = docs if docs and isinstance(docs[0], Example) else tokenize_documents(
-            self.tokenizer, docs, cfg.max_doc_tokens)
+            self.tokenizer, docs, cfg.max_doc_tokens, cfg.append_eos)
         params = [p for p in self.model.parameters()]
         for p in params:
             p.requires_grad_(True)

@@ -4,10 +4,11 @@
 row b of a batch goes through adapter `index[b]` (shape (batch,)), or through none when `index` is None. The loss is
 the sum over adapters of each adapter's own token-mean loss, so the gradient of adapter j's weights is exactly the
 gradient of a separate run on adapter j's batch (rows of other adapters never touch its weights). AdamW is applied
-per adapter with its own step count and linear-decay schedule, and an adapter whose schedule has ended is neither
-fed nor updated. Initialisation draws each adapter's A exactly as `reset_lora(seed)` would for a single adapter,
-so `multi` reproduces `fast` up to floating-point rounding. Quizzes of all adapters are answered in one batched
-generate with per-row adapters.
+per adapter with its own step count and linear-decay schedule, after clipping that adapter's own gradient norm
+(all its layers' A and B) to `max_grad_norm`; an adapter whose schedule has ended is neither fed nor updated.
+Initialisation draws each adapter's A exactly as `reset_lora(seed)` would for a single adapter, so `multi` reproduces
+`fast` up to floating-point rounding. Quizzes of all adapters are answered in one batched generate with per-row
+adapters.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class MultiAdapter:
     @contextmanager
     def trained_many(self, docs: list[list[str]], seeds: list[int]) -> Iterator[list[TrainStats]]:
         """Train adapter j on docs[j] from seed seeds[j]; inside, `route` selects adapters; on exit B = 0 again."""
-        examples = [tokenize_documents(self.tokenizer, d, self.cfg.max_doc_tokens) for d in docs]
+        examples = [tokenize_documents(self.tokenizer, d, self.cfg.max_doc_tokens, self.cfg.append_eos) for d in docs]
         self.reset(seeds)
         try:
             yield self._train(examples, seeds)
@@ -168,11 +169,17 @@ class MultiAdapter:
     @torch.no_grad()
     def _adamw_step(self, params, moments, active: list[int], totals: list[int], step: int) -> None:
         """torch.optim.AdamW's update (betas 0.9/0.999, eps 1e-8, no weight decay), per active adapter, with each
-        adapter's linear decay: lr_j = lr (T_j - t) / T_j at its t-th step."""
+        adapter's linear decay: lr_j = lr (T_j - t) / T_j at its t-th step, after torch.nn.utils.clip_grad_norm_'s
+        clipping applied to each adapter's gradients alone (coefficient min(1, max_norm / (norm_j + 1e-6)))."""
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         t = step + 1
         bc1, bc2_sqrt = 1 - beta1 ** t, math.sqrt(1 - beta2 ** t)
         idx = torch.tensor(active, device=params[0].device)
+        if self.cfg.max_grad_norm > 0:
+            norms = torch.stack([p.grad[idx].flatten(1).norm(dim=1) for p in params]).norm(dim=0)  # (active,)
+            coef = (self.cfg.max_grad_norm / (norms + 1e-6)).clamp(max=1.0)
+            for p in params:
+                p.grad[idx] = p.grad[idx] * coef.view((-1,) + (1,) * (p.dim() - 1))
         lrs = torch.tensor([self.cfg.lr * (totals[j] - step) / totals[j] for j in active],
                            device=params[0].device)
         for p, (m, v) in zip(params, moments):

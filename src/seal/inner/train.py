@@ -5,14 +5,15 @@ stats, with `adapter.model` answering the quiz inside it and the exact base mode
 
 - `FastAdapter` (default): one LoRA attached for the whole run and re-initialised in place per self-edit; documents
   are batched without padding waste (batch 1 needs no pads; larger batches group documents of similar length and
-  mask pads out of the loss); AdamW with linear decay to 0, exactly as Hugging Face's Trainer defaults; optional bf16
-  autocast with fp32 LoRA weights.
+  mask pads out of the loss); AdamW with linear decay to 0 and gradient clipping, exactly as Hugging Face's Trainer
+  defaults; optional bf16 autocast with fp32 LoRA weights.
 - `ReferenceAdapter`: what SEAL's code does, for comparison: every document padded to 2048 tokens with the pad
   (end-of-text) tokens in the loss, a fresh PEFT model and `transformers.Trainer` per self-edit, the adapter saved
   to disk and reloaded before the quiz.
 
-Departure from SEAL (fast mode only): pads never enter the loss; each document ends with one EOS token, which is
-trained on (SEAL's first pad token plays that role).
+Departure from SEAL (fast mode only): pads never enter the loss. SEAL's pads are EOS tokens, so its model also
+learns to end every document; `inner.append_eos` keeps that part by ending each document with one trained EOS token.
+Both modes clip the gradient norm at `inner.max_grad_norm` before each optimizer step, as Trainer does (default 1.0).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class Example:
     n_prompt: int = 0
 
 
-def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = True) -> list[Example]:
-    """Whole documents, every token in the loss: the tokenizer's own special tokens, the text, then EOS;
-    truncated to `max_tokens`."""
+def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool) -> list[Example]:
+    """Whole documents, every token in the loss: the tokenizer's own special tokens, the text, then EOS when
+    `add_eos` (`inner.append_eos`); truncated to `max_tokens`."""
     ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
     eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
     return [Example((list(x) + eos)[:max_tokens]) for x in ids]
@@ -98,7 +99,9 @@ def causal_lm_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Ten
 def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_id: int,
                params: list[torch.nn.Parameter] | None = None, regularizer=None) -> TrainStats:
     """Train the (already reset) LoRA of `model` on `examples`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
-    linear decay from `cfg.lr` to 0 over all steps, loss averaged over real tokens per optimizer step.
+    linear decay from `cfg.lr` to 0 over all steps, loss averaged over real tokens per optimizer step, the gradient's
+    global L2 norm clipped to `cfg.max_grad_norm` before each step (0: no clipping). These are transformers.Trainer's
+    defaults, which SEAL's inner loop (`knowledge-incorporation/src/inner/TTT_server.py`) runs with.
 
     `params` (default: the LoRA weights) are what is trained: full fine-tuning passes every weight.
     `regularizer(model) -> scalar tensor`, when given, is added once per optimizer step (continual learning's
@@ -134,6 +137,8 @@ def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_
                     penalty = regularizer(model)
                 penalty.backward()
                 stats.penalties.append(penalty.item())
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -171,7 +176,7 @@ class FastAdapter:
         training settings of this one call (ARC self-edits choose their own learning rate and epochs)."""
         cfg = cfg or self.cfg
         examples = docs if docs and isinstance(docs[0], Example) else tokenize_documents(
-            self.tokenizer, docs, cfg.max_doc_tokens)
+            self.tokenizer, docs, cfg.max_doc_tokens, cfg.append_eos)
         reset_lora(self.model, seed)
         try:
             yield train_lora(self.model, examples, cfg, seed, self.tokenizer.pad_token_id)
@@ -220,8 +225,8 @@ class ReferenceAdapter:
             args = TrainingArguments(
                 output_dir=tmp, per_device_train_batch_size=self.cfg.batch_size,
                 gradient_accumulation_steps=self.cfg.grad_accum, num_train_epochs=self.cfg.epochs,
-                learning_rate=self.cfg.lr, logging_steps=1, save_strategy="no", report_to=[],
-                seed=seed, bf16=self.cfg.autocast_bf16, disable_tqdm=True,
+                learning_rate=self.cfg.lr, max_grad_norm=self.cfg.max_grad_norm, logging_steps=1, save_strategy="no",
+                report_to=[], seed=seed, bf16=self.cfg.autocast_bf16, disable_tqdm=True,
                 use_cpu=next(self.base_model.parameters()).device.type == "cpu",
             )
             trainer = Trainer(model=peft_model, args=args, train_dataset=rows, data_collator=default_data_collator)

@@ -251,10 +251,11 @@ def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str, base: 
         replay = replay_documents(history, len(docs), c.replay_fraction, stable_seed(cfg.run.seed, "replay", s, k)) \
             if mitigation != "none" else []
         train_docs = docs + replay if mitigation == "replay" else docs
-        examples = tokenize_documents(ctx.tokenizer, train_docs, cfg.inner.max_doc_tokens)
+        examples = tokenize_documents(ctx.tokenizer, train_docs, cfg.inner.max_doc_tokens, cfg.inner.append_eos)
         regularizer = None
         if mitigation == "kl" and replay:
-            regularizer = kl_penalty(tokenize_documents(ctx.tokenizer, replay, cfg.inner.max_doc_tokens),
+            regularizer = kl_penalty(tokenize_documents(ctx.tokenizer, replay, cfg.inner.max_doc_tokens,
+                                                        cfg.inner.append_eos),
                                      c.kl_weight, ctx.tokenizer.pad_token_id, seed)
         reset_lora(ctx.model, seed)
         stats = train_lora(ctx.model, examples, cfg.inner, seed, ctx.tokenizer.pad_token_id, regularizer=regularizer)
