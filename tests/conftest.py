@@ -41,3 +41,23 @@ def runs_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "runs"
     monkeypatch.setenv("SEAL_RUNS", str(root))
     return root
+
+
+@pytest.fixture
+def bos_tiny():
+    """The tiny Llama with a Llama-3-style tokenizer: every encoding with special tokens starts with a BOS token
+    (`<|begin_of_text|>`), and the chat template renders that BOS as text first (`{{ bos_token }}...`), as
+    Llama-3-Instruct's does. The case where tokenizing chat-rendered text again would give two BOS tokens."""
+    from tokenizers.processors import TemplateProcessing
+
+    from seal.models import load
+    from seal.models.builtin import CHATML_TEMPLATE
+
+    model, tok = load("tiny-llama", dtype="fp32", device="cpu")
+    tok.add_special_tokens({"bos_token": "<|begin_of_text|>"})
+    tok.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<|begin_of_text|> $A", pair="<|begin_of_text|> $A $B",
+        special_tokens=[("<|begin_of_text|>", tok.bos_token_id)])
+    tok.chat_template = "{{ bos_token }}" + CHATML_TEMPLATE
+    model.resize_token_embeddings(len(tok))
+    return model, tok

@@ -1,4 +1,8 @@
+import socket
+import threading
 import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
@@ -23,10 +27,54 @@ def test_tiny_models_are_deterministic_with_a_real_tokenizer():
 def test_unknown_model_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModelError, match="unknown model"):
         load(str(tmp_path / "no-such-model"))
-    # no hub here: fail at once instead of retrying the network (the env variable is read when huggingface_hub loads)
+    # offline mode (HF_HUB_OFFLINE, read when huggingface_hub loads): only the local cache is looked in
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
-    with pytest.raises(ModelError):
-        load("nobody/no-such-model-anywhere")  # hub unreachable or absent: one-line error, not a traceback
+    with pytest.raises(ModelError, match="offline mode is enabled"):
+        load("nobody/no-such-model-anywhere")
+
+
+@contextmanager
+def hub(status: int, headers: dict[str, str]):
+    """A stand-in for the Hugging Face hub on 127.0.0.1 answering every request with `status` and `headers`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def do_GET(self):
+            self.send_response(status)
+            for key, value in {**headers, "Content-Type": "application/json", "Content-Length": "2"}.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_name_the_hub_does_not_know_is_a_clear_error_at_once(monkeypatch):
+    with hub(404, {"X-Error-Code": "RepoNotFound"}) as url:
+        monkeypatch.setattr("huggingface_hub.constants.ENDPOINT", url)
+        start = time.perf_counter()
+        with pytest.raises(ModelError, match="nor a model on the Hugging Face hub"):
+            load("nobody/no-such-model-anywhere")
+    assert time.perf_counter() - start < 5
+
+
+def test_an_unreachable_hub_fails_in_seconds_not_after_retries(monkeypatch):
+    with socket.socket() as s:  # a port that was free a moment ago: connections to it are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr("huggingface_hub.constants.ENDPOINT", f"http://127.0.0.1:{port}")
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="hub is unreachable .* not in the local cache"):
+        load("nobody/no-such-model-anywhere")
+    assert time.perf_counter() - start < 5  # transformers' own download retried for ~50 s
 
 
 def test_bf16_and_device_choice():

@@ -1,7 +1,9 @@
 """Batched text generation with Hugging Face `generate`: greedy answers for quizzes, sampled self-edits.
 
-Prompts are left-padded and run in batches with the KV cache; outputs are decoded without special tokens.
-A `Generator` is anything with this `generate(prompts, ...)` signature, so a vLLM engine can stand in.
+Prompts are encoded with `encode` (the one rule for turning text into token ids that training, scoring and
+generation share), left-padded and run in batches with the KV cache; generation stops at every id of
+`stop_token_ids`; outputs are decoded without special tokens. A `Generator` is anything with this
+`generate(prompts, ...)` signature, so a vLLM engine can stand in.
 """
 
 from __future__ import annotations
@@ -16,6 +18,33 @@ import torch
 class Generator(Protocol):
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0,
                  top_p: float = 1.0, seed: int = 0, stop_at_newline: bool = False) -> list[str]: ...
+
+
+def encode(tokenizer, text: str) -> list[int]:
+    """Token ids of `text` as the model sees it on every path (generation prompts, quiz scoring, inner-loop
+    documents, ARC test-time training, M-step rows, vLLM prompts): with the tokenizer's own special tokens (a
+    Llama tokenizer's BOS) unless `text` already starts with the BOS token, which a chat template such as
+    Llama-3's (`{{ bos_token }}...`) renders as text. So a prompt holds one BOS, whether it is plain or chat-rendered,
+    and training rows hold the same BOS as the prompts the model later answers.
+
+    Why: tokenizing chat-rendered text again with special tokens gives two BOS tokens (huggingface/alignment-handbook
+    #127); tokenizing plain text without them gives none, unlike the documents the inner loop trains on.
+    """
+    bos = tokenizer.bos_token
+    return list(tokenizer(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"])
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """The ids generation stops at: every id of `model.generation_config.eos_token_id` (an int or a list: Llama-3-
+    Instruct lists <|eot_id|> next to <|end_of_text|>), then the tokenizer's EOS; no repeats, possibly empty.
+
+    Passing only the tokenizer's EOS to `generate` would replace the model's list (vllm-project/vllm#4180)."""
+    config = getattr(model, "generation_config", None)
+    ids = getattr(config, "eos_token_id", None)
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return list(dict.fromkeys(ids))
 
 
 def chat_prompt(tokenizer, user: str) -> str:
@@ -38,14 +67,16 @@ class HFGenerator:
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int = 0, stop_at_newline: bool = False) -> list[str]:
         """One completion per prompt. temperature 0 is greedy. With `stop_at_newline` the text is cut at its first
-        line break (quiz answers). Sampling is seeded per call, so a batch's samples are reproducible on CPU."""
+        line break (quiz answers). Sampling is seeded per call, so a batch's samples are reproducible on CPU.
+        Prompts are encoded with `encode`; decoding stops at every id of `stop_token_ids`."""
         tok = self.tokenizer
         outputs: list[str] = []
         device = next(self.model.parameters()).device
+        stops = stop_token_ids(self.model, tok) or None
         for start in range(0, len(prompts), self.batch_size):
-            chunk = list(prompts[start:start + self.batch_size])
-            enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            ids = [encode(tok, p) for p in prompts[start:start + self.batch_size]]
+            enc = tok.pad({"input_ids": ids}, return_tensors="pt", padding_side="left").to(device)
+            kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=stops)
             if temperature > 0:
                 kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
                 torch.manual_seed(seed + start)

@@ -3,8 +3,10 @@
     model, tokenizer = seal.models.load("smollm2-135m-instruct")          # built-in, runs on CPU
     model, tokenizer = seal.models.load("Qwen/Qwen2.5-7B", dtype="bf16")   # any hub id or local path
 
-Tokenizers are returned with a pad token (EOS when the model has none) and left padding, ready for batched
-generation. `trust_remote_code` is off unless asked for.
+Tokenizers are returned with an EOS (the model's when the tokenizer has none), a pad token (EOS when the model has
+none) and left padding, ready for batched generation. A hub id is looked up with one short request first, so an
+unknown name, or no network, is a one-line error in seconds (a cached model still loads offline).
+`trust_remote_code` is off unless asked for.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from seal.errors import ModelError
 from seal.models import builtin
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+HUB_TIMEOUT_S = 5.0  # the hub's answer to one metadata request; past it, a model loads from the local cache only
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -41,11 +44,55 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, _DTYPES[dtype])
 
 
-def _prepare_tokenizer(tokenizer):
+def _prepare_tokenizer(tokenizer, model=None, name: str = ""):
+    """`tokenizer` ready for batched generation and training: left padding, an EOS and a pad token.
+
+    EOS: the tokenizer's, else the first id of `model.generation_config.eos_token_id` (a checkpoint whose tokenizer
+    was saved without one); with neither, a warning on stderr: inner-loop documents then end without an end token
+    and generation runs to `max_new_tokens`. Pad: the tokenizer's, else EOS, UNK or BOS, else token id 0 (pads are
+    masked by the attention mask and left out of the loss, so any id serves; huggingface/transformers#22312).
+    """
+    if tokenizer.eos_token is None:
+        from seal.models.generate import stop_token_ids
+
+        ids = stop_token_ids(model, tokenizer) if model is not None else []
+        if ids:
+            tokenizer.eos_token = tokenizer.convert_ids_to_tokens(ids[0])
+        else:
+            from seal.progress import console
+
+            console.print(f"warning: model {name!r} has no end-of-sequence token (tokenizer or generation config): "
+                          "training documents end without one and generation runs to max_new_tokens", soft_wrap=True)
     if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.pad_token = (tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
+                               or tokenizer.convert_ids_to_tokens(0))
     tokenizer.padding_side = "left"
     return tokenizer
+
+
+def _hub_local_only(repo_id: str) -> str | None:
+    """Why `repo_id` must come from the local cache (the hub unreachable, offline mode on), or None when the hub
+    answers for it. One request, no retries, `HUB_TIMEOUT_S`: transformers' download retries a failed connection
+    five times with backoff, ~50 s offline, before its error.
+
+    Raises:
+        ModelError: `repo_id` is not a valid hub id, or the hub says no such model is visible.
+    """
+    from huggingface_hub import HfApi, constants
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    try:
+        HfApi(endpoint=constants.ENDPOINT).model_info(repo_id, timeout=HUB_TIMEOUT_S)
+    except GatedRepoError:  # exists; access is transformers' to check and explain
+        return None
+    except HFValidationError:
+        raise ModelError(f"unknown model {repo_id!r}: not a built-in name, no such directory, nor a hub id") from None
+    except RepositoryNotFoundError:
+        raise ModelError(f"unknown model {repo_id!r}: not a built-in name, no such directory, nor a model on the "
+                         "Hugging Face hub (a private one needs `hf auth login`)") from None
+    except Exception as e:  # connection refused, timeout, offline mode, a hub error: the local cache may hold it
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return None
 
 
 def resolve_source(name_or_path: str) -> str:
@@ -76,20 +123,25 @@ def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_rem
     torch_dtype = resolve_dtype(dtype, device)
     if name_or_path in builtin.TINY:
         model, tokenizer = builtin.tiny_model(name_or_path, seed=seed)
-        return model.to(device=device, dtype=torch_dtype).eval(), _prepare_tokenizer(tokenizer)
+        return model.to(device=device, dtype=torch_dtype).eval(), _prepare_tokenizer(tokenizer, model, name_or_path)
     if name_or_path in builtin.RANDOM:  # built in place on the device, in the dtype (a 7B never passes the CPU)
         model, tokenizer = builtin.random_model(name_or_path, torch_dtype, device, seed=seed)
         return model, _prepare_tokenizer(tokenizer)
     source = resolve_source(name_or_path)
     if not Path(source).expanduser().is_dir() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
         raise ModelError(f"unknown model {name_or_path!r}: not a built-in name and no such directory")
+    offline = None if Path(source).expanduser().is_dir() else _hub_local_only(source)
+    kwargs = dict(trust_remote_code=trust_remote_code, local_files_only=offline is not None)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, **kwargs)
     except (OSError, ValueError, KeyError) as e:
+        if offline is not None:
+            raise ModelError(f"could not load model {name_or_path!r}: the Hugging Face hub is unreachable "
+                             f"({offline}) and the model is not in the local cache") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"could not load model {name_or_path!r}: {first}") from None
-    return model.to(device).eval(), _prepare_tokenizer(tokenizer)
+    return model.to(device).eval(), _prepare_tokenizer(tokenizer, model, name_or_path)
 
 
 def fingerprint(model) -> str:

@@ -24,12 +24,12 @@ from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.edit import EditConfig, EditRejection, check_budget, parse_self_edit
 from seal.domains.arc.edit import self_edit_prompt as edit_prompt_text
 from seal.domains.arc.solve import (answer_budget, build_prompts, check_fits, context_limit, encode_pairs,
-                                    encode_prompt, select_views, solve_task)
+                                    select_views, solve_task)
 from seal.domains.arc.tasks import Task
 from seal.domains.arc.ttt_data import make_ttt_examples
 from seal.domains.base import DomainSpec, Outcome, portable_source
 from seal.inner.train import FastAdapter
-from seal.models.generate import base_writer, chat_prompt
+from seal.models.generate import base_writer, chat_prompt, encode
 
 
 def render_self_edit_prompt(tokenizer, task: Task) -> str:
@@ -94,7 +94,7 @@ class ArcDomain:
         reason = check_fits(prompts, len(task.test), context_limit(model, self.cfg.solve, budget))
         if reason or not with_self_edit:
             return reason
-        n = len(encode_prompt(self.tokenizer, self.self_edit_prompt(task)))
+        n = len(encode(self.tokenizer, self.self_edit_prompt(task)))
         limit = context_limit(model, self.cfg.solve, self.cfg.self_edit.max_new_tokens)
         return f"self-edit prompt has {n} tokens, over the limit of {limit}" if n > limit else None
 

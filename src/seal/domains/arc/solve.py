@@ -9,8 +9,8 @@ pad little). Each output is parsed strictly (`format.text_to_grid`), mapped back
 solution (pass@2).
 
 Test-time training pairs (`encode_pairs`) and inference prompts (`build_prompts`) go through the same
-`models.generate.chat_prompt` and `encode_prompt` (prompt = user message, target grid = assistant reply, then EOS), so
-the model is trained on exactly the token layout it answers in.
+`models.generate.chat_prompt` and `models.generate.encode` (prompt = user message, target grid = assistant reply, then
+EOS), so the model is trained on exactly the token layout it answers in (one BOS, as `HFGenerator` feeds it).
 
 Departures from SEAL: prompts that would not fit the model's context (or `solve.max_prompt_tokens`) are dropped and
 counted rather than truncated; the answer length is capped per task (`solve.auto_max_new_tokens`); ties in the vote are
@@ -31,14 +31,7 @@ from seal.domains.arc.grid import grid_to_list
 from seal.domains.arc.tasks import Task
 from seal.domains.arc.vote import candidates_from_texts, vote
 from seal.inner.train import Example
-from seal.models.generate import HFGenerator, chat_prompt
-
-
-def encode_prompt(tokenizer, prompt: str) -> list[int]:
-    """Token ids of a `chat_prompt`-formatted prompt: the template already holds any BOS, so no special tokens
-    are added (as `HFGenerator` encodes prompts); a plain-text prompt gets the tokenizer's own special tokens."""
-    chat = bool(getattr(tokenizer, "chat_template", None))
-    return list(tokenizer(prompt, add_special_tokens=not chat)["input_ids"])
+from seal.models.generate import HFGenerator, chat_prompt, encode
 
 
 def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, prompt_in_loss: bool
@@ -57,7 +50,7 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, promp
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
     out, dropped = [], 0
     for prompt, target in pairs:
-        p = encode_prompt(tokenizer, chat_prompt(tokenizer, prompt))
+        p = encode(tokenizer, chat_prompt(tokenizer, prompt))
         t = list(tokenizer(target, add_special_tokens=False)["input_ids"]) + eos
         if len(p) + len(t) > max_tokens:
             dropped += 1
@@ -96,7 +89,7 @@ def build_prompts(tokenizer, task: Task, views: list[Augmenter], demos: str) -> 
         for subset in demo_subsets(seen, demos):
             for ti, test in enumerate(seen.test):
                 text = chat_prompt(tokenizer, format_task_prompt(subset, test.input))
-                out.append(SolvePrompt(ti, vi, text, len(encode_prompt(tokenizer, text))))
+                out.append(SolvePrompt(ti, vi, text, len(encode(tokenizer, text))))
     return out
 
 

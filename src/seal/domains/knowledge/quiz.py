@@ -18,7 +18,7 @@ from seal.config import COUNT, opt
 from seal.domains.knowledge.data import Passage
 from seal.errors import ConfigError
 from seal.grading.judge import JudgeConfig
-from seal.models.generate import HFGenerator, chat_prompt
+from seal.models.generate import HFGenerator, chat_prompt, encode
 
 PLAIN = "Title: {title}\nQuestion: {question}\nAnswer:"
 CHAT = "Answer this question about {title} in a few words.\nQuestion: {question}"
@@ -96,7 +96,7 @@ def answer_loglik(model, tokenizer, passage: Passage, style: str) -> list[float]
     device = next(model.parameters()).device
     out = []
     for prompt, qa in zip(prompts, passage.questions):
-        p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        p_ids = encode(tokenizer, prompt)  # as generation feeds the prompt
         a_ids = tokenizer(" " + qa.answers[0], add_special_tokens=False)["input_ids"]
         ids = torch.tensor([p_ids + a_ids], device=device)
         logits = model(input_ids=ids).logits[0, len(p_ids) - 1:-1].float()

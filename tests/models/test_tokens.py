@@ -1,0 +1,137 @@
+"""Special tokens (issue 16, section 2): what the model sees in training is what it sees when it generates.
+
+Every path that turns text into token ids (generation prompts, quiz scoring, inner-loop documents, ARC test-time
+training) gives one BOS with a BOS-adding tokenizer whose chat template starts with `{{ bos_token }}`; generation
+stops at every stop id the model's generation config lists; a tokenizer without pad or EOS still pads and says what it
+lacks. The M-step's rows are tested in tests/outer/test_sft.py.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from seal.domains.arc.augment import Identity
+from seal.domains.arc.format import format_task_prompt
+from seal.domains.arc.solve import build_prompts, encode_pairs
+from seal.domains.arc.tasks import Example, Task
+from seal.domains.knowledge.data import load_passages
+from seal.domains.knowledge.quiz import answer_loglik, quiz_prompts
+from seal.inner.train import tokenize_documents
+from seal.models import load
+from seal.models.builtin import tiny_model
+from seal.models.generate import HFGenerator, chat_prompt, encode, stop_token_ids
+
+
+def ids_fed(model, run) -> list[list[int]]:
+    """The input ids of the first forward pass `run()` makes through `model`, read at its embedding layer."""
+    seen = []
+    hook = model.get_input_embeddings().register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].tolist()) if not seen else None)
+    try:
+        run()
+    finally:
+        hook.remove()
+    return seen[0]
+
+
+def assert_one_bos(ids: list[int], bos: int) -> None:
+    assert ids[0] == bos and ids.count(bos) == 1, ids[:4]
+
+
+def test_generation_feeds_one_bos_to_plain_and_chat_prompts(bos_tiny):
+    model, tok = bos_tiny
+    passage = load_passages("builtin")[0]
+    plain = quiz_prompts(passage, "plain", tok)[0]
+    chat = chat_prompt(tok, "Write notes about Tor.")
+    assert chat.startswith(tok.bos_token)  # the template renders the BOS: the case that doubled it
+    rows = ids_fed(model, lambda: HFGenerator(model, tok).generate([plain, chat], max_new_tokens=1))
+    for row, text in zip(rows, [plain, chat]):
+        real = row[next(i for i, t in enumerate(row) if t != tok.pad_token_id):]  # left pads dropped
+        assert_one_bos(real, tok.bos_token_id)
+        assert real == encode(tok, text)
+
+
+@pytest.mark.parametrize("style", ["plain", "chat"])
+def test_loglik_scoring_feeds_the_prompt_as_generation_does(bos_tiny, style):
+    model, tok = bos_tiny
+    passage = load_passages("builtin")[0]
+    prompt = quiz_prompts(passage, style, tok)[0]
+    row = ids_fed(model, lambda: answer_loglik(model, tok, passage, style))[0]
+    assert_one_bos(row, tok.bos_token_id)
+    assert row[:len(encode(tok, prompt))] == encode(tok, prompt)
+
+
+def test_inner_loop_documents_and_arc_training_rows_hold_one_bos(bos_tiny):
+    _, tok = bos_tiny
+    assert_one_bos(tokenize_documents(tok, ["Tor has twelve bridges."], 64, True)[0].ids, tok.bos_token_id)
+    grid = np.array([[1, 2], [3, 4]])
+    task = Task("t", train=[Example(grid, grid.T)], test=[Example(grid, grid.T)])
+    (solve_prompt,) = build_prompts(tok, task, [Identity()], "all")
+    assert solve_prompt.n_tokens == len(encode(tok, solve_prompt.text))  # HFGenerator feeds `encode`'s ids
+    example = encode_pairs(tok, [(format_task_prompt(task.train, task.test[0].input), "1 2")], 4096, False)[0][0]
+    assert_one_bos(example.ids, tok.bos_token_id)
+    assert example.ids[:example.n_prompt] == encode(tok, solve_prompt.text)  # trained on the layout it answers in
+
+
+def always_emits(model, token_id: int) -> None:
+    """Rig `model` so that decoding emits `token_id` after any prompt: attention and MLP add nothing to the residual
+    stream, every embedding is the same all-ones vector, and only `token_id`'s output row is non-zero."""
+    with torch.no_grad():
+        model.get_input_embeddings().weight.fill_(1.0)
+        for layer in model.model.layers:
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[token_id] = 1.0
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generation_stops_at_every_stop_id_of_the_generation_config(temperature):
+    model, tok = load("tiny-llama", dtype="fp32", device="cpu")
+    x = tok.convert_tokens_to_ids("x")  # a plain token, visible after decoding (as <|eot_id|> is not)
+    always_emits(model, x)
+    prompt = "Title: Tor\nQuestion: What is Tor?\nAnswer:"
+    model.generation_config.eos_token_id = [tok.eos_token_id, x]  # as Llama-3-Instruct lists <|eot_id|>
+    assert HFGenerator(model, tok).generate([prompt], max_new_tokens=20, temperature=temperature) == ["x"]
+    model.generation_config.eos_token_id = tok.eos_token_id  # the rig alone never stops: the list is what stops it
+    assert HFGenerator(model, tok).generate([prompt], max_new_tokens=20, temperature=temperature) == ["x" * 20]
+
+
+def test_stop_ids_are_the_generation_configs_then_the_tokenizers():
+    model, tok = load("tiny-llama", dtype="fp32", device="cpu")
+    model.generation_config.eos_token_id = [7, 5]
+    assert stop_token_ids(model, tok) == [7, 5, tok.eos_token_id]
+    model.generation_config.eos_token_id = tok.eos_token_id
+    assert stop_token_ids(model, tok) == [tok.eos_token_id]
+
+
+def save_without_specials(path, keep_generation_eos: bool):
+    """tiny-llama saved with a tokenizer that has neither pad nor EOS (GPT-2/LLaMA-1 style); its generation config
+    keeps its EOS id when `keep_generation_eos`."""
+    model, tok = tiny_model("tiny-llama")
+    eos = tok.eos_token_id
+    tok.pad_token = tok.eos_token = None
+    model.config.pad_token_id = model.config.eos_token_id = None
+    model.generation_config.pad_token_id = None
+    model.generation_config.eos_token_id = eos if keep_generation_eos else None
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return eos
+
+
+def test_a_tokenizer_without_pad_or_eos_pads_and_says_what_is_missing(tmp_path, capsys):
+    save_without_specials(tmp_path / "nopad", keep_generation_eos=False)
+    model, tok = load(str(tmp_path / "nopad"), dtype="fp32", device="cpu")
+    assert "has no end-of-sequence token" in capsys.readouterr().err
+    assert tok.eos_token is None and tok.pad_token_id is not None
+    answers = HFGenerator(model, tok).generate(["Tor", "Title: Tor\nQuestion: What is Tor?"], max_new_tokens=3)
+    assert len(answers) == 2  # a batch of unequal prompts is padded (transformers raised here before)
+    docs = tokenize_documents(tok, ["Tor has twelve bridges."], 64, True)
+    assert docs[0].ids == tok("Tor has twelve bridges.")["input_ids"]  # no end token: what the warning says
+
+
+def test_a_tokenizer_without_eos_takes_the_generation_configs(tmp_path, capsys):
+    eos = save_without_specials(tmp_path / "noeos", keep_generation_eos=True)
+    _, tok = load(str(tmp_path / "noeos"), dtype="fp32", device="cpu")
+    assert tok.eos_token_id == eos and tok.pad_token_id == eos
+    assert "end-of-sequence" not in capsys.readouterr().err
