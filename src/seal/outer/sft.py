@@ -1,7 +1,8 @@
 """The M-step: supervised fine-tuning of the self-edit writer on (self-edit prompt -> kept self-edit) pairs.
 
 TRL's `SFTTrainer` with a LoRA (paper: r 64 on all projections, lr 3e-4, 2 epochs, effective batch 10), loss on the
-self-edit only (the prompt is masked), then the adapter is merged into a full checkpoint written with
+self-edit only (the prompt is masked), on rows tokenized here (`sft_rows`) exactly as sampling fed the prompt; then
+the adapter is merged into a full checkpoint written with
 `save_pretrained`, so the next round, `seal.models.load` and any other tool read it as a normal model directory.
 The directory appears only when complete (written under a temporary name, then renamed), so a killed M-step is
 simply redone on resume.
@@ -15,6 +16,23 @@ from pathlib import Path
 
 from seal.config import SftConfig
 from seal.inner.lora import peft_config
+from seal.models.generate import encode
+
+
+def sft_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[dict]:
+    """Pre-tokenized SFT rows, one per (prompt, completion) pair: `input_ids` = the prompt as `encode` gives it to
+    sampling (one BOS, also when a chat template renders one), the completion's tokens, then EOS (when the tokenizer
+    has one); `completion_mask` 1 on the completion and EOS, 0 on the prompt (TRL's pre-tokenized dataset format).
+
+    Why not prompt/completion strings: TRL tokenizes those with the tokenizer's special tokens, so a template that
+    starts with `{{ bos_token }}` and a BOS-adding tokenizer give rows with two BOS tokens (sampling feeds one)."""
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    rows = []
+    for prompt, completion in pairs:
+        p = encode(tokenizer, prompt)
+        c = list(tokenizer(completion, add_special_tokens=False)["input_ids"]) + eos
+        rows.append({"input_ids": p + c, "completion_mask": [0] * len(p) + [1] * len(c)})
+    return rows
 
 
 def sft_and_merge(model, tokenizer, pairs: list[tuple[str, str]], cfg: SftConfig, out_dir: Path, seed: int) -> dict:
@@ -26,7 +44,7 @@ def sft_and_merge(model, tokenizer, pairs: list[tuple[str, str]], cfg: SftConfig
     out_dir = Path(out_dir)
     partial = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    dataset = datasets.Dataset.from_list([{"prompt": p, "completion": c} for p, c in pairs])
+    dataset = datasets.Dataset.from_list(sft_rows(tokenizer, pairs))
     cpu = next(model.parameters()).device.type == "cpu"
     padding_side = tokenizer.padding_side
     with tempfile.TemporaryDirectory(prefix="seal-sft-") as tmp:
