@@ -7,8 +7,11 @@
             answers = gen.generate(prompts, max_new_tokens=64, stop_at_newline=True)
 
 The same `generate(prompts, *, max_new_tokens, temperature, top_p, seed, stop_at_newline)` as `HFGenerator`:
-prompts are tokenized without special tokens (as `HFGenerator` does) and passed as token ids, greedy at temperature 0,
-answers cut at their first line break. A PEFT adapter is saved into this generator's temporary directory and served as
+prompts are tokenized with `seal.models.generate.encode` (as `HFGenerator` does: one BOS) and passed as token ids,
+greedy at temperature 0, answers cut at their first line break. Decoding stops at the tokenizer's EOS and at every id
+of the model's `generation_config.json` `eos_token_id` (vLLM's default `generation_config="auto"` adds them to each
+request's stop ids: `SamplingParams.update_from_generation_config`), the same ids as `HFGenerator`'s
+`stop_token_ids`. A PEFT adapter is saved into this generator's temporary directory and served as
 a `LoRARequest`; the directory is removed by `close()` (or when the generator is garbage-collected).
 
 The engine runs in this process (`VLLM_ENABLE_V1_MULTIPROCESSING=0`): a function call, not a server, and no
@@ -29,10 +32,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from seal.errors import SealError
+from seal.errors import ConfigError, SealError
 from seal.utils.imports import is_vllm_available
 
 _DTYPES = {"auto": "auto", "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+# The max_lora_rank sizes vLLM accepts (vllm/config/lora.py `MaxLoRARanks`; vLLM >= 0.11 also accepts 1, which 8
+# serves as well, so these work on every version since the check was added).
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+
+
+def vllm_max_lora_rank(r: int) -> int:
+    """The smallest `max_lora_rank` vLLM accepts that serves LoRA adapters of rank `r` (4 -> 8, 32 -> 32, 33 -> 64);
+    vLLM rejects any other size (prime-rl rounds up the same way: PrimeIntellect-ai/prime-rl#1408).
+
+    Raises:
+        ConfigError: `r` is above the largest size, 512.
+    """
+    for size in VLLM_LORA_RANKS:
+        if size >= r:
+            return size
+    raise ConfigError(f"inner.lora.r={r}: vLLM serves LoRA ranks up to {VLLM_LORA_RANKS[-1]}; use a smaller rank "
+                      "or generation.backend=hf")
 
 
 def require_vllm() -> None:
@@ -47,15 +67,20 @@ class VLLMGenerator:
     Args:
         model: what `seal.models.load` accepts, except the tiny random models (vLLM loads from files).
         dtype: auto, fp32, bf16 or fp16. Default: auto.
-        max_lora_rank: the largest LoRA rank served; 0 serves no adapters. Default: 64.
+        max_lora_rank: the largest LoRA rank served, rounded up to a size vLLM accepts (`vllm_max_lora_rank`);
+            0 serves no adapters. Default: 64.
         max_loras: adapters resident at once. Default: 1.
         max_model_len: context length (None: the model's). Default: None.
         seed: the engine's seed. Default: 0.
         **engine_kwargs: passed to `vllm.LLM` (e.g. gpu_memory_utilization, tensor_parallel_size).
+
+    Raises:
+        SealError: vLLM is not installed. ConfigError: `max_lora_rank` is above what vLLM serves.
     """
 
     def __init__(self, model: str, *, dtype: str = "auto", max_lora_rank: int = 64, max_loras: int = 1,
                  max_model_len: int | None = None, seed: int = 0, **engine_kwargs):
+        rank = vllm_max_lora_rank(max_lora_rank) if max_lora_rank > 0 else 0
         require_vllm()
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
@@ -65,8 +90,8 @@ class VLLMGenerator:
         kwargs = dict(model=resolve_source(model), dtype=_DTYPES.get(dtype, dtype), seed=seed, **engine_kwargs)
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
-        if max_lora_rank > 0:
-            kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank, max_loras=max_loras)
+        if rank:
+            kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=max_loras)
         self.llm = LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.adapter = None  # the LoRARequest `generate` uses by default (set inside `adapted`)
@@ -114,10 +139,11 @@ class VLLMGenerator:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
+        from seal.models.generate import encode
+
         if not prompts:
             return []
-        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"])
-                  for p in prompts]
+        inputs = [TokensPrompt(prompt_token_ids=encode(self.tokenizer, p)) for p in prompts]
         common = dict(max_tokens=max_new_tokens, skip_special_tokens=True, stop=["\n"] if stop_at_newline else None)
         if temperature > 0:
             params = [SamplingParams(temperature=temperature, top_p=top_p, seed=seed + i, **common)

@@ -28,7 +28,7 @@ from seal.domains.knowledge.selfedit import load_external_self_edits, render_pro
 from seal.errors import ConfigError, DataError
 from seal.executors import Job, make_executor, run_jobs
 from seal.models.generate import make_generator
-from seal.models.vllm_backend import require_vllm
+from seal.models.vllm_backend import require_vllm, vllm_max_lora_rank
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
 from seal.store.runs import Run
@@ -187,6 +187,7 @@ def check_config(cfg: KnowledgeConfig, served: bool = True) -> None:
             raise ConfigError("generation.backend=vllm is used by knowledge eval and train; this command needs hf")
         if cfg.inner.multi > 1:
             raise ConfigError("generation.backend=vllm serves one LoRA per self-edit; set inner.multi=1")
+        vllm_max_lora_rank(cfg.inner.lora.r)  # a rank vLLM cannot serve fails here, before any model loads
         require_vllm()
     families = load_families(cfg.self_edit.families_file)
     if cfg.self_edit.family not in families:
