@@ -92,8 +92,11 @@ def summarize(rows: list[dict], metric: str) -> dict:
 # Self-edits per condition
 
 
-def external_edits(store, cfg: KnowledgeConfig, passages: list[Passage], round: int) -> dict[str, list]:
-    """Self-edits read from `eval.external_file` (SEAL's layout), stored like sampled ones."""
+def external_self_edits(cfg: KnowledgeConfig, passages: list[Passage]) -> dict[str, list[str]]:
+    """`eval.external_file`'s self-edits by passage id, checked to cover every one of `passages`.
+
+    Raises:
+        ConfigError: eval.external_file is not set. DataError: the file is malformed or misses a passage."""
     if not cfg.eval.external_file:
         raise ConfigError("eval.external_file: needed by the external condition")
     external = load_external_self_edits(cfg.eval.external_file)
@@ -101,6 +104,12 @@ def external_edits(store, cfg: KnowledgeConfig, passages: list[Passage], round: 
     if missing:
         raise DataError(f"{cfg.eval.external_file}: no self-edits for {len(missing)} selected passage(s), "
                         f"e.g. {missing[0]}; use the same file as data.source")
+    return external
+
+
+def external_edits(store, cfg: KnowledgeConfig, passages: list[Passage], round: int) -> dict[str, list]:
+    """Self-edits read from `eval.external_file` (SEAL's layout), stored like sampled ones."""
+    external = external_self_edits(cfg, passages)
     return {p.id: [(store.add_self_edit(key=f"r{round}/external/{p.id}/{i}", context_id=p.id, round=round,
                                         condition="external", text=t, family=cfg.self_edit.family,
                                         sampling={"source": cfg.eval.external_file}), t)
@@ -179,9 +188,10 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
     return results
 
 
-def check_config(cfg: KnowledgeConfig, served: bool = True) -> None:
-    """Fail before loading anything on what the config alone shows to be wrong. `served`: the command can use
-    the vLLM backend (eval and train; cpt and continual generate with HF only)."""
+def check_config(cfg: KnowledgeConfig, served: bool = True, passages: list[Passage] = ()) -> None:
+    """Fail before loading anything on what the config and its files show to be wrong: the prompt families (every
+    template), `eval.external_file` (which must cover `passages`, the passages the command evaluates). `served`: the
+    command can use the vLLM backend (eval and train; cpt and continual generate with HF only)."""
     if cfg.generation.backend == "vllm":
         if not served:
             raise ConfigError("generation.backend=vllm is used by knowledge eval and train; this command needs hf")
@@ -192,6 +202,8 @@ def check_config(cfg: KnowledgeConfig, served: bool = True) -> None:
     families = load_families(cfg.self_edit.families_file)
     if cfg.self_edit.family not in families:
         raise ConfigError(f"unknown prompt family {cfg.self_edit.family!r} (known: {', '.join(families)})")
+    if cfg.eval.external_file:
+        external_self_edits(cfg, passages)
 
 
 def prepare(run: Run, cfg: KnowledgeConfig, served: bool = True) -> tuple[list[Passage], object, object]:
@@ -202,7 +214,7 @@ def prepare(run: Run, cfg: KnowledgeConfig, served: bool = True) -> tuple[list[P
 
     set_threads(cfg.model.threads)
     passages = choose_passages(cfg)
-    check_config(cfg, served=served)
+    check_config(cfg, served=served, passages=passages)
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
                             seed=cfg.run.seed)
     run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model))

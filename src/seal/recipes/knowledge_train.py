@@ -49,9 +49,9 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
     from seal.models import load
     from seal.models.load import set_threads
 
-    check_config(cfg)
-    set_threads(cfg.model.threads)
     eval_passages, rounds = plan_passages(cfg)
+    check_config(cfg, passages=eval_passages)  # eval.external_file is the held-out passages' external condition
+    set_threads(cfg.model.threads)
     judged = cfg.reward.kind == "judge"  # the proxy reward: one rubric rating per self-edit, no inner loop
     if judged and cfg.reward.judge.backend == "openai":
         make_backend(cfg.reward.judge).check_reachable()  # fail before any work, not in the middle of round 1

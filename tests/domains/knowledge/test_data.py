@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -21,17 +22,77 @@ def test_seal_and_squad_layouts_give_the_same_passage(tmp_path):
     assert a.questions[0].answers == ("C",) and b.questions[0].answers == ("C", "c")
 
 
+def passage(**fields):
+    return {"title": "T", "context": "The river runs north.", "questions": [{"question": "Where?", "answer": "north"}]
+            } | fields
+
+
+def answers_of(tmp_path, question: dict) -> tuple[str, ...]:
+    return load_passages(write(tmp_path, [passage(questions=[{"question": "Q?"} | question])]))[0].questions[0].answers
+
+
+@pytest.mark.parametrize("question, answers", [
+    ({"answer": 5}, ("5",)),  # a number is a meaningful answer
+    ({"answer": 2.5}, ("2.5",)),
+    ({"answers": ["north", 7]}, ("north", "7")),
+    ({"answers": {"text": "north"}}, ("north",)),  # was the gold answer "text"
+    ({"answers": {"text": ["north", "the north"], "answer_start": [4, 0]}}, ("north", "the north")),  # HF layout
+    ({"answers": [{"text": "north"}, {"text": "North"}]}, ("north", "North")),
+    ({"answers": ["north", ""]}, ("north",)),  # blank answers are dropped, as SQuAD leaves some
+])
+def test_answers_in_every_layout_give_the_gold_texts(tmp_path, question, answers):
+    assert answers_of(tmp_path, question) == answers
+
+
+def test_squad_layout_with_answers_as_strings_and_numbers(tmp_path):
+    path = write(tmp_path, {"data": [{"title": "T", "paragraphs": [{"context": "c", "qas": [
+        {"question": "Q?", "answers": ["north", 5]}]}]}]})
+    assert load_passages(path)[0].questions[0].answers == ("north", "5")
+
+
+def test_ids_given_as_numbers_are_text(tmp_path):
+    got = load_passages(write(tmp_path, [passage(id=7), passage(id="8", context="other")]))
+    assert [p.id for p in got] == ["7", "8"]
+
+
 @pytest.mark.parametrize("obj, message", [
     ("{not json", "not valid JSON"),
     ([], "no passages"),
-    ([{"title": "T", "context": "   ", "questions": [{"question": "q", "answer": "a"}]}], "empty context"),
-    ([{"title": "T", "context": "text", "questions": []}], "no questions"),
-    ([{"title": "T", "context": "text", "questions": [{"question": "q", "answer": ""}]}], "question 0"),
+    ('[{"title": "T", "title": "U", "context": "c"}]', "the key 'title' appears twice in one object"),
+    ([passage(context="   ")], "passage 0: the context must be non-empty text, got '   '"),
+    ([passage(context=5)], "passage 0: the context must be non-empty text, got 5"),
+    ([passage(questions=[])], "no questions"),
+    ([passage(questions="what?")], "passage 0: 'questions' must be a list, got 'what?'"),
+    ([passage(questions=[5])], "passage 0, question 0: expected an object, got 5"),
+    ([passage(questions=[{"question": "q", "answer": ""}])], "question 0: needs at least one non-empty answer"),
+    ([passage(questions=[{"question": "q"}])], "question 0: needs at least one non-empty answer, got None"),
+    ([passage(questions=[{"question": "q", "answer": True}])], "answer 0: an answer must be text or a number, got True"),
+    ([passage(questions=[{"question": "q", "answer": None}])], "needs at least one non-empty answer, got None"),
+    ([passage(questions=[{"question": "q", "answers": [["north"]]}])], "answer 0: an answer must be text or a number"),
+    ([passage(questions=[{"question": "q", "answers": {"start": 3}}])], "an answer object needs a 'text'"),
+    ([passage(questions=[{"question": "q", "answers": [{"start": 3}]}])], "answer 0 is an object without 'text'"),
+    ([passage(questions=[{"question": 5, "answer": "a"}])], "question 0: the question must be non-empty text, got 5"),
+    ([passage(id=["a"])], "passage 0: the id must be non-empty text or a number, got ['a']"),
+    ([passage(id="")], "passage 0: the id must be non-empty text or a number, got ''"),
+    ([passage(title={"a": 1})], "passage 0: the title must be text or a number, got {'a': 1}"),
+    ([passage(id="a"), passage(id="a", context="other")], "passages 0 and 1 have the same id 'a'"),
+    ([passage(), passage()], "passages 0 and 1 have the same title and text"),
+    ([passage(), passage(id=passage_id("T", "The river runs north."), title="U")], "passages 0 and 1 have the same id"),
     ({"rows": []}, "expected a JSON list"),
+    ({"data": [1, 2]}, "data[0]: expected an object, got 1"),
+    ({"data": "x"}, "'data' must be a list, got 'x'"),
+    ({"data": [{"title": "T", "paragraphs": {"context": "c"}}]}, "data[0]: 'paragraphs' must be a list"),
+    ({"data": [{"paragraphs": [{"context": "c", "qas": [5]}]}]}, "data[0].paragraphs[0].qas[0]: expected an "
+                                                                 "object, got 5"),
+    ({"data": [{"paragraphs": [{"context": "c", "qas": [{"question": "q", "answers": [{"text": None}]}]}]}]},
+     "data[0].paragraphs[0] (''), question 0: answer 0: an answer must be text or a number, got None"),
+    ({"data": [{"paragraphs": [{"context": "c", "qas": [{"question": "q", "answers": ["c"]}]}] * 2}]},
+     "passages 0 and 1 have the same title and text"),
 ])
 def test_bad_files_give_clear_errors(tmp_path, obj, message):
-    with pytest.raises(DataError, match=message):
-        load_passages(write(tmp_path, obj))
+    path = write(tmp_path, obj)
+    with pytest.raises(DataError, match=f"^{re.escape(str(path))}: .*{re.escape(message)}"):
+        load_passages(path)
 
 
 def test_missing_file_and_unreachable_hub(tmp_path, monkeypatch):

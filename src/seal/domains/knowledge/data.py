@@ -56,50 +56,156 @@ def passage_id(title: str, context: str) -> str:
     return hashlib.sha1(f"{title}\n{context}".encode()).hexdigest()[:12]
 
 
-def _make_passage(source: str, index: int, title, context, qas: list[tuple[str, list[str]]], pid=None) -> Passage:
-    where = f"{source}: passage {index}"
+def _number_or_text(value, where: str, what: str, empty_ok: bool = False) -> str:
+    """`value` as text: a string, or a number written as one (an answer 5 is "5"); anything else is a DataError."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not (empty_ok or value.strip()):
+        raise DataError(f"{where}: {what} must be {'' if empty_ok else 'non-empty '}text or a number, "
+                        f"got {value!r:.60}")
+    return value
+
+
+def answer_texts(raw, where: str) -> list[str]:
+    """The accepted answers of one question, from any of the layouts SQuAD-style files use.
+
+    Accepted: a string; a number (5 -> "5"); a SQuAD answer object `{"text": ...}`; Hugging Face's column layout
+    `{"text": [...], "answer_start": [...]}`; or a list of strings, numbers and answer objects. Empty strings are
+    dropped (SQuAD leaves some blank).
+
+    Raises:
+        DataError: naming `where` and the value, on an object without "text", a value of another type (a bool,
+            null, a nested list), or no non-empty answer.
+
+    >>> answer_texts({"text": ["north", "the north"], "answer_start": [4, 0]}, "q")
+    ['north', 'the north']
+    >>> answer_texts([5, {"text": "five"}], "q")
+    ['5', 'five']
+    """
+    if isinstance(raw, dict):
+        if "text" not in raw:
+            raise DataError(f"{where}: an answer object needs a 'text', got {raw!r:.60}")
+        raw = raw["text"]
+    answers = []
+    for i, answer in enumerate(raw if isinstance(raw, list) else [] if raw is None else [raw]):
+        if isinstance(answer, dict):
+            if "text" not in answer:
+                raise DataError(f"{where}: answer {i} is an object without 'text': {answer!r:.60}")
+            answer = answer["text"]
+        answer = _number_or_text(answer, f"{where}: answer {i}", "an answer", empty_ok=True)
+        if answer.strip():
+            answers.append(answer)
+    if not answers:
+        raise DataError(f"{where}: needs at least one non-empty answer, got {raw!r:.60}")
+    return answers
+
+
+def _make_passage(where: str, title, context, qas: list[tuple[object, object]], pid=None) -> Passage:
+    """A checked Passage; `qas` holds (question, answers in any layout `answer_texts` reads), `where` names the
+    passage in errors ("file.json: passage 3")."""
     if not isinstance(context, str) or not context.strip():
-        raise DataError(f"{where} has an empty context")
-    if not isinstance(title, str):
-        raise DataError(f"{where} has no title")
+        raise DataError(f"{where}: the context must be non-empty text, got {context!r:.60}")
+    title = _title(title, where)
+    pid = passage_key(where, title, context, pid)
     if not qas:
         raise DataError(f"{where} ({title!r}) has no questions")
     questions = []
     for j, (q, answers) in enumerate(qas):
-        answers = [a for a in answers if isinstance(a, str) and a.strip()]
-        if not isinstance(q, str) or not q.strip() or not answers:
-            raise DataError(f"{where} ({title!r}), question {j}: needs a question and at least one answer")
-        questions.append(QA(q.strip(), tuple(answers)))
-    return Passage(pid or passage_id(title, context), title, context, tuple(questions))
+        at = f"{where} ({title!r}), question {j}"
+        if not isinstance(q, str) or not q.strip():
+            raise DataError(f"{at}: the question must be non-empty text, got {q!r:.60}")
+        questions.append(QA(q.strip(), tuple(answer_texts(answers, at))))
+    return Passage(pid, title, context, tuple(questions))
+
+
+def _title(value, where: str) -> str:
+    return "" if value is None else _number_or_text(value, where, "the title", empty_ok=True)
+
+
+def passage_key(where: str, title, context, pid=None) -> str:
+    """The id of a passage object: its `id` (text, or a number as text) when given, else `passage_id` of its title
+    (absent = "") and context, so a file of self-edits finds the passages of the same file.
+
+    Raises:
+        DataError: naming `where` and the value, on an id or title that is neither text nor a number."""
+    return passage_id(_title(title, where), context) if pid is None else _number_or_text(pid, where, "the id")
+
+
+def _items(value, where: str, what: str) -> list:
+    """A list field that may be absent (an empty list); any other type is a DataError naming `where`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"{where}: '{what}' must be a list, got {value!r:.60}")
+    return value
+
+
+def _object(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise DataError(f"{where}: expected an object, got {value!r:.60}")
+    return value
+
+
+def _squad_passages(data: list, source: str) -> list[Passage]:
+    passages = []
+    for a, article in enumerate(data):
+        article = _object(article, f"{source}: data[{a}]")
+        for j, para in enumerate(_items(article.get("paragraphs"), f"{source}: data[{a}]", "paragraphs")):
+            where = f"{source}: data[{a}].paragraphs[{j}]"
+            para = _object(para, where)
+            qas = []
+            for k, qa in enumerate(_items(para.get("qas"), where, "qas")):
+                qa = _object(qa, f"{where}.qas[{k}]")
+                qas.append((qa.get("question"), qa.get("answers")))
+            passages.append(_make_passage(where, article.get("title"), para.get("context"), qas))
+    return passages
+
+
+def _seal_passages(items: list, source: str) -> list[Passage]:
+    passages = []
+    for i, item in enumerate(items):
+        where = f"{source}: passage {i}"
+        if not isinstance(item, dict) or "context" not in item:
+            raise DataError(f"{where} is not an object with a 'context'")
+        qas = []
+        for j, q in enumerate(_items(item.get("questions"), where, "questions")):
+            q = _object(q, f"{where}, question {j}")
+            qas.append((q.get("question"), q["answers"] if "answers" in q else q.get("answer")))
+        passages.append(_make_passage(where, item.get("title"), item["context"], qas, item.get("id")))
+    return passages
+
+
+def check_unique(passages: list[Passage], source: str) -> None:
+    """Raise DataError when two passages share an id (given, or the hash of the same title and text): the store
+    keys rows by id, so the second would never be quizzed while the passage count says it was."""
+    first: dict[str, int] = {}
+    for i, p in enumerate(passages):
+        if p.id in first:
+            j = first[p.id]
+            same = p.title == passages[j].title and p.context == passages[j].context
+            raise DataError(f"{source}: passages {j} and {i} " + (
+                "have the same title and text; drop the repeat" if same else
+                f"have the same id {p.id!r}; give each passage its own id"))
+        first[p.id] = i
 
 
 def parse_passages(obj, source: str) -> list[Passage]:
     """Passages from a parsed JSON object in SEAL's, SQuAD v1.1's or seal's own layout.
 
     Raises:
-        DataError: on an unrecognised layout, an empty context, a passage with no questions, or no passages.
+        DataError: naming the file, the passage and the bad value: an unrecognised layout, a field of the wrong
+            type, an empty context or question, a question without answers (see `answer_texts`), a passage with
+            no questions, two passages with the same id or the same title and text, or no passages.
     """
-    passages: list[Passage] = []
-    if isinstance(obj, dict) and isinstance(obj.get("data"), list):  # official SQuAD v1.1
-        for article in obj["data"]:
-            for para in article.get("paragraphs", []):
-                qas = [(qa.get("question"), [a.get("text") for a in qa.get("answers", [])]) for qa in para.get("qas", [])]
-                passages.append(_make_passage(source, len(passages), article.get("title", ""), para.get("context"), qas))
+    if isinstance(obj, dict) and "data" in obj:  # official SQuAD v1.1
+        passages = _squad_passages(_items(obj["data"], source, "data"), source)
     elif isinstance(obj, list):
-        for i, item in enumerate(obj):
-            if not isinstance(item, dict) or "context" not in item:
-                raise DataError(f"{source}: passage {i} is not an object with a 'context'")
-            qas = []
-            for q in item.get("questions") or []:
-                if not isinstance(q, dict):
-                    raise DataError(f"{source}: passage {i} has a question that is not an object")
-                answers = q.get("answers", q.get("answer"))
-                qas.append((q.get("question"), [answers] if isinstance(answers, str) else list(answers or [])))
-            passages.append(_make_passage(source, i, item.get("title", ""), item["context"], qas, item.get("id")))
+        passages = _seal_passages(obj, source)
     else:
         raise DataError(f"{source}: expected a JSON list of passages or a SQuAD object with 'data'")
     if not passages:
         raise DataError(f"{source}: no passages")
+    check_unique(passages, source)
     return passages
 
 
@@ -125,7 +231,7 @@ def _load_hf_squad() -> list[Passage]:
     grouped: dict[tuple[str, str], list] = {}
     for row in ds:
         grouped.setdefault((row["title"], row["context"]), []).append((row["question"], row["answers"]["text"]))
-    return [_make_passage("squad", i, t, c, qas) for i, ((t, c), qas) in enumerate(grouped.items())]
+    return [_make_passage(f"squad: passage {i}", t, c, qas) for i, ((t, c), qas) in enumerate(grouped.items())]
 
 
 def select_passages(passages: list[Passage], n: int | None = None, seed: int | None = None,

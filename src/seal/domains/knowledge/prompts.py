@@ -12,6 +12,7 @@ any other one document per line (see `parse.py`, SEAL's rule).
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 
 import yaml
@@ -45,20 +46,47 @@ FAMILIES: dict[str, str] = {
 }
 
 
+PLACEHOLDERS = ("title", "passage")
+
+
+def check_template(template, where: str) -> None:
+    """Raise DataError (naming `where`) unless `template` is a string whose only `str.format` placeholders are
+    `{title}` and `{passage}`, `{passage}` among them; `{{` and `}}` are literal braces."""
+    if not isinstance(template, str):
+        raise DataError(f"{where}: expected a template string, got {template!r}")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as e:  # a lone brace
+        raise DataError(f"{where}: {e}; write a literal brace as {{{{ or }}}}") from None
+    unknown = [name for name in fields if name not in PLACEHOLDERS]
+    if unknown:
+        raise DataError(f"{where}: unknown placeholder {{{unknown[0]}}} (known: {{title}}, {{passage}}; "
+                        "write a literal brace as {{ or }})")
+    if "passage" not in fields:
+        raise DataError(f"{where}: the template needs the {{passage}} placeholder")
+
+
 def load_families(path: str | Path | None) -> dict[str, str]:
-    """The built-in families, plus (or overridden by) those in a YAML file of `name: template`."""
+    """The built-in families, plus (or overridden by) those in a YAML file of `name: template`.
+
+    Raises:
+        DataError: the file is missing, not YAML, not a mapping, or a template fails `check_template` (checked
+            here, before any work, rather than when the first self-edit prompt is formatted).
+    """
     families = dict(FAMILIES)
     if not path:
         return families
     p = Path(path)
     if not p.is_file():
         raise DataError(f"prompt family file not found: {p}")
-    extra = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    try:
+        extra = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise DataError(f"{p}: not a YAML file ({str(e).splitlines()[0]})") from None
     if not isinstance(extra, dict):
-        raise DataError(f"{p}: expected a mapping of family name to template")
+        raise DataError(f"{p}: expected a mapping of family name to template, got {type(extra).__name__}")
     for name, template in extra.items():
-        if not isinstance(template, str) or "{passage}" not in template:
-            raise DataError(f"{p}: family {name!r} needs a template string containing {{passage}}")
+        check_template(template, f"{p}: family {name!r}")
         families[str(name)] = template
     return families
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seal.domains.knowledge.config import SelfEditConfig
-from seal.domains.knowledge.data import Passage, passage_id
+from seal.domains.knowledge.data import Passage, passage_key
 from seal.domains.knowledge.prompts import self_edit_prompt
 from seal.errors import DataError
 from seal.jsonfile import read_json
@@ -23,14 +23,27 @@ def render_prompt(tokenizer, cfg: SelfEditConfig, passage: Passage, families: di
 
 
 def load_external_self_edits(path: str | Path) -> dict[str, list[str]]:
-    """Self-edits written elsewhere, in SEAL's layout (`title`, `context`, `completions`), by passage id."""
+    """Self-edits written elsewhere, in SEAL's layout (`title`, `context`, `completions`: a list of texts), by
+    passage id (`id`, else the hash of title and context, as `load_passages` gives).
+
+    Raises:
+        DataError: naming the file, the passage and the bad value: not a list, an entry without a non-empty
+            `completions` list, a completion that is not text, a bad id, or two entries for one passage.
+    """
     items = read_json(path, "external self-edits file")
     if not isinstance(items, list):
-        raise DataError(f"{path}: expected a list of passages with 'completions'")
-    out = {}
+        raise DataError(f"{path}: expected a list of passages with 'completions', got {type(items).__name__}")
+    out, first = {}, {}
     for i, item in enumerate(items):
-        if not isinstance(item, dict) or not isinstance(item.get("completions"), list):
-            raise DataError(f"{path}: passage {i} has no 'completions' list")
-        out[item.get("id") or passage_id(item.get("title", ""), item.get("context", ""))] = [
-            c if isinstance(c, str) else "" for c in item["completions"]]
+        where = f"{path}: passage {i}"
+        completions = item.get("completions") if isinstance(item, dict) else None
+        if not isinstance(completions, list) or not completions:
+            raise DataError(f"{where}: needs a non-empty 'completions' list, got {completions!r:.60}")
+        for j, text in enumerate(completions):
+            if not isinstance(text, str):
+                raise DataError(f"{where}: completion {j} must be text, got {text!r:.60}")
+        pid = passage_key(where, item.get("title"), item.get("context", ""), item.get("id"))
+        if pid in out:
+            raise DataError(f"{where}: a second entry for the passage of entry {first[pid]} (id {pid!r})")
+        out[pid], first[pid] = completions, i
     return out

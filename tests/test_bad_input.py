@@ -1,0 +1,237 @@
+"""Bad input through the real `seal` command: one line `error: ...` naming the key or file and the bad value, exit
+status 2, no traceback, and nothing run before it (issue 16, section 3). Values that mean something are used.
+
+`seal.cli.main` runs in process (argv set, SystemExit caught), as the installed `seal` script does; one case also runs
+the script itself. Every case uses tiny-llama on one thread, with run directories under tmp_path.
+"""
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seal.domains.knowledge.prompts import FAMILIES, check_template, load_families
+from seal.domains.knowledge.selfedit import load_external_self_edits
+from seal.errors import DataError
+
+SEAL = Path(sys.executable).with_name("seal")
+TINY = ["--set", "model.name=tiny-llama", "--set", "model.threads=1"]
+QA = [{"question": "Where does the river run?", "answer": "north"}]
+PASSAGES = [{"title": "River", "context": "The river runs north.", "questions": QA},
+            {"title": "Hill", "context": "The hill is green.", "questions": [{"question": "Colour?", "answer": "green"}]}]
+GRID = [[1, 0], [0, 1]]
+TASK = {"train": [{"input": GRID, "output": GRID}], "test": [{"input": GRID}]}
+
+# name -> file content (str as is, anything else as JSON); written into tmp_path for every case
+FILES = {
+    "passages.json": PASSAGES,
+    "id_list.json": [PASSAGES[0] | {"id": ["a", "b"]}],
+    "squad_numbers.json": {"data": [1, 2]},
+    "squad_no_text.json": {"data": [{"title": "T", "paragraphs": [{"context": "c", "qas": [
+        {"question": "q", "answers": [{"answer_start": 0}]}]}]}]},
+    "same_id.json": [PASSAGES[0] | {"id": "p1"}, PASSAGES[1] | {"id": "p1"}],
+    "same_text.json": [PASSAGES[0], PASSAGES[0] | {"questions": [{"question": "Other?", "answer": "x"}]}],
+    "bool_answer.json": [PASSAGES[0] | {"questions": [{"question": "q", "answer": False}]}],
+    "repeated_key.json": '[{"title": "T", "context": "c", "context": "d", "questions": []}]',
+    "not_yaml.yaml": "fam: [unclosed\n",
+    "placeholder.yaml": {"fam": "Facts about {topic}:\n{passage}"},
+    "braces.yaml": {"fam": 'Answer as JSON {"facts": [...]}\n{passage}'},
+    "lone_brace.yaml": {"fam": "Facts } {passage}"},
+    "positional.yaml": {"fam": "Facts {0}\n{passage}"},
+    "no_passage.yaml": {"fam": "Facts about {title}"},
+    "not_mapping.yaml": "- a\n- b\n",
+    "edits_not_text.json": [p | {"completions": ["one", {"text": "two"}]} for p in PASSAGES],
+    "edits_empty.json": [PASSAGES[0] | {"completions": []}, PASSAGES[1] | {"completions": ["x"]}],
+    "edits_missing.json": [PASSAGES[0] | {"completions": ["x"]}],
+    "edits_twice.json": [PASSAGES[0] | {"completions": ["x"]}, PASSAGES[0] | {"completions": ["y"]},
+                         PASSAGES[1] | {"completions": ["z"]}],
+    "dup_challenges.json": '{"t1": %s, "t1": %s}' % (json.dumps(TASK), json.dumps(TASK)),
+    "bad_grid_challenges.json": {"t1": TASK | {"train": [{"input": [[1, 2], [3]], "output": GRID}]}},
+}
+
+KE = ["knowledge", "eval", *TINY]
+KT = ["knowledge", "train", *TINY]
+AE = ["arc", "eval", *TINY, "--set", "data.source={d}/dup_challenges.json"]
+
+# (case id, arguments with {d} = the files' folder, substrings the error line must contain)
+CASES = [
+    # counts and sizes
+    ("quiz-batch-0", KE + ["--set", "quiz.batch_size=0"], ["quiz.batch_size", "got 0"]),
+    ("self-edit-batch-0", KE + ["--set", "self_edit.batch_size=0"], ["self_edit.batch_size", "got 0"]),
+    ("max-doc-tokens-0", KE + ["--set", "inner.max_doc_tokens=0"], ["inner.max_doc_tokens", "got 0"]),
+    ("k-0", KE + ["--set", "self_edit.k=0"], ["self_edit.k", "got 0"]),
+    ("k-negative", KE + ["--set", "self_edit.k=-2"], ["self_edit.k", "got -2"]),
+    ("n-negative", KE + ["--set", "data.n=-3"], ["data.n", "got -3"]),
+    ("offset-negative", KE + ["--set", "data.offset=-1"], ["data.offset", "got -1"]),
+    ("contexts-per-round", KT + ["--set", "outer.contexts_per_round=-1"], ["outer.contexts_per_round", "got -1"]),
+    ("sft-epochs", KT + ["--set", "outer.sft.epochs=0"], ["outer.sft.epochs", "got 0"]),
+    ("cpt-batch", ["knowledge", "cpt", *TINY, "--set", "cpt.batch_size=0"], ["cpt.batch_size", "got 0"]),
+    ("continual-length", ["knowledge", "continual", *TINY, "--set", "continual.sequence_length=0"],
+     ["continual.sequence_length", "got 0"]),
+    ("workers", KE + ["--set", "executor.num_workers=0"], ["executor.num_workers", "got 0"]),
+    # probabilities and rates
+    ("top-p", KE + ["--set", "self_edit.top_p=1.5"], ["self_edit.top_p", "got 1.5"]),
+    ("dropout", KE + ["--set", "inner.lora.dropout=1"], ["inner.lora.dropout", "got 1.0"]),
+    ("lr", KE + ["--set", "inner.learning_rate=-1e-3"], ["inner.learning_rate", "got -0.001"]),
+    ("temperature", KE + ["--set", "self_edit.temperature=-1"], ["self_edit.temperature", "got -1"]),
+    # names and URLs
+    ("device", KE + ["--set", "model.device=tpu"], ["model.device", "'tpu'"]),
+    ("quiz-judge-url", KE + ["--set", "quiz.metric=judge", "--set", "quiz.judge.base_url=localhost:8000/v1"],
+     ["quiz.judge.base_url", "'localhost:8000/v1'"]),
+    ("reward-judge-url", KT + ["--set", "reward.kind=judge", "--set", "reward.judge.base_url=api.openai.com"],
+     ["reward.judge.base_url", "'api.openai.com'"]),
+    ("conditions-twice", KE + ["--set", "eval.conditions=[base,passage,base]"], ["eval.conditions", "'base'"]),
+    ("checkpoint-missing", KE + ["--set", "eval.conditions=[base,checkpoint]"], ["eval.checkpoint", "checkpoint"]),
+    ("external-missing", KE + ["--set", "eval.conditions=[external]"], ["eval.external_file", "external"]),
+    # passage files
+    ("id-list", KE + ["--set", "data.source={d}/id_list.json"], ["id_list.json", "passage 0", "['a', 'b']"]),
+    ("squad-data-numbers", KE + ["--set", "data.source={d}/squad_numbers.json"],
+     ["squad_numbers.json", "data[0]", "got 1"]),
+    ("squad-answer-no-text", KE + ["--set", "data.source={d}/squad_no_text.json"],
+     ["squad_no_text.json", "answer 0", "{'answer_start': 0}"]),
+    ("same-id", KE + ["--set", "data.source={d}/same_id.json"], ["same_id.json", "passages 0 and 1", "'p1'"]),
+    ("same-text", KE + ["--set", "data.source={d}/same_text.json"], ["same_text.json", "same title and text"]),
+    ("bool-answer", KE + ["--set", "data.source={d}/bool_answer.json"], ["bool_answer.json", "got False"]),
+    ("repeated-key", KE + ["--set", "data.source={d}/repeated_key.json"], ["repeated_key.json", "'context'"]),
+    ("data-show", ["data", "show", "{d}/same_id.json"], ["same_id.json", "'p1'"]),
+    # prompt families: checked before the base and passage conditions run
+    ("families-not-yaml", KE + ["--set", "self_edit.families_file={d}/not_yaml.yaml"], ["not_yaml.yaml", "YAML"]),
+    ("families-not-mapping", KE + ["--set", "self_edit.families_file={d}/not_mapping.yaml"],
+     ["not_mapping.yaml", "got list"]),
+    ("placeholder", KE + ["--set", "self_edit.families_file={d}/placeholder.yaml", "--set", "self_edit.family=fam"],
+     ["placeholder.yaml", "'fam'", "{topic}"]),
+    ("braces", KE + ["--set", "self_edit.families_file={d}/braces.yaml"], ["braces.yaml", "'fam'", '{"facts"}']),
+    ("lone-brace", KE + ["--set", "self_edit.families_file={d}/lone_brace.yaml"], ["lone_brace.yaml", "'}'"]),
+    ("positional", KE + ["--set", "self_edit.families_file={d}/positional.yaml"], ["positional.yaml", "{0}"]),
+    ("no-passage", KE + ["--set", "self_edit.families_file={d}/no_passage.yaml"], ["no_passage.yaml", "{passage}"]),
+    # external self-edits: checked before any condition runs
+    *[(name, KE + ["--set", "data.source={d}/passages.json", "--set", "eval.conditions=[base,passage,external]",
+                   "--set", f"eval.external_file={{d}}/{name}.json"], [f"{name}.json", *parts])
+      for name, parts in [("edits_not_text", ["passage 0", "completion 1", "{'text': 'two'}"]),
+                          ("edits_empty", ["passage 0", "[]"]),
+                          ("edits_missing", ["1 selected passage"]),
+                          ("edits_twice", ["passage 1", "entry 0"])]],
+    # ARC
+    ("arc-n", AE + ["--set", "data.n=-1"], ["data.n", "got -1"]),
+    ("arc-k", AE + ["--set", "self_edit.k=0"], ["self_edit.k", "got 0"]),
+    ("arc-steps", AE + ["--set", "ttt.max_steps=0"], ["ttt.max_steps", "got 0"]),
+    ("arc-views", AE + ["--set", "solve.views=[Identity(),Identity()]"], ["solve.views", "Identity()"]),
+    ("arc-ids", AE + ["--set", "data.ids=[t1,t1]"], ["data.ids", "'t1'"]),
+    ("arc-device", AE + ["--set", "model.device=tpu"], ["model.device", "'tpu'"]),
+    ("arc-task-twice", AE, ["dup_challenges.json", "'t1'", "twice"]),
+    ("arc-bad-grid", AE[:-1] + ["data.source={d}/bad_grid_challenges.json"], ["t1", "train[0].input"]),
+]
+
+
+def write_files(folder: Path) -> None:
+    for name, content in FILES.items():
+        (folder / name).write_text(content if isinstance(content, str) else json.dumps(content))
+
+
+def seal_in_process(capsys, args: list[str]) -> tuple[int, str, str]:
+    """`seal ARGS` through the script's entry point: (exit status, stdout, stderr)."""
+    from seal.cli import main
+
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["seal", *args])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    out = capsys.readouterr()
+    return exit_.value.code, out.out, out.err
+
+
+def units_done(root: Path) -> int:
+    """Self-edits and inner loops stored in every run under `root`."""
+    total = 0
+    for db in root.glob("*/seal.db"):
+        with sqlite3.connect(db) as con:
+            total += sum(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("inner_results", "self_edits"))
+    return total
+
+
+@pytest.mark.parametrize("args, parts", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_error_line_naming_it_and_exit_2_before_any_work(tmp_path, capsys, args, parts):
+    write_files(tmp_path)
+    args = [a.replace("{d}", str(tmp_path)) for a in args]
+    runs = tmp_path / "runs"
+    if args[0] != "data":
+        args += ["--set", f"run.root={runs}"]
+    code, out, err = seal_in_process(capsys, args)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
+    for part in parts:
+        assert part in lines[0], (part, lines[0])
+    assert "Traceback" not in err + out
+    assert units_done(runs) == 0
+
+
+def test_the_installed_script_gives_the_same_line(tmp_path):
+    write_files(tmp_path)
+    out = subprocess.run([str(SEAL), *KE, "--set", f"self_edit.families_file={tmp_path}/braces.yaml",
+                          "--set", f"run.root={tmp_path / 'runs'}"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
+    assert "braces.yaml" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_meaningful_values_are_used(tmp_path, capsys):
+    """A number as an answer is its text; SQuAD answers given as strings, and `{"text": ...}`, are the gold answers."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([
+        {"title": "Count", "context": "There are 5 hills.", "questions": [{"question": "How many?", "answer": 5}]},
+        {"title": "River", "context": "It runs north.", "questions": [{"question": "Where?", "answers": {"text": "north"}}]},
+    ]))
+    code, out, _ = seal_in_process(capsys, ["data", "show", str(path)])
+    assert code == 0 and "A: 5\n" in out and "A: north\n" in out and "A: text" not in out
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [{"context": "c", "qas": [
+        {"question": "q?", "answers": ["north", "up"]}]}]}]}))
+    code, out, _ = seal_in_process(capsys, ["data", "show", str(squad)])
+    assert code == 0 and "A: north | up" in out
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The parsers behind the table
+
+
+@pytest.mark.parametrize("template, message", [
+    ("{title}: {topic}\n{passage}", "unknown placeholder {topic}"),
+    ('JSON like {"a": 1}\n{passage}', 'unknown placeholder {"a"}'),
+    ("{}\n{passage}", "unknown placeholder {}"),
+    ("{passage.upper}", "unknown placeholder {passage.upper}"),
+    ("a } b {passage}", "Single '}'"),
+    ("a { b {passage}", "'{'"),
+    ("{title} only", "needs the {passage} placeholder"),
+    ("{{passage}} is literal", "needs the {passage} placeholder"),
+    (5, "expected a template string, got 5"),
+])
+def test_bad_templates(template, message):
+    with pytest.raises(DataError, match="^fam: .*" + message.replace("{", r"\{").replace("(", r"\(")):
+        check_template(template, "fam")
+
+
+def test_good_templates_and_the_builtin_families_pass():
+    for name, template in FAMILIES.items():
+        check_template(template, name)
+    check_template("Facts, as {{'json'}}, on {title}:\n{passage!s}", "fam")  # literal braces are doubled
+
+
+def test_families_file_adds_checked_families(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_text('mine: "Facts about {title}:\\n{passage}"\n')
+    families = load_families(path)
+    assert families["mine"] == "Facts about {title}:\n{passage}" and set(FAMILIES) < set(families)
+    path.write_text(":\n  - [\n")
+    with pytest.raises(DataError, match="f.yaml: not a YAML file"):
+        load_families(path)
+
+
+def test_external_self_edits_by_passage_id(tmp_path):
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps([PASSAGES[0] | {"completions": ["a", ""]}, PASSAGES[1] | {"id": 3, "completions": ["b"]}]))
+    from seal.domains.knowledge.data import passage_id
+
+    assert load_external_self_edits(path) == {passage_id("River", "The river runs north."): ["a", ""], "3": ["b"]}
