@@ -8,7 +8,6 @@ lacks. The M-step's rows are tested in tests/outer/test_sft.py.
 
 import numpy as np
 import pytest
-import torch
 
 from seal.domains.arc.augment import Identity
 from seal.domains.arc.format import format_task_prompt
@@ -20,6 +19,8 @@ from seal.inner.train import tokenize_documents
 from seal.models import load
 from seal.models.builtin import tiny_model
 from seal.models.generate import HFGenerator, chat_prompt, encode, stop_token_ids
+
+from rigged import always_emits
 
 
 def ids_fed(model, run) -> list[list[int]]:
@@ -71,18 +72,6 @@ def test_inner_loop_documents_and_arc_training_rows_hold_one_bos(bos_tiny):
     example = encode_pairs(tok, [(format_task_prompt(task.train, task.test[0].input), "1 2")], 4096, False)[0][0]
     assert_one_bos(example.ids, tok.bos_token_id)
     assert example.ids[:example.n_prompt] == encode(tok, solve_prompt.text)  # trained on the layout it answers in
-
-
-def always_emits(model, token_id: int) -> None:
-    """Rig `model` so that decoding emits `token_id` after any prompt: attention and MLP add nothing to the residual
-    stream, every embedding is the same all-ones vector, and only `token_id`'s output row is non-zero."""
-    with torch.no_grad():
-        model.get_input_embeddings().weight.fill_(1.0)
-        for layer in model.model.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        model.lm_head.weight.zero_()
-        model.lm_head.weight[token_id] = 1.0
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
