@@ -83,6 +83,7 @@ CASES = [
      ["quiz.judge.base_url", "'localhost:8000/v1'"]),
     ("reward-judge-url", KT + ["--set", "reward.kind=judge", "--set", "reward.judge.base_url=api.openai.com"],
      ["reward.judge.base_url", "'api.openai.com'"]),
+    ("judge-without-url", KE + ["--set", "quiz.metric=judge"], ["quiz.judge.base_url", "quiz.metric=judge"]),
     ("conditions-twice", KE + ["--set", "eval.conditions=[base,passage,base]"], ["eval.conditions", "'base'"]),
     ("checkpoint-missing", KE + ["--set", "eval.conditions=[base,checkpoint]"], ["eval.checkpoint", "checkpoint"]),
     ("external-missing", KE + ["--set", "eval.conditions=[external]"], ["eval.external_file", "external"]),
@@ -235,3 +236,21 @@ def test_external_self_edits_by_passage_id(tmp_path):
     from seal.domains.knowledge.data import passage_id
 
     assert load_external_self_edits(path) == {passage_id("River", "The river runs north."): ["a", ""], "3": ["b"]}
+
+
+@pytest.mark.parametrize("task, message", [
+    (TASK | {"test": []}, "task t1: 'test' must be a non-empty list of pairs, got []"),
+    ({"train": [{"input": GRID, "output": GRID}]}, "task t1: 'test' must be a non-empty list of pairs, got None"),
+    (TASK | {"train": {}}, "task t1: 'train' must be a non-empty list of pairs, got {}"),
+    (TASK | {"test": [GRID]}, "task t1: test[0]: expected an object with an 'input' grid, got [[1, 0], [0, 1]]"),
+    (TASK | {"train": [{"input": GRID}]}, "task t1: train[0]: missing 'output' grid"),
+    ([1, 2], "task t1: expected an object with 'train' and 'test', got [1, 2]"),
+])
+def test_bad_arc_tasks_name_file_task_and_value(tmp_path, task, message):
+    from seal.domains.arc.tasks import load_tasks
+
+    path = tmp_path / "x_challenges.json"
+    path.write_text(json.dumps({"t1": task}))
+    with pytest.raises(DataError) as e:
+        load_tasks(path)
+    assert str(e.value) == f"{path}: {message}"

@@ -128,6 +128,8 @@ def test_every_numeric_option_refuses_a_negative_value_naming_key_and_value(kind
     ("quiz.judge.base_url=localhost:8000/v1", "quiz.judge.base_url: expected an http(s) URL"),
     ("reward.judge.base_url=not a url", "reward.judge.base_url: expected an http(s) URL"),
     ("reward.judge.base_url=http://host:port/v1", "'http://host:port/v1'"),
+    ("quiz.metric=judge", "quiz.judge.base_url: needed by quiz.metric=judge with the openai backend"),
+    ("reward.kind=judge", "reward.judge.base_url: needed by reward.kind=judge with the openai backend"),
     ("eval.conditions=[base, base]", "eval.conditions: give at least one, each once, got ['base', 'base']"),
     ("eval.conditions=[]", "eval.conditions: give at least one"),
     ("eval.conditions=[external]", "eval.external_file: needed by the external condition"),

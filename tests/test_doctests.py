@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["seal.domains.knowledge.parse", "seal.grading.rubric", "seal.outer.select", "seal.recipes.bench_rewards"]
+MODULES = ["seal.domains.knowledge.data", "seal.domains.knowledge.parse", "seal.grading.rubric", "seal.outer.select",
+           "seal.recipes.bench_rewards"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -223,7 +223,7 @@ def _build(cls, data: dict, prefix: str = ""):
     try:
         return cls(**kwargs)
     except (ValueError, TypeError, ConfigError) as e:  # a section's own checks: "field: ..." names the field
-        named = str(e).split(":")[0] in names
+        named = not prefix or str(e).split(":")[0] in names  # a whole config's checks name dotted keys
         raise ConfigError(f"{prefix}{e}" if named else f"{prefix.rstrip('.') or cls.__name__}: {e}") from None
 
 

