@@ -41,3 +41,43 @@ def test_bench_paths_share_self_edits_and_write_bench_json(tmp_path):
     table = format_bench(results)
     assert "reference" in table and "reward accuracy (f1)" in table
     assert "reward loglik" in format_bench(results | {"settings": results["settings"] | {"reward": "loglik"}})
+
+
+def test_fixed_answer_length_decodes_past_eos_and_line_breaks():
+    """A random-weight model's answers must not end early by chance: under `fixed_answer_length` even a model that
+    always puts EOS or a line break first decodes every token asked for (the quiz path: `HFGenerator` with
+    `stop_at_newline`); outside it the same model stops after one token."""
+    import torch
+
+    from seal.models import load
+    from seal.models.generate import HFGenerator
+    from seal.recipes.bench_inner_loop import fixed_answer_length
+
+    model, tokenizer = load("random:tiny-llama-3.2", dtype="fp32", device="cpu")
+    generator = HFGenerator(model, tokenizer)
+    steps = []
+    model.model.register_forward_hook(lambda *_: steps.append(1))  # one decoder pass per generated token
+    for stop in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("Ċ")):  # EOS, then the newline byte
+        forced = model.lm_head.register_forward_hook(lambda m, i, out: out.index_fill(-1, torch.tensor([stop]), 1e4))
+        for fixed, expected in ((None, 1), (6, 6)):
+            steps.clear()
+            with fixed_answer_length(model, fixed):
+                generator.generate(["Question: Who founded Tor?\nAnswer:"], max_new_tokens=6, stop_at_newline=True)
+            assert len(steps) == expected
+        forced.remove()
+    assert model.generation_config.min_new_tokens is None  # restored after the block
+
+
+def test_multi_n_paths_and_unknown_paths():
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.errors import ConfigError
+    from seal.recipes.bench_inner_loop import check_paths, path_config
+
+    cfg = load_config(KnowledgeConfig, None, ["inner.multi=2"])
+    assert [path_config(cfg, p).inner.multi for p in ("reference", "fast", "multi", "multi-8")] == [1, 1, 4, 8]
+    assert path_config(cfg, "reference").inner.mode == "reference" and path_config(cfg, "multi-8").inner.mode == "fast"
+    check_paths(("reference", "fast", "multi", "multi-4"))
+    for bad in ("multi-1", "multi-x", "slow"):
+        with pytest.raises(ConfigError, match=f"bench path '{bad}'"):
+            check_paths((bad,))
