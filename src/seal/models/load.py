@@ -79,7 +79,7 @@ def _hub_local_only(repo_id: str) -> str | None:
         ModelError: `repo_id` is not a valid hub id, or the hub says no such model is visible.
     """
     from huggingface_hub import HfApi, constants
-    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, HFValidationError, RepositoryNotFoundError
 
     try:
         HfApi(endpoint=constants.ENDPOINT).model_info(repo_id, timeout=HUB_TIMEOUT_S)
@@ -90,7 +90,9 @@ def _hub_local_only(repo_id: str) -> str | None:
     except RepositoryNotFoundError:
         raise ModelError(f"unknown model {repo_id!r}: not a built-in name, no such directory, nor a model on the "
                          "Hugging Face hub (a private one needs `hf auth login`)") from None
-    except Exception as e:  # connection refused, timeout, offline mode, a hub error: the local cache may hold it
+    except HfHubHTTPError:  # the hub answered otherwise (an error, a mirror without this API): let transformers try
+        return None
+    except Exception as e:  # refused, timed out, offline mode: not reachable, but the local cache may hold it
         return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return None
 
