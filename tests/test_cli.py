@@ -1,10 +1,21 @@
-"""The real `seal` command in a subprocess: help, listings, and one-line errors with exit status 2."""
+"""The real `seal` command in a subprocess: help, listings, one-line errors with exit status 2, and run directories
+that stay one run's: refused resumes, damaged runs, the lock, a kill -9 and its resume, secrets."""
 
 import json
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+from damaged_runs import damage
+
+from seal.config import to_dict
+from seal.domains.knowledge.config import KnowledgeConfig
+from seal.store import create_run
 
 
 def seal(*args, env=None, cwd=None):
@@ -44,3 +55,107 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     assert out.returncode == 2, out.stderr
     assert message in out.stderr and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+    assert not list((tmp_path / "runs").glob("*"))  # a run that failed on its input, holding nothing, is removed
+
+
+def test_a_runs_root_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    for out in (seal("knowledge", "eval", "--set", f"run.root={tmp_path / 'file'}", "--set", "data.n=1"),
+                seal("knowledge", "eval", "--set", "data.n=1", env=os.environ | {"SEAL_RUNS": str(tmp_path / "file")}),
+                seal("runs", "--root", str(tmp_path / "file"))):
+        assert out.returncode == 2 and str(tmp_path / "file") in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def finished_run(tmp_path, **config):
+    """A finished `knowledge eval` run directory with the default config (updated by `config` sections)."""
+    run = create_run(tmp_path / "runs", "knowledge eval", "done", to_dict(KnowledgeConfig()) | config, argv=["seal"])
+    run.store.add_evaluation(key="e", condition="base", payload={"accuracy": 0.5})
+    run.finish()
+    run.close()
+    return run.dir
+
+
+def snapshot(run_dir: Path) -> tuple:
+    conn = sqlite3.connect(run_dir / "seal.db")
+    meta = sorted(conn.execute("SELECT * FROM meta").fetchall())
+    conn.close()
+    return (run_dir / "manifest.json").read_bytes(), meta, (run_dir / "seal.lock").read_bytes()
+
+
+JUDGE = {"backend": "openai", "base_url": "https://user:sk-proj-Zx81KqPw02LmNb@judge.example/v1", "model": "m",
+         "api_key_env": "OPENAI_API_KEY", "timeout_s": 30.0, "max_retries": 3, "backoff_s": 1.0, "max_workers": 8}
+
+
+@pytest.mark.parametrize("args, message, secret", [
+    (["knowledge", "train"], "is a 'knowledge eval' run, not 'knowledge train'", False),
+    (["knowledge", "eval", "--set", "model.threads=x"], "model.threads: expected an integer", False),
+    (["knowledge", "eval", "--set", "inner.epochs=3", "--set", "data.n=2", "--set", "model.threads=1"],
+     "--resume cannot change data.n, inner.epochs:", False),
+    (["knowledge", "eval", "--config", "missing.yaml"], "config file not found", False),
+    (["knowledge", "eval", "--set", "model.threads=1"], "the recorded value of quiz.judge.base_url held a secret",
+     True),
+])
+def test_a_refused_resume_writes_nothing(tmp_path, args, message, secret):
+    run_dir = finished_run(tmp_path, **({"quiz": to_dict(KnowledgeConfig())["quiz"] | {"judge": JUDGE}}
+                                        if secret else {}))
+    before = snapshot(run_dir)
+    out = seal(*args, "--resume", str(run_dir), cwd=tmp_path)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert snapshot(run_dir) == before
+    assert "finished" in seal("runs", "--root", str(tmp_path / "runs")).stdout
+
+
+@pytest.mark.parametrize("kind", ["truncated manifest", "manifest without config", "seal.db not a database"])
+def test_damaged_runs_are_one_line_under_report_runs_and_resume(tmp_path, kind):
+    run_dir = finished_run(tmp_path)
+    file = run_dir / damage(run_dir, kind)
+    for args in (["report", str(run_dir)], ["runs", "--root", str(tmp_path / "runs")],
+                 ["knowledge", "eval", "--resume", str(run_dir)]):
+        out = seal(*args, cwd=tmp_path)
+        assert out.returncode == 2 and str(file) in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert f"{run_dir} " in seal("runs", "--root", str(tmp_path / "runs")).stdout  # listed, with the error after
+
+
+def test_kill_9_lock_and_resume_with_run_time_overrides(tmp_path):
+    """A second process on a running run gets a one-line error naming the holder; after kill -9 the run resumes
+    (secrets given again, a run-time setting changed and recorded) and ends finished with no secret stored."""
+    key = "sk-proj-Zx81KqPw02LmNb"
+    data = tmp_path / "passages.json"
+    data.write_text(json.dumps([{"title": "Tor", "context": "Tor is a harbour town with 12 bridges.",
+                                 "questions": [{"question": "How many bridges?", "answer": "12"}]}]))
+    args = ["knowledge", "eval", "--set", "model.name=tiny-llama", "--set", f"data.source={data}",
+            "--set", "self_edit.k=2", "--set", "self_edit.max_new_tokens=8", "--set", "inner.epochs=20",
+            "--set", "inner.seeds=3", "--set", "quiz.max_new_tokens=4", "--set", "model.threads=1"]
+    secrets = ["--set", f"quiz.judge.api_key_env={key}", "--set", f"quiz.judge.base_url=https://u:{key}@h/v1"]
+    first = subprocess.Popen([sys.executable, "-m", "seal.cli", *args, *secrets, "--set", f"run.root={tmp_path}"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, run_dir = time.time() + 240, None
+        while time.time() < deadline and run_dir is None:  # once it has finished a unit
+            for db in tmp_path.glob("*/seal.db"):
+                conn = sqlite3.connect(db, timeout=30)
+                if conn.execute("SELECT COUNT(*) FROM inner_results").fetchone()[0]:
+                    run_dir = db.parent
+                conn.close()
+            time.sleep(0.5)
+        os.kill(first.pid, signal.SIGSTOP)  # frozen mid-run, holding the run, so that it cannot finish meanwhile
+        assert run_dir is not None and first.poll() is None
+        second = seal("knowledge", "eval", "--resume", str(run_dir))
+        assert second.returncode == 2 and f"is in use by process {first.pid} " in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    assert "interrupted" in seal("runs", "--root", str(tmp_path)).stdout
+    resumed = seal("knowledge", "eval", "--resume", str(run_dir), *secrets, "--set", "executor.max_retries=5")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "finished" in seal("runs", "--root", str(tmp_path)).stdout
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["resumes"][-1]["changed"]["executor.max_retries"] == [3, 5]
+    assert manifest["config"]["executor"]["max_retries"] == 5
+    assert seal("report", str(run_dir)).returncode == 0
+    for stored in (run_dir / "manifest.json", run_dir / "report" / "report.html"):
+        assert key not in stored.read_text()

@@ -49,28 +49,97 @@ def _config_class(kind: str):
     raise SealError(f"unknown config kind {kind!r} (knowledge, arc)")
 
 
-def _start_run(command: str, cfg, resume: Optional[Path]):
-    """A new run directory for `cfg`, or the run being resumed with its own recorded config."""
-    from seal.config import _build, to_dict
-    from seal.store.runs import create_run, open_run
+# What a resume may change: how and where the work runs (threads, executor, the vLLM engine's memory, how the judge is
+# reached and waited for), never what it computes, since finished units are kept and are not redone. Section -> the
+# names in it (None: all). A key whose recorded value was redacted (it held a secret) may, and must, be given again.
+_JUDGE_ACCESS = ("base_url", "api_key_env", "timeout_s", "deadline_s", "max_retries", "backoff_s", "max_workers")
+RESUMABLE = {"model": ("threads",), "executor": None, "generation": ("gpu_memory_utilization", "enforce_eager"),
+             "quiz.judge": _JUDGE_ACCESS, "reward.judge": _JUDGE_ACCESS}
+
+
+def _resumable(key: str) -> bool:
+    section, _, name = key.rpartition(".")
+    return section in RESUMABLE and (RESUMABLE[section] is None or name in RESUMABLE[section])
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}"""
+    out = {}
+    for k, v in tree.items():
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v}
+    return out
+
+
+def _merged(base: dict, over: dict) -> dict:
+    """`base` with the keys of `over` replaced, section by section."""
+    return base | {k: _merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                   for k, v in over.items()}
+
+
+def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overrides):
+    """The config a resumed run continues with: its recorded config, then `--config` and `--set` on top, where only
+    keys that `RESUMABLE` names (and keys recorded redacted) may change. Returns (config, {key: [recorded, new]}).
+
+    Raises:
+        SealError: the run is another command's; a value is invalid; an override changes a key outside RESUMABLE
+            (all such keys named); a key recorded redacted is not given again.
+    """
+    import yaml
+
+    from seal.config import _build, _set_dotted, load_config, parse_override, to_dict
+    from seal.store.runs import redacted_keys
+
+    if run.manifest["command"] != command:
+        raise SealError(f"{run.dir} is a '{run.manifest['command']}' run, not '{command}'")
+    tree: dict = {}
+    if config is not None:
+        load_config(cfg_class, config)  # the file's own errors, as for a new run
+        tree = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    for text in overrides:
+        _set_dotted(tree, *parse_override(text))
+    recorded = run.manifest["config"]
+    cfg = _build(cfg_class, _merged(recorded, tree))
+    before, after = _flat(to_dict(_build(cfg_class, recorded))), _flat(to_dict(cfg))
+    changed = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    hidden = redacted_keys(recorded)
+    refused = [k for k in changed if k not in hidden and not _resumable(k)]
+    if refused:
+        allowed = ", ".join(f"{s}.*" if n is None else f"{s}.{{{','.join(n)}}}" for s, n in RESUMABLE.items())
+        raise SealError(f"--resume cannot change {', '.join(refused)}: finished work used the recorded values "
+                        f"(a resume may change {allowed})")
+    missing = [k for k in hidden if k not in _flat(tree)]
+    if missing:
+        raise SealError(f"{run.dir}: the recorded value of {', '.join(missing)} held a secret and was not stored; "
+                        f"give it again, e.g. --set {missing[0]}=...")
+    return cfg, changed
+
+
+def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path]):
+    """A new run directory for the config (defaults, YAML, --set), or the run being resumed (`_resumed_config`).
+    A refused resume writes nothing to the run. Returns (run, config, whether the run is new)."""
+    from seal.config import load_config, to_dict
+    from seal.store.runs import create_run, read_run
 
     if resume is not None:
-        run = open_run(resume)
-        if run.manifest.get("command") != command:
-            raise SealError(f"{resume} is a '{run.manifest.get('command')}' run, not '{command}'")
-        return run, _build(type(cfg), run.manifest["config"])
+        run = read_run(resume)
+        try:
+            run.lock()  # a run in use is refused first, whatever else is wrong
+            cfg, changed = _resumed_config(run, command, cfg_class, config, overrides)
+            run.resume(to_dict(cfg), changed)
+        except BaseException:
+            run.close()
+            raise
+        return run, cfg, False
+    cfg = load_config(cfg_class, config, overrides)
     root = cfg.run.root if cfg.run.root != "runs" else os.environ.get("SEAL_RUNS", "runs")
-    return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg
+    return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg, True
 
 
 def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, defaults=()) -> None:
     """The body of every command that creates a run: config (defaults, YAML, --set), run directory (new or
     resumed), the recipe, its table, then the closing lines."""
-    from seal.config import load_config
-
-    cfg = load_config(cfg_class, config, list(defaults) + list(overrides))
-    run, cfg = _start_run(command, cfg, resume)
-    with _finishing(run):
+    run, cfg, new = _start_run(command, cfg_class, config, list(defaults) + list(overrides), resume)
+    with _finishing(run, new):
         result = recipe(run, cfg)
     typer.echo(formatter(result))
     _done(run)
@@ -83,17 +152,24 @@ def _done(run) -> None:
 
 
 @contextmanager
-def _finishing(run):
-    """Mark the run finished, failed or interrupted; what was stored stays stored either way."""
+def _finishing(run, new: bool):
+    """Mark the run finished, failed or interrupted, then release it; what was stored stays stored either way. A new
+    run that failed holding nothing finished (it failed on its input) is removed rather than kept as `failed`."""
     try:
         yield
     except KeyboardInterrupt:
         run.finish("interrupted")
+        run.close()
         raise
     except BaseException:
-        run.finish("failed")
+        if new and not run.holds_work():
+            run.discard()
+        else:
+            run.finish("failed")
+            run.close()
         raise
     run.finish()
+    run.close()
 
 
 @app.command()
@@ -135,7 +211,8 @@ def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON 
 
 @app.command()
 def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default: $SEAL_RUNS or ./runs)")):
-    """Every run with its status and what it was."""
+    """Every run with its status and what it was; damaged runs (unreadable manifest or store) are listed, then named
+    in an error (exit status 2)."""
     from seal.store.runs import list_runs
 
     rows = list_runs(root)
@@ -143,6 +220,9 @@ def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default
         typer.echo(f"no runs under {root or os.environ.get('SEAL_RUNS', 'runs')}")
     for row in rows:
         typer.echo(f"{row['dir']:<60} {row['status']:<12} {row['command']:<18} {row['model']}")
+    damaged = [row["error"] for row in rows if row["status"] == "damaged"]
+    if damaged:  # listed above with the others, then named in the one error line
+        raise SealError("; ".join(damaged))
 
 
 @config_app.command("show")

@@ -5,11 +5,12 @@ self-edit only (the prompt is masked), on rows tokenized here (`sft_rows`) exact
 the adapter is merged into a full checkpoint written with
 `save_pretrained`, so the next round, `seal.models.load` and any other tool read it as a normal model directory.
 The directory appears only when complete (written under a temporary name, then renamed), so a killed M-step is
-simply redone on resume.
+simply redone on resume; it holds the M-step's log (`m_step.json`: steps, losses, pairs) next to the weights.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 from seal.config import SftConfig
 from seal.inner.lora import peft_config
 from seal.models.generate import encode
+
+M_STEP_LOG = "m_step.json"
 
 
 def sft_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[dict]:
@@ -36,7 +39,8 @@ def sft_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[dict]:
 
 
 def sft_and_merge(model, tokenizer, pairs: list[tuple[str, str]], cfg: SftConfig, out_dir: Path, seed: int) -> dict:
-    """Fine-tune `model` on `pairs`, merge the LoRA, and save model and tokenizer to `out_dir`. Returns the log."""
+    """Fine-tune `model` on `pairs`, merge the LoRA, and save model, tokenizer and log (`M_STEP_LOG`) to `out_dir`.
+    Returns the log."""
     import datasets
     from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
@@ -61,8 +65,16 @@ def sft_and_merge(model, tokenizer, pairs: list[tuple[str, str]], cfg: SftConfig
         result = trainer.train()
         tokenizer.padding_side = padding_side
         merged = trainer.model.merge_and_unload()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    log = {"steps": result.global_step, "train_loss": result.training_loss, "losses": losses, "pairs": len(pairs)}
     merged.save_pretrained(partial, safe_serialization=True)
     tokenizer.save_pretrained(partial)
+    save_log(partial, log)
     partial.rename(out_dir)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"steps": result.global_step, "train_loss": result.training_loss, "losses": losses, "pairs": len(pairs)}
+    return log
+
+
+def save_log(checkpoint: Path, log: dict) -> None:
+    """Write the M-step's log into its (partial) checkpoint directory, so the log exists exactly when the checkpoint
+    does: a run killed after the M-step (while the checkpoint is evaluated) still has it on resume."""
+    (Path(checkpoint) / M_STEP_LOG).write_text(json.dumps(log))

