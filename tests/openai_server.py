@@ -7,12 +7,31 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# reply(request_json, authorization_header, request_number) -> (status, body, delay_s)
+# reply(request_json, authorization_header, request_number) -> (status, body, delay_s); a delay longer than the
+# client's timeout plays a server that accepts the connection and never answers.
 Reply = Callable[[dict, str, int], tuple[int, str, float]]
 
 
-def completion(content: str | None) -> str:
-    return json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
+def completion(content: str | list | None, finish_reason: str = "stop") -> str:
+    """A chat-completion body whose message content is `content` (text, None, or a list of parts)."""
+    message = {"role": "assistant", "content": content}
+    return json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": finish_reason}]})
+
+
+def parts(*pieces: tuple[str, str]) -> list[dict]:
+    """Content as a list of typed parts, as reasoning APIs send it: parts(("thinking", "..."), ("text", "yes"))."""
+    return [{"type": kind, kind: text} for kind, text in pieces]
+
+
+# Bodies that are not chat completions, each a way real endpoints and proxies fail.
+NOT_COMPLETIONS = {
+    "html": "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    "non-json": "upstream connect error",
+    "no-choices": json.dumps({"id": "x", "object": "chat.completion"}),
+    "empty-choices": json.dumps({"choices": []}),
+    "error-object": json.dumps({"error": {"message": "model overloaded", "type": "server_error"}}),
+    "content-number": json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": 7}}]}),
+}
 
 
 def user_text(request: dict) -> str:
@@ -60,6 +79,7 @@ def serve(reply: Reply) -> Iterator[tuple[str, dict]]:
             self._send(status, body)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads, server.block_on_close = True, False  # a hanging reply must not hold up the test's end
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:

@@ -25,8 +25,8 @@ from seal.grading import (
     make_judge,
     parse_verdict,
 )
-from seal.grading.judge import merge_system, plain_prompt, render_prompt
-from openai_server import completion, serve, user_text
+from seal.grading.judge import merge_system, plain_prompt, render_prompt, reply_text, strip_reasoning
+from openai_server import NOT_COMPLETIONS, completion, parts, serve, user_text
 
 KEY_ENV = "SEAL_TEST_JUDGE_KEY"
 SECRET = "sk-test-SECRET-7f3a9c"
@@ -73,15 +73,69 @@ def test_doctests():
         ("  \nNo, it names another city", 0.0),
         ("no!", 0.0),
         ("'no'", 0.0),
+        ("`yes`", 1.0),
+        # a verdict after reasoning: the last word
+        ("The answer is yes", 1.0),
+        ("The candidate matches the reference, so: yes", 1.0),
+        ("Verdict: **No**", 0.0),
+        ("Answer:\n\nYes.", 1.0),
+        # reasoning blocks are removed first, whatever they say
+        ("<think>The candidate gives the same town.</think> yes", 1.0),
+        ("<think>yes? no, wait</think>\nNo", 0.0),
+        ("<THINKING>Looks right.</THINKING>Yes", 1.0),
+        ("<reasoning>no</reasoning> yes", 1.0),
+        ("It says Paris, so yes</think>No", 0.0),  # the template opened the block: all before </think> is reasoning
+        # no readable verdict
+        ("<think>The candidate says Paris, which", None),  # cut off while reasoning
+        ("<think>yes</think>", None),
+        ("No. On reflection, yes", None),  # first and last words contradict
+        ("I cannot say yes or no", None),
+        ("yes/no", None),
         ("Yesterday", None),
         ("nope", None),
-        ("The answer is yes", None),
+        ("Maybe", None),
         ("", None),
         (None, None),
     ],
 )
 def test_parse_verdict(reply, expected):
     assert parse_verdict(reply) == expected
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("<think>a</think> b <think>c</think> d", "b   d"),  # a block becomes a space: words stay apart
+        ("plain", "plain"),
+        ("so yes</think> No", "No"),
+        ("<think>unclosed", None),
+        ("x <think>a</think> y <think>b", None),
+    ],
+)
+def test_strip_reasoning(reply, expected):
+    assert strip_reasoning(reply) == expected
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("yes", ("yes", "stop")),
+        (None, (None, "stop")),
+        (parts(("thinking", "check the town"), ("text", "yes")), ("yes", "stop")),
+        (parts(("text", "y"), ("reasoning", "hm"), ("text", "es")), ("yes", "stop")),
+        (parts(("thinking", "only reasoning")), (None, "stop")),
+        ([], (None, "stop")),
+    ],
+)
+def test_reply_text_shapes(content, expected):
+    assert reply_text(json.loads(completion(content))) == expected
+
+
+@pytest.mark.parametrize("name", sorted(NOT_COMPLETIONS))
+def test_reply_text_rejects_bodies_that_are_not_completions(name):
+    body = NOT_COMPLETIONS[name]
+    with pytest.raises(ValueError):
+        reply_text(json.loads(body))  # the non-JSON ones already fail in json.loads, also a ValueError
 
 
 def test_build_messages_contains_item():
@@ -115,19 +169,35 @@ def test_cache_key_depends_on_content_not_reference_order():
 
 def test_good_server_grades_and_sends_openai_request():
     with serve(_yes_if_marked) as (url, stats):
-        result = fast_judge(url).grade(QUESTIONS, PREDICTIONS, REFERENCES)
-    assert result == JudgeResult([1.0, 0.0, 1.0], [None, None, None])
+        result = fast_judge(url, max_tokens=5).grade(QUESTIONS, PREDICTIONS, REFERENCES)
+    assert result == JudgeResult([1.0, 0.0, 1.0], [None, None, None], ["Yes.", "no", "Yes."])
     assert stats["posts"] == 3
     path, request = stats["requests"][0]
     assert path == "/v1/chat/completions"
-    assert request["model"] == "judge-model" and request["temperature"] == 0
+    assert request["model"] == "judge-model" and request["temperature"] == 0 and request["max_tokens"] == 5
 
 
 def test_empty_batch_and_length_mismatch():
     judge = fast_judge("http://127.0.0.1:9/v1")
-    assert judge.grade([], [], []) == JudgeResult([], [])
+    assert judge.grade([], [], []) == JudgeResult([], [], [])
     with pytest.raises(ValueError):
         judge.grade(["q"], ["p", "p"], [["r"]])
+
+
+@pytest.mark.parametrize(
+    "content, score",
+    [
+        (parts(("thinking", "Same town?"), ("text", "yes")), 1.0),  # judge-content-list
+        ("<think>The candidate gives the same town.</think> yes", 1.0),  # judge-errors-invisible
+        ("The candidate matches the reference, so: yes", 1.0),
+        ("<think>Paris is not Lyon.</think>\n\n**No**", 0.0),
+    ],
+)
+def test_reasoning_replies_are_read_and_kept(content, score):
+    with serve(lambda request, auth, n: (200, completion(content), 0.0)) as (url, stats):
+        result = fast_judge(url).grade(["q"], ["p"], [["r"]])
+    raw = content if isinstance(content, str) else "yes"
+    assert result == JudgeResult([score], [None], [raw]) and stats["posts"] == 1
 
 
 def test_server_errors_then_success_is_retried():
@@ -136,7 +206,7 @@ def test_server_errors_then_success_is_retried():
 
     with serve(flaky) as (url, stats):
         result = fast_judge(url, max_retries=3).grade(["q"], ["CORRECT"], [["r"]])
-    assert result == JudgeResult([1.0], [None])
+    assert result.scores == [1.0] and result.errors == [None]
     assert stats["posts"] == 3
 
 
@@ -149,45 +219,80 @@ def test_rate_limit_is_retried():
     assert stats["posts"] == 2
 
 
-def test_always_failing_server_records_errors_not_zeros():
+def test_always_failing_server_is_an_error_naming_the_last_failure():
     with serve(lambda request, auth, n: (503, '{"error": "down"}', 0.0)) as (url, stats):
-        result = fast_judge(url, max_retries=2).grade(QUESTIONS[:2], PREDICTIONS[:2], REFERENCES[:2])
-    assert result.scores == [None, None]
-    assert all("HTTP 503" in e and url in e and "3 times" in e for e in result.errors)
-    assert stats["posts"] == 2 * 3
+        with pytest.raises(JudgeError) as info:
+            fast_judge(url, max_retries=2, max_workers=1).grade(QUESTIONS[:2], PREDICTIONS[:2], REFERENCES[:2])
+    message = str(info.value)
+    assert "HTTP 503" in message and '"down"' in message and url in message and "failed 3 time(s)" in message
+    assert "(item 1 of 2)" in message and "\n" not in message
+    assert stats["posts"] == 3  # the second item is not asked once the endpoint failed on the first
+
+
+def test_one_failing_item_stops_the_others():
+    def fails_on_bad(request, auth, n):
+        return (500, "{}", 0.0) if "BAD" in user_text(request) else (200, completion("yes"), 0.05)
+
+    with serve(fails_on_bad) as (url, stats):
+        with pytest.raises(JudgeError, match=r"HTTP 500.*\(item 3 of 40\)"):
+            fast_judge(url, max_retries=1, max_workers=2).grade(["q"] * 40, ["ok", "ok", "BAD"] + ["ok"] * 37,
+                                                                [["r"]] * 40)
+    assert stats["posts"] < 20  # well short of the 40 items
 
 
 def test_client_error_is_not_retried():
     with serve(lambda request, auth, n: (400, '{"error": "unknown model"}', 0.0)) as (url, stats):
-        result = fast_judge(url).grade(["q"], ["p"], [["r"]])
-    assert result.scores == [None] and "HTTP 400" in result.errors[0] and "unknown model" in result.errors[0]
+        with pytest.raises(JudgeError, match="HTTP 400.*unknown model"):
+            fast_judge(url).grade(["q"], ["p"], [["r"]])
     assert stats["posts"] == 1
 
 
 @pytest.mark.parametrize(
     "body, expected",
     [
-        (completion("Perhaps, partly."), "not yes or no"),
-        (completion(None), "not yes or no"),
-        ("<html>not json</html>", "malformed reply"),
-        (json.dumps({"choices": []}), "malformed reply"),
+        (completion("Perhaps, partly."), "reply is not yes or no: 'Perhaps, partly.'"),
+        (completion("<think>The candidate says Paris but"), "reply is not yes or no"),
+        (completion(None, "length"), "reply has no text (finish_reason length"),
+        (completion(parts(("thinking", "so long"))), "reply has no text"),
     ],
 )
-def test_garbage_reply_is_retried_then_recorded(body, expected):
+def test_unreadable_reply_is_retried_then_scored_none(body, expected):
     with serve(lambda request, auth, n: (200, body, 0.0)) as (url, stats):
-        result = fast_judge(url, max_retries=1).grade(["q"], ["p"], [["r"]])
-    assert result.scores == [None] and expected in result.errors[0]
-    assert stats["posts"] == 2
+        result = fast_judge(url, max_retries=1).grade(["q", "q2"], ["p", "p"], [["r"], ["r"]])
+    assert result.scores == [None, None] and all(expected in e for e in result.errors)
+    assert result.replies == [reply_text(json.loads(body))[0]] * 2
+    assert stats["posts"] == 4
+
+
+@pytest.mark.parametrize("name", sorted(NOT_COMPLETIONS))
+def test_body_that_is_not_a_completion_is_retried_then_an_error(name):
+    with serve(lambda request, auth, n: (200, NOT_COMPLETIONS[name], 0.0)) as (url, stats):
+        with pytest.raises(JudgeError, match="malformed reply") as info:
+            fast_judge(url, max_retries=1).grade(["q"], ["p"], [["r"]])
+    assert NOT_COMPLETIONS[name][:20] in str(info.value) and stats["posts"] == 2
 
 
 def test_slow_server_times_out():
     with serve(lambda request, auth, n: (200, completion("yes"), 0.6)) as (url, stats):
         start = time.monotonic()
-        result = fast_judge(url, timeout_s=0.15, max_retries=1).grade(["q"], ["p"], [["r"]])
+        with pytest.raises(JudgeError, match="no reply: .*after up to 0.15 s"):
+            fast_judge(url, timeout_s=0.15, max_retries=1).grade(["q"], ["p"], [["r"]])
         elapsed = time.monotonic() - start
-    assert result.scores == [None] and "timed out" in result.errors[0]
     assert stats["posts"] == 2
     assert elapsed < 0.6
+
+
+def test_hanging_server_costs_the_deadline_not_retries_times_items():
+    """A server that accepts and never answers: 17 items, 8 at a time, 10 retries of 1 s each would take minutes;
+    the batch's deadline ends it."""
+    with serve(lambda request, auth, n: (200, completion("yes"), 30.0)) as (url, stats):
+        start = time.monotonic()
+        with pytest.raises(JudgeError, match="the 1.5 s deadline passed"):
+            fast_judge(url, timeout_s=1.0, max_retries=10, backoff_s=0.01, deadline_s=1.5).grade(
+                ["q"] * 17, ["p"] * 17, [["r"]] * 17)
+        elapsed = time.monotonic() - start
+    assert 1.4 < elapsed < 3.0
+    assert stats["posts"] <= 16  # two waves of 8 at most: 1 s, then what is left of the deadline
 
 
 def _check_auth(request, auth, n):
@@ -206,10 +311,10 @@ def test_api_key_comes_from_env_var(monkeypatch):
     assert SECRET not in repr(judge) and SECRET not in str(vars(judge))
 
 
-def test_missing_key_is_a_recorded_error():
+def test_missing_key_is_an_error_at_once():
     with serve(_check_auth) as (url, stats):
-        result = fast_judge(url).grade(["q"], ["CORRECT"], [["r"]])
-    assert result.scores == [None] and "HTTP 401" in result.errors[0]
+        with pytest.raises(JudgeError, match="HTTP 401"):
+            fast_judge(url).grade(["q"], ["CORRECT"], [["r"]])
     assert stats["posts"] == 1
 
 
@@ -221,9 +326,10 @@ def test_api_key_never_appears_in_errors_or_reprs(monkeypatch):
 
     with serve(echo_500) as (url, _):
         judge = CachedJudge(fast_judge(url, max_retries=1))
-        result = judge.grade(["q"], ["p"], [["r"]])
-    assert result.scores == [None] and "***" in result.errors[0]
-    for text in (*result.errors, repr(result), repr(judge), repr(judge.inner), str(vars(judge.inner))):
+        with pytest.raises(JudgeError) as info:
+            judge.grade(["q"], ["p"], [["r"]])
+    assert "***" in str(info.value)
+    for text in (str(info.value), repr(judge), repr(judge.inner), str(vars(judge.inner))):
         assert SECRET not in text
 
 
@@ -265,8 +371,8 @@ def test_unreachable_endpoint():
     assert "\n" not in str(info.value)
     with pytest.raises(JudgeError):
         CachedJudge(judge).check_reachable()
-    result = judge.grade(["q"], ["p"], [["r"]])
-    assert result.scores == [None] and "connection failed" in result.errors[0]
+    with pytest.raises(JudgeError, match="connection failed"):
+        judge.grade(["q"], ["p"], [["r"]])
 
 
 def test_check_reachable_ok():
@@ -278,7 +384,7 @@ def test_check_reachable_ok():
 # ---------------------------------------------------------------- cache
 
 
-def test_cache_avoids_repeat_requests():
+def test_cache_avoids_repeat_requests_and_keeps_replies():
     with serve(_yes_if_marked) as (url, stats):
         judge = CachedJudge(fast_judge(url))
         first = judge.grade(QUESTIONS, PREDICTIONS, REFERENCES)
@@ -290,21 +396,22 @@ def test_cache_avoids_repeat_requests():
             ["new q", "new q", QUESTIONS[0]], ["CORRECT", "CORRECT", PREDICTIONS[0]], [["r"], ["r"], REFERENCES[0]]
         )
         assert stats["posts"] == 4
-    assert first == second == JudgeResult([1.0, 0.0, 1.0], [None] * 3)
-    assert third.scores == [1.0, 1.0, 1.0]
+    assert first == second == JudgeResult([1.0, 0.0, 1.0], [None] * 3, ["Yes.", "no", "Yes."])
+    assert third == JudgeResult([1.0, 1.0, 1.0], [None] * 3, ["Yes."] * 3)
     assert len(judge.cache) == 4
 
 
-def test_errors_are_not_cached():
-    with serve(lambda request, auth, n: (500, "{}", 0.0)) as (url, stats):
+def test_unreadable_verdicts_are_not_cached():
+    with serve(lambda request, auth, n: (200, completion("unsure"), 0.0)) as (url, stats):
         judge = CachedJudge(fast_judge(url, max_retries=0))
-        judge.grade(["q", "q"], ["p", "p"], [["r"], ["r"]])
+        first = judge.grade(["q", "q"], ["p", "p"], [["r"], ["r"]])
         judge.grade(["q"], ["p"], [["r"]])
+    assert first.scores == [None, None] and first.errors[0] == first.errors[1] and "unsure" in first.errors[0]
     assert stats["posts"] == 2 and len(judge.cache) == 0
 
 
 def test_shared_cache_and_as_grader():
-    cache: dict[str, float] = {}
+    cache: dict = {}
     with serve(_yes_if_marked) as (url, stats):
         make_judge(JudgeConfig(base_url=url, model="m", api_key_env=KEY_ENV), cache=cache).grade(
             ["q"], ["CORRECT"], [["r"]]
@@ -324,15 +431,17 @@ def test_judge_config_validation_and_help():
 
     assert all(f.metadata.get("help") for f in fields(JudgeConfig))
     bad_settings = [{"backend": "anthropic"}, {"timeout_s": 0}, {"max_retries": -1}, {"backoff_s": -1.0}]
-    for bad in [*bad_settings, {"max_workers": 0}]:
+    for bad in [*bad_settings, {"max_workers": 0}, {"max_tokens": 0}, {"deadline_s": 0}]:
         with pytest.raises(ConfigError):
             JudgeConfig(**bad)
 
 
 def test_make_judge():
-    judge = make_judge(JudgeConfig(base_url="http://127.0.0.1:9/v1/", model="m", timeout_s=5, max_retries=1))
+    judge = make_judge(JudgeConfig(base_url="http://127.0.0.1:9/v1/", model="m", timeout_s=5, max_retries=1,
+                                   max_tokens=512, deadline_s=60))
     assert isinstance(judge, CachedJudge) and isinstance(judge.inner, OpenAIJudge)
     assert judge.inner.base_url == "http://127.0.0.1:9/v1" and judge.inner.timeout_s == 5
+    assert (judge.inner.max_tokens, judge.inner.deadline_s) == (512, 60)
     assert judge.backend_id == "openai" and judge.model_id == "m"
     with pytest.raises(ConfigError, match="base_url"):
         make_judge(JudgeConfig())

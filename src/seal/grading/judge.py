@@ -3,10 +3,18 @@
 What: one yes/no rubric (`build_messages`, `parse_verdict`) behind one interface,
 `Judge.grade(questions, predictions, references) -> JudgeResult`, with two backends:
 - `OpenAIJudge` POSTs to any OpenAI-compatible `{base_url}/chat/completions` (stdlib `urllib`, temperature 0),
-  retrying timeouts, connection errors, HTTP 429/5xx and unparseable replies with exponential backoff;
+  retrying timeouts, connection errors, HTTP 429/5xx and unreadable replies with exponential backoff, all within
+  one deadline per batch (a quiz);
 - `LocalJudge` runs a Hugging Face causal LM greedily, in left-padded batches.
-`CachedJudge` wraps either one with a content-hash cache, so a repeated item is asked once. A failed item
-scores None and carries an error message: it is never silently counted as wrong, and never cached.
+`CachedJudge` wraps either one with a content-hash cache, so a repeated item is asked once.
+
+Two kinds of failure, kept apart:
+- the endpoint fails (no answer in time, HTTP errors, a body that is not a chat completion, after the retries or
+  past the deadline): `grade` raises `JudgeError` with the last failure; a grade would be a guess, and stopping keeps
+  the finished work stored and lets `--resume` ask again;
+- the judge answers without a readable verdict (see `parse_verdict`): that item scores None with its error; it is
+  never counted as wrong, never cached, and callers count it.
+Every result keeps the judge's raw reply text (`JudgeResult.replies`) so a wrong grade can be seen afterwards.
 
 The API key is read only from the environment variable named by `api_key_env`, at request time. It is not
 stored on the object, not shown in reprs, and scrubbed from every error message.
@@ -17,9 +25,16 @@ How to run:
     result = judge.grade(["Capital of France?"], ["It is Paris."], [["Paris"]])
     result.scores  # [1.0]
 
-Departures from the paper: SEAL grades knowledge-incorporation answers with a GPT-4.1 yes/no judge. The rubric
-here is our own wording. We add the local backend (no API needed), retries with error reporting (a judge
-failure is None, not 0) and the cache.
+Departures from the paper: SEAL grades knowledge-incorporation answers with a GPT-4.1 yes/no judge (paper
+section 4.2). The rubric here is our own wording.
+We add the local backend (no API needed), reasoning-model replies, retries with error reporting (a judge
+failure is an error or None, not 0) and the cache.
+
+Why the stdlib and not the `openai` package: measured on local fake servers (timeout 1 s, 2 retries) the package
+takes as long to a clean error for a hung or HTTP 500 server, but hands an HTML body to the caller as a bare
+`JSONDecodeError`, a body without `choices` as `choices=None`, and list or None `content` unchanged, so the reply
+handling below would stay; it cannot bound a whole batch's retries by one deadline, it keeps the key on the client,
+and it adds ~0.8 s of import and three packages.
 """
 
 from __future__ import annotations
@@ -27,7 +42,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import string
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -119,25 +136,103 @@ def merge_system(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     return rest
 
 
-def parse_verdict(reply: str | None) -> float | None:
-    """Read a yes/no verdict from the first word of a judge's reply.
+# Reasoning models wrap their reasoning in one of these tags before the answer (DeepSeek-R1, Qwen3: <think>).
+_REASONING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_REASONING_TAG = re.compile(r"</?(?:think|thinking|reasoning)>", re.IGNORECASE)
 
-    Case is ignored and punctuation around the word ("**Yes.**") is stripped.
+
+def strip_reasoning(reply: str) -> str | None:
+    """The reply without its reasoning blocks (`<think>...</think>`, also `thinking` and `reasoning` tags).
+
+    A closing tag with no opening one (chat templates that open the block in the prompt) drops everything up to it.
+
+    Args:
+        reply: A judge's reply text.
+
+    Returns:
+        The text outside reasoning blocks, stripped of surrounding space, or None when a block is never closed (the reply was cut off while
+        reasoning, so it holds no answer).
+
+    >>> strip_reasoning("<think>Paris is right, not Lyon.</think> yes"), strip_reasoning("so yes</think>No")
+    ('yes', 'No')
+    >>> strip_reasoning("<think>The candidate says") is None
+    True
+    """
+    text = _REASONING.sub(" ", reply)
+    tags = list(_REASONING_TAG.finditer(text))
+    if tags and tags[-1].group().startswith("</"):
+        return text[tags[-1].end():].strip()
+    return None if tags else text.strip()
+
+
+def reply_text(body: Any) -> tuple[str | None, str]:
+    """The answer text of an OpenAI chat-completion body, and its `finish_reason`.
+
+    `message.content` may be a string, None (no text: a reasoning model that spent `max_tokens` on reasoning, or a
+    refusal) or a list of parts (Mistral's and others' reasoning models): the `text` parts are joined in order and
+    `thinking`/`reasoning` parts dropped.
+
+    Args:
+        body: The decoded JSON body.
+
+    Returns:
+        (text or None, finish reason or "").
+
+    Raises:
+        ValueError: If the body is not a chat completion (no `choices[0].message`, or content of another type).
+
+    >>> reply_text({"choices": [{"message": {"content": [{"type": "thinking", "thinking": "hm"},
+    ...                                                   {"type": "text", "text": "yes"}]}}]})
+    ('yes', '')
+    """
+    try:
+        choice = body["choices"][0]
+        content = choice["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ValueError("no choices[0].message.content") from None
+    reason = str(choice.get("finish_reason") or "")
+    if content is None or isinstance(content, str):
+        return content, reason
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        texts = [part.get("text") for part in content if part.get("type") in ("text", "output_text")]
+        if all(isinstance(t, str) for t in texts):
+            return ("".join(texts) if texts else None), reason
+    raise ValueError(f"message.content is neither text nor a list of parts: {json.dumps(content)[:100]}")
+
+
+_VERDICTS = {"yes": 1.0, "no": 0.0}
+
+
+def parse_verdict(reply: str | None) -> float | None:
+    """Read a yes/no verdict from a judge's reply.
+
+    Rule, after removing reasoning blocks (`strip_reasoning`) and the punctuation and markdown around each word, with
+    case ignored: the verdict is the first word if it is yes or no ("No, it names another city"); otherwise the last
+    word if it is yes or no and not preceded by "or" (a verdict after reasoning: "..., so: **yes**"). A reply whose
+    first and last words are contradicting verdicts is unreadable, and so is one with neither.
 
     Args:
         reply: The judge's reply text (None when an API returned no content).
 
     Returns:
-        1.0 for yes, 0.0 for no, None when the first word is neither.
+        1.0 for yes, 0.0 for no, None when the reply holds no readable verdict.
 
-    >>> [parse_verdict(r) for r in ["Yes.", " **no**, because", "Maybe", ""]]
-    [1.0, 0.0, None, None]
+    >>> [parse_verdict(r) for r in ["Yes.", " **no**, because", "<think>same town</think> yes", "It matches: yes"]]
+    [1.0, 0.0, 1.0, 1.0]
+    >>> [parse_verdict(r) for r in ["Maybe", "I cannot say yes or no", "No. On reflection, yes", "", None]]
+    [None, None, None, None, None]
     """
-    words = (reply or "").split()
+    text = strip_reasoning(reply or "")
+    words = [w.strip(string.punctuation + "*_`").lower() for w in (text or "").split()]
+    words = [w for w in words if w]
     if not words:
         return None
-    word = words[0].strip(string.punctuation).lower()
-    return {"yes": 1.0, "no": 0.0}.get(word)
+    first, last = _VERDICTS.get(words[0]), _VERDICTS.get(words[-1])
+    if len(words) > 1 and words[-2] == "or":
+        last = None
+    if first is not None and last is not None and first != last:
+        return None
+    return first if first is not None else last
 
 
 def cache_key(backend: str, model: str, question: str, prediction: str, references: Sequence[str]) -> str:
@@ -165,10 +260,12 @@ def cache_key(backend: str, model: str, question: str, prediction: str, referenc
 
 @dataclass(frozen=True)
 class JudgeResult:
-    """Verdicts for a batch: `scores[i]` is 1.0, 0.0 or None (judge error, described by `errors[i]`)."""
+    """Verdicts for a batch: `scores[i]` is 1.0, 0.0 or None (no readable verdict, described by `errors[i]`);
+    `replies[i]` is the judge's raw reply text (None when it gave none; for a cached verdict, the reply it came from)."""
 
     scores: list[float | None]
     errors: list[str | None]
+    replies: list[str | None]
 
 
 class Judge(ABC):
@@ -192,17 +289,18 @@ class Judge(ABC):
             references: The gold answers of each item.
 
         Returns:
-            One score and one error (None when the score is valid) per item.
+            One score, one error (None when the score is valid) and one raw reply per item.
 
         Raises:
             ValueError: If the three sequences differ in length.
+            JudgeError: If the endpoint fails (OpenAI backend; see `OpenAIJudge.ask`).
         """
         if not len(questions) == len(predictions) == len(references):
             raise ValueError(
                 f"{len(questions)} questions, {len(predictions)} predictions, {len(references)} references"
             )
         if not questions:
-            return JudgeResult([], [])
+            return JudgeResult([], [], [])
         return self._grade(list(questions), list(predictions), [list(r) for r in references])
 
     @abstractmethod
@@ -225,11 +323,22 @@ class Judge(ABC):
 
 
 class _Retryable(Exception):
-    """A failure worth another try: timeout, connection error, HTTP 429/5xx, malformed reply."""
+    """An endpoint failure worth another try: timeout, connection error, HTTP 429/5xx, a body that is not a chat
+    completion."""
 
 
 class _Fatal(Exception):
-    """A failure that another try will not fix: HTTP 4xx other than 429."""
+    """An endpoint failure that another try will not fix: HTTP 4xx other than 429."""
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What asking about one item came to; `endpoint_failed` says the error is the endpoint's, not the reply's."""
+
+    score: float | None
+    reply: str | None
+    error: str | None
+    endpoint_failed: bool = False
 
 
 class OpenAIJudge(Judge):
@@ -239,11 +348,12 @@ class OpenAIJudge(Judge):
         base_url: API root, such as "https://api.openai.com/v1" or "http://127.0.0.1:8000/v1".
         model: Model name sent in each request.
         api_key_env: Environment variable holding the API key; unset means no Authorization header.
-        timeout_s: Timeout of one HTTP request, in seconds.
+        timeout_s: Timeout of one HTTP request, in seconds (cut to what is left of the deadline).
         max_retries: Extra attempts per item after the first one fails.
         backoff_s: Wait before the first retry; it doubles at each further retry.
         max_workers: Items requested concurrently.
-        max_tokens: Reply length limit; one word is enough.
+        max_tokens: Reply length limit; one word is enough, a reasoning judge needs room for its reasoning.
+        deadline_s: The most seconds one `ask` (one quiz, or one self-edit's rating) may take, retries included.
     """
 
     backend_id = "openai"
@@ -258,6 +368,7 @@ class OpenAIJudge(Judge):
         backoff_s: float = 1.0,
         max_workers: int = 8,
         max_tokens: int = 8,
+        deadline_s: float = 120.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -267,11 +378,13 @@ class OpenAIJudge(Judge):
         self.backoff_s = backoff_s
         self.max_workers = max_workers
         self.max_tokens = max_tokens
+        self.deadline_s = deadline_s
 
     def __repr__(self) -> str:
         return (
             f"OpenAIJudge(base_url={self.base_url!r}, model={self.model!r}, api_key_env={self.api_key_env!r}, "
-            f"timeout_s={self.timeout_s}, max_retries={self.max_retries}, backoff_s={self.backoff_s})"
+            f"timeout_s={self.timeout_s}, max_retries={self.max_retries}, backoff_s={self.backoff_s}, "
+            f"deadline_s={self.deadline_s})"
         )
 
     @property
@@ -315,14 +428,15 @@ class OpenAIJudge(Judge):
             reason = getattr(e, "reason", e)
             raise JudgeError(self._scrub(f"cannot reach the LLM judge at {self.base_url}: {reason}")) from None
 
-    def _complete(self, messages: list[dict[str, str]]) -> str | None:
-        """POST one chat completion and return the reply text; raise `_Retryable` or `_Fatal`."""
+    def _complete(self, messages: list[dict[str, str]], timeout_s: float) -> tuple[str | None, str]:
+        """POST one chat completion; return its text and finish reason (see `reply_text`), or raise `_Retryable` or
+        `_Fatal`."""
         body = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": self.max_tokens}
         request = urllib.request.Request(
             f"{self.base_url}/chat/completions", data=json.dumps(body).encode(), headers=self._headers()
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 raw = response.read()
         except urllib.error.HTTPError as e:
             try:
@@ -334,39 +448,81 @@ class OpenAIJudge(Judge):
         except urllib.error.URLError as e:
             raise _Retryable(f"connection failed: {e.reason}") from None
         except (TimeoutError, OSError, HTTPException) as e:
-            raise _Retryable(f"{type(e).__name__} after up to {self.timeout_s}s: {e}") from None
+            raise _Retryable(f"no reply: {type(e).__name__} after up to {timeout_s:.3g} s: {e}") from None
+        shown = repr(raw[:200].decode("utf-8", "replace"))
         try:
-            return json.loads(raw)["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            raise _Retryable(f"malformed reply: {raw[:200].decode('utf-8', 'replace')!r}") from None
+            return reply_text(json.loads(raw))
+        except json.JSONDecodeError:
+            raise _Retryable(f"malformed reply (not JSON): {shown}") from None
+        except ValueError as e:
+            raise _Retryable(f"malformed reply ({e}): {shown}") from None
 
-    def _ask(self, messages: list[dict[str, str]], parse: Callable[[str | None], float | None] = parse_verdict,
-             expected: str = "yes or no") -> tuple[float | None, str | None]:
-        """Ask about one item, retrying with exponential backoff; return (score, error)."""
-        last = ""
-        attempts = self.max_retries + 1
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+    def _ask(self, messages: list[dict[str, str]], parse: Callable[[str | None], float | None], expected: str,
+             deadline: float, stop: threading.Event) -> _Asked:
+        """Ask about one item, retrying with exponential backoff until a readable reply, a fatal error, the last try,
+        the deadline (`time.monotonic()`), or `stop` (another item's endpoint failure)."""
+        start, last, reply, endpoint_failed = time.monotonic(), "", None, False
+        tries = 0
+        for attempt in range(self.max_retries + 1):
+            wait = self.backoff_s * 2 ** (attempt - 1) if attempt else 0.0
+            if stop.wait(min(wait, max(0.0, deadline - time.monotonic()))):
+                return _Asked(None, reply, "not asked: another item failed first")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                last, endpoint_failed = f"the {self.deadline_s:g} s deadline passed; before it: {last}", True
+                break
+            tries += 1
             try:
-                reply = self._complete(messages)
+                reply, reason = self._complete(messages, min(self.timeout_s, remaining))
             except _Fatal as e:
-                return None, self._scrub(f"LLM judge at {self.base_url}: {e}")
+                return _Asked(None, None, self._scrub(f"LLM judge at {self.base_url}: {e}"), True)
             except _Retryable as e:
-                last = str(e)
+                last, endpoint_failed = str(e), True
                 continue
             verdict = parse(reply)
             if verdict is not None:
-                return verdict, None
-            last = f"reply is not {expected}: {(reply or '')[:200]!r}"
-        return None, self._scrub(f"LLM judge at {self.base_url} failed {attempts} times; last: {last}")
+                return _Asked(verdict, reply, None)
+            endpoint_failed = False
+            last = (f"reply is not {expected}: {reply[:200]!r}" if reply is not None else
+                    f"reply has no text (finish_reason {reason or 'not given'}; a reasoning judge needs more max_tokens)")
+        elapsed = time.monotonic() - start
+        return _Asked(None, reply, self._scrub(
+            f"LLM judge at {self.base_url} failed {tries} time(s) in {elapsed:.1f} s; last: {last}"), endpoint_failed)
 
     def ask(self, all_messages: list[list[dict[str, str]]], parse: Callable[[str | None], float | None],
             expected: str) -> JudgeResult:
-        """Send each conversation (concurrently), read each reply with `parse` (None = unreadable, retried)."""
+        """Send each conversation (concurrently) and read each reply with `parse` (None = unreadable, retried).
+
+        All of it shares one deadline, `deadline_s` from now: a judge that hangs costs `deadline_s` per call at most,
+        whatever the retries and the number of items; once one item fails on the endpoint the others stop.
+
+        Args:
+            all_messages: One conversation per item.
+            parse: Reads a score from a reply's text (None: unreadable).
+            expected: What a readable reply holds, for error messages ("yes or no").
+
+        Returns:
+            One score, error and raw reply per item; an item whose replies stayed unreadable scores None.
+
+        Raises:
+            JudgeError: If the endpoint failed on an item (HTTP 4xx at once; timeouts, connection errors, HTTP
+                429/5xx or bodies that are not chat completions after the retries; or the deadline passed), naming
+                the item and the last failure.
+        """
+        deadline, stop = time.monotonic() + self.deadline_s, threading.Event()
+
+        def one(messages: list[dict[str, str]]) -> _Asked:
+            asked = self._ask(messages, parse, expected, deadline, stop)
+            if asked.endpoint_failed:
+                stop.set()
+            return asked
+
         with ThreadPoolExecutor(max_workers=max(1, min(self.max_workers, len(all_messages)))) as pool:
-            outcomes = list(pool.map(lambda m: self._ask(m, parse, expected), all_messages))
-        return JudgeResult([s for s, _ in outcomes], [e for _, e in outcomes])
+            outcomes = list(pool.map(one, all_messages))
+        failed = [i for i, o in enumerate(outcomes) if o.endpoint_failed]
+        if failed:
+            raise JudgeError(f"{outcomes[failed[0]].error} (item {failed[0] + 1} of {len(outcomes)})")
+        return JudgeResult([o.score for o in outcomes], [o.error for o in outcomes], [o.reply for o in outcomes])
 
     def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
         all_messages = [build_messages(q, p, r) for q, p, r in zip(questions, predictions, references)]
@@ -456,7 +612,7 @@ class LocalJudge(Judge):
             None if s is not None else f"local judge reply is not {expected}: {r[:200]!r}"
             for s, r in zip(scores, replies)
         ]
-        return JudgeResult(scores, errors)
+        return JudgeResult(scores, errors, list(replies))
 
     def _grade(self, questions: list[str], predictions: list[str], references: list[list[str]]) -> JudgeResult:
         items = zip(questions, predictions, references)
@@ -467,16 +623,16 @@ class LocalJudge(Judge):
 
 
 class CachedJudge(Judge):
-    """Wrap a judge with a content-hash cache (see `cache_key`). Only valid verdicts are cached.
+    """Wrap a judge with a content-hash cache (see `cache_key`). Only valid verdicts are cached, with their reply.
 
     Args:
         inner: The judge asked on cache misses.
-        cache: Any mapping from key to score (a dict, or a persistent store); None makes a new dict.
+        cache: Any mapping from key to (score, raw reply) (a dict, or a persistent store); None makes a new dict.
     """
 
-    def __init__(self, inner: Judge, cache: MutableMapping[str, float] | None = None) -> None:
+    def __init__(self, inner: Judge, cache: MutableMapping[str, tuple[float, str | None]] | None = None) -> None:
         self.inner = inner
-        self.cache: MutableMapping[str, float] = {} if cache is None else cache
+        self.cache: MutableMapping[str, tuple[float, str | None]] = {} if cache is None else cache
         self.backend_id = inner.backend_id
 
     def __repr__(self) -> str:
@@ -500,26 +656,24 @@ class CachedJudge(Judge):
         keys = [
             cache_key(self.backend_id, self.model_id, q, p, r) for q, p, r in zip(questions, predictions, references)
         ]
-        scores: list[float | None] = [self.cache.get(k) for k in keys]
-        errors: list[str | None] = [None] * len(keys)
+        known = {k: self.cache[k] for k in keys if k in self.cache}
         # Ask each missing key once, even if it repeats within the batch.
         first: dict[str, int] = {}
         for i, k in enumerate(keys):
-            if scores[i] is None and k not in first:
+            if k not in known and k not in first:
                 first[k] = i
+        fresh: dict[str, tuple[float | None, str | None, str | None]] = {}  # key -> (score, reply, error)
         if first:
             idx = list(first.values())
-            fresh = self.inner.grade(
+            result = self.inner.grade(
                 [questions[i] for i in idx], [predictions[i] for i in idx], [references[i] for i in idx]
             )
-            by_key = {keys[i]: (s, e) for i, s, e in zip(idx, fresh.scores, fresh.errors)}
-            for k, (s, _) in by_key.items():
+            for i, s, e, r in zip(idx, result.scores, result.errors, result.replies):
+                fresh[keys[i]] = (s, r, e)
                 if s is not None:
-                    self.cache[k] = s
-            for i, k in enumerate(keys):
-                if k in by_key:
-                    scores[i], errors[i] = by_key[k]
-        return JudgeResult(scores, errors)
+                    self.cache[keys[i]] = (s, r)
+        found = [(*known[k], None) if k in known else fresh[k] for k in keys]
+        return JudgeResult([f[0] for f in found], [f[2] for f in found], [f[1] for f in found])
 
 
 # ---------------------------------------------------------------- config and factory
@@ -555,6 +709,15 @@ class JudgeConfig:
         default=1.0, metadata={"help": "Wait before the first retry, in seconds; doubles at each retry."}
     )
     max_workers: int = field(default=8, metadata={"help": "Items requested concurrently (openai backend)."})
+    max_tokens: int = field(
+        default=8,
+        metadata={"help": "Reply length limit (openai backend); one word is enough, a reasoning judge needs more."},
+    )
+    deadline_s: float = field(
+        default=120.0,
+        metadata={"help": "Most seconds one quiz's verdicts (or one self-edit's rating) may take, retries included; "
+                          "past it the command stops with an error."},
+    )
 
     def __post_init__(self) -> None:
         if self.backend not in ("openai", "local"):
@@ -565,6 +728,9 @@ class JudgeConfig:
             raise ConfigError(f"judge max_retries and backoff_s must be >= 0, got {self.max_retries}, {self.backoff_s}")
         if self.max_workers < 1:
             raise ConfigError(f"judge max_workers must be >= 1, got {self.max_workers}")
+        if self.max_tokens < 1 or self.deadline_s <= 0:
+            raise ConfigError(f"judge max_tokens must be >= 1 and deadline_s positive, got {self.max_tokens}, "
+                              f"{self.deadline_s}")
         if self.base_url and not _is_http_url(self.base_url):
             raise ConfigError(f"base_url: expected an http(s) URL such as https://api.openai.com/v1, "
                               f"got {self.base_url!r}")
@@ -583,7 +749,7 @@ def make_judge(
     cfg: JudgeConfig,
     local_model: Any = None,
     local_tokenizer: Any = None,
-    cache: MutableMapping[str, float] | None = None,
+    cache: MutableMapping[str, tuple[float, str | None]] | None = None,
 ) -> CachedJudge:
     """Build the cached judge that `cfg` describes. It does not contact the endpoint; call `check_reachable`.
 
@@ -610,6 +776,5 @@ def make_backend(cfg: JudgeConfig, local_model: Any = None, local_tokenizer: Any
         return LocalJudge(local_model, local_tokenizer)
     if not cfg.base_url:
         raise ConfigError("judge base_url is empty; set it, e.g. to https://api.openai.com/v1")
-    return OpenAIJudge(
-        cfg.base_url, cfg.model, cfg.api_key_env, cfg.timeout_s, cfg.max_retries, cfg.backoff_s, cfg.max_workers
-    )
+    return OpenAIJudge(cfg.base_url, cfg.model, cfg.api_key_env, cfg.timeout_s, cfg.max_retries, cfg.backoff_s,
+                       cfg.max_workers, cfg.max_tokens, cfg.deadline_s)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from seal.errors import JudgeError
-from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge
+from seal.grading.judge import JudgeResult, LocalJudge, OpenAIJudge, strip_reasoning
 
 RUBRIC_VERSION = "seal-self-edit-rubric-v1"
 
@@ -62,16 +62,37 @@ def build_rubric_messages(title: str, passage: str, notes: str) -> list[dict[str
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def parse_rating(reply: str | None) -> float | None:
-    """The first whole number of the reply, as a fraction of 10; None when there is none or it is out of 0..10.
+# The scale, wherever the reply names it: "/10", "out of 10", "scale of 10", "0-10", "1 to 10".
+_SCALE = re.compile(r"/\s*10\b|\bout\s+of\s+10\b|\bscale\s+of\s+10\b|\b[01]\s*(?:-|\u2013|to)\s*10\b", re.IGNORECASE)
+# A number, with its sign; "6-7" reads as 6 and -7 (ambiguous either way).
+_NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
 
-    >>> [parse_rating(r) for r in ["7", "Score: 10/10", "**3**.", "eleven", "12", None]]
-    [0.7, 1.0, 0.3, None, None, None]
+
+def parse_rating(reply: str | None) -> float | None:
+    """The rating in a judge's reply, as a fraction of 10; None when the reply holds no unambiguous rating.
+
+    Rule: remove reasoning blocks (`seal.grading.judge.strip_reasoning`) and every mention of the scale ("/10",
+    "out of 10", "scale of 10", "0-10", "1 to 10"); the reply must then hold exactly one number, between 0 and 10
+    (a decimal such as 7.5 is read as it is). Several numbers (reasoning that counts facts before the verdict,
+    "between 6 and 7", a numbered list), none ("seven"), a negative or out-of-range one, or an unclosed reasoning
+    block make the reply unreadable: the judge is asked again, then it is an error, never a guessed rating.
+
+    Args:
+        reply: The judge's reply text (None when an API returned no content).
+
+    Returns:
+        The rating / 10, in [0, 1], or None.
+
+    >>> [parse_rating(r) for r in ["7", "Score: 10/10", "**3**.", "Out of 10, these notes earn a 3.", "7.5"]]
+    [0.7, 1.0, 0.3, 0.3, 0.75]
+    >>> [parse_rating(r) for r in ["Between 6 and 7", "It has 4 facts. Rating: 6", "eleven", "12", None]]
+    [None, None, None, None, None]
     """
-    match = re.search(r"\d+", reply or "")
-    if match is None or int(match.group()) > 10:
+    text = strip_reasoning(reply or "")
+    numbers = _NUMBER.findall(_SCALE.sub(" ", text or ""))
+    if len(numbers) != 1 or not 0 <= float(numbers[0]) <= 10:
         return None
-    return int(match.group()) / 10
+    return float(numbers[0]) / 10
 
 
 class SelfEditRater:
@@ -91,10 +112,10 @@ class SelfEditRater:
     def rate(self, items: Sequence[tuple[str, str, str]]) -> JudgeResult:
         """One rating per (title, passage, self-edit); a failed item scores None with its error."""
         if not items:
-            return JudgeResult([], [])
+            return JudgeResult([], [], [])
         messages = [build_rubric_messages(*item) for item in items]
         if isinstance(self.judge, LocalJudge):
-            return JudgeResult(expected_digit(self.judge, messages), [None] * len(messages))
+            return JudgeResult(expected_digit(self.judge, messages), [None] * len(messages), [None] * len(messages))
         return self.judge.ask(messages, parse_rating, "a number from 0 to 10")
 
 

@@ -66,15 +66,28 @@ def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def judge_failures(rows: list[dict]) -> dict:
+    """The LLM judge's unreadable verdicts in inner-loop rows: `judge_errors` of `judge_verdicts` asked, and the first
+    error (rows graded without a judge count none)."""
+    errors = [e for row in rows for e in row["details"].get("judge_errors", [])]
+    failed = [e for e in errors if e is not None]
+    return {"judge_errors": len(failed), "judge_verdicts": len(errors),
+            "first_judge_error": failed[0] if failed else None}
+
+
 def summarize(rows: list[dict], metric: str) -> dict:
-    """Mean accuracy and 95% interval over the inner-loop rows of one condition."""
+    """Mean accuracy and 95% interval over the inner-loop rows of one condition, with their count and the judge's
+    unreadable verdicts (`judge_failures`)."""
     per_passage: dict[str, list[float]] = {}
     for row in rows:
         per_passage.setdefault(row["context_id"], []).extend(
             s for s in row["details"]["scores"] if s is not None)
     answers = [s for scores in per_passage.values() for s in scores]
+    n_questions = sum(row["n_questions"] for row in {r["context_id"]: r for r in rows}.values())
+    counts = {"n_questions": n_questions, "metric": metric, "n_inner_loops": len(rows),
+              "n_passages": len({row["context_id"] for row in rows})} | judge_failures(rows)
     if not answers:
-        return {"accuracy": None, "ci95": [None, None], "n_questions": 0, "metric": metric}
+        return {"accuracy": None, "ci95": [None, None]} | counts
     acc = sum(answers) / len(answers)
     means = [sum(v) / len(v) for v in per_passage.values() if v]
     if len(means) >= 2:
@@ -83,9 +96,7 @@ def summarize(rows: list[dict], metric: str) -> dict:
         ci = [max(0.0, acc - half), min(1.0, acc + half)]
     else:
         ci = list(wilson(sum(answers), len(answers)))
-    n_questions = sum(row["n_questions"] for row in {r["context_id"]: r for r in rows}.values())
-    return {"accuracy": acc, "ci95": ci, "n_questions": n_questions, "metric": metric,
-            "n_inner_loops": len(rows), "n_passages": len(per_passage)}
+    return {"accuracy": acc, "ci95": ci} | counts
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -170,7 +181,7 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
                     store.add_inner_result(key=f"r{round}/base/{p.id}", context_id=p.id, round=round,
                                            condition="base", seed=None, score=base.score, base_score=base.score,
                                            n_questions=len(p.questions), timings={},
-                                           details={"predictions": base.predictions, "scores": base.scores})
+                                           details=base.details())
             continue
         edits = edits_for(condition, run, cfg, domain, passages, round)
         jobs = condition_jobs(condition, passages, edits, cfg.inner.seeds, round)
@@ -178,13 +189,18 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
         console.log(f"{condition}: {len(jobs)} inner loop(s) done")
     executor.close()  # a Ray executor's actors hold model replicas: free them before another model loads
     metric = metric or ("loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric)
-    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
-               "judge_errors": len(domain.grader.errors)}
+    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round}
     ids = {p.id for p in passages}
     for condition in conditions:
         rows = [r for r in store.rows("inner_results", "condition=? AND round=?", (condition, round))
                 if r["context_id"] in ids]
         results["conditions"][condition] = summarize(rows, metric) | {"seconds_per_inner_loop": timing_summary(rows)}
+    results["judge_errors"] = sum(c["judge_errors"] for c in results["conditions"].values())
+    if results["judge_errors"]:
+        first = next(c["first_judge_error"] for c in results["conditions"].values() if c["first_judge_error"])
+        console.log(f"warning: LLM judge: {results['judge_errors']} of "
+                    f"{sum(c['judge_verdicts'] for c in results['conditions'].values())} verdicts unreadable "
+                    f"(not graded); first: {first}", markup=False, highlight=False)
     return results
 
 
@@ -241,13 +257,19 @@ def timing_summary(rows: list[dict]) -> dict:
 
 
 def format_table(results: dict) -> str:
-    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'questions':>9} {'loops':>6} {'train s':>8} {'quiz s':>7}"]
+    judged = any(c.get("judge_verdicts") for c in results["conditions"].values())  # a column only under a judge
+    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'questions':>9} {'loops':>6} {'train s':>8} "
+             f"{'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
     for name, c in results["conditions"].items():
         acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}"
         ci = "-" if c["ci95"][0] is None else f"[{100 * c['ci95'][0]:.1f}, {100 * c['ci95'][1]:.1f}]"
         t = c.get("seconds_per_inner_loop", {})
+        unread = f" {str(c.get('judge_errors', 0)) + '/' + str(c.get('judge_verdicts', 0)):>9}" if judged else ""
         lines.append(f"{name:<12} {acc:>9} {ci:>15} {c['n_questions']:>9} {c.get('n_inner_loops', 0):>6} "
-                     f"{t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}")
+                     f"{t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{unread}")
     metric = next(iter(results["conditions"].values()))["metric"] if results["conditions"] else ""
     lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; times are per inner loop")
+    first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
+    if first:
+        lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
     return "\n".join(lines)

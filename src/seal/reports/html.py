@@ -178,15 +178,23 @@ def section_results(run: Run) -> tuple[str, str] | None:
     if not results or not results.get("conditions"):
         return None
     rows = []
+    conditions = results["conditions"].values()
+    judged = any(c.get("judge_verdicts") for c in conditions)  # an "unread" column only under an LLM judge
     for name, c in results["conditions"].items():
         t = c.get("seconds_per_inner_loop") or {}
         ci = c.get("ci95") or [None, None]
         rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", c.get("n_questions", 0),
-                     c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}", f"{t.get('quiz_s', 0):.1f}"])
-    metric = next(iter(results["conditions"].values())).get("metric", "")
+                     c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}", f"{t.get('quiz_s', 0):.1f}"]
+                    + ([f"{c.get('judge_errors', 0)}/{c.get('judge_verdicts', 0)}"] if judged else []))
+    metric = next(iter(conditions)).get("metric", "")
     extra = f" Continued pretraining, mode {results['mode']}." if "mode" in results else ""
-    return "Results", note + _table(["condition", "accuracy %", "95% CI", "questions", "loops", "train s", "quiz s"],
-                                    rows) + f'<p class="note">metric: {_esc(metric)}.{_esc(extra)}</p>'
+    failed = sum(c.get("judge_errors", 0) for c in conditions) or results.get("judge_errors", 0)
+    first = next((c["first_judge_error"] for c in conditions if c.get("first_judge_error")), None)
+    if failed:
+        first_note = f"; first: {first}" if first else ""
+        extra += f" LLM judge: {failed} verdict(s) stayed unreadable and were not graded{first_note}."
+    header = ["condition", "accuracy %", "95% CI", "questions", "loops", "train s", "quiz s"] + (["unread"] * judged)
+    return "Results", note + _table(header, rows) + f'<p class="note">metric: {_esc(metric)}.{_esc(extra)}</p>'
 
 
 def curve_points(run: Run) -> dict | None:

@@ -37,6 +37,12 @@ class QuizResult:
     scores: list[float | None]
     accuracy: float | None
     loglik: float | None = None
+    judged: dict = field(default_factory=dict)  # under an LLM judge: each verdict's error and raw reply
+
+    def details(self) -> dict:
+        """What the store keeps of a quiz: the answers, their scores and, under a judge, `judge_errors` and
+        `judge_replies` (one per answer), so that a wrong grade can be seen afterwards."""
+        return {"predictions": self.predictions, "scores": self.scores} | self.judged
 
     @property
     def score(self) -> float | None:
@@ -197,16 +203,20 @@ class KnowledgeDomain:
         from seal.grading.rubric import RUBRIC_VERSION, SelfEditRater
 
         t0 = time.perf_counter()
+        passages = ", ".join(dict.fromkeys(p.id for p, _, _ in items))
         with self.adapter.base() as model:
             rater = SelfEditRater(make_backend(self.cfg.reward.judge, model, self.tokenizer))
-            result = rater.rate([(p.title, p.context, edit or "") for p, edit, _ in items])
+            try:
+                result = rater.rate([(p.title, p.context, edit or "") for p, edit, _ in items])
+            except JudgeError as e:
+                raise JudgeError(f"rating a self-edit of passage {passages}: {e}") from None
         judge_s = (time.perf_counter() - t0) / len(items)
         for (p, _, _), error in zip(items, result.errors):
             if error is not None:
                 raise JudgeError(f"rating a self-edit of passage {p.id}: {error}")
         return [Outcome(score - 0.5, score, 0.5, len(p.questions),
-                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id}, {"judge_s": judge_s})
-                for (p, _, _), score in zip(items, result.scores)]
+                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id, "judge_reply": reply}, {"judge_s": judge_s})
+                for (p, _, _), score, reply in zip(items, result.scores, result.replies)]
 
     def quiz_routed(self, passages: list[Passage]) -> list[QuizResult]:
         """Quiz passage j with adapter j of the multi-adapter path, all in one batched generate."""
@@ -226,8 +236,7 @@ class KnowledgeDomain:
 
     def _outcome(self, passage: Passage, out: InnerOutcome) -> Outcome:
         reward = None if out.score is None or out.base_score is None else out.score - out.base_score
-        details = {"predictions": out.result.predictions, "scores": out.result.scores,
-                   "n_documents": out.n_documents, "train": out.train}
+        details = out.result.details() | {"n_documents": out.n_documents, "train": out.train}
         return Outcome(reward, out.score, out.base_score, len(passage.questions), details, out.timings)
 
     def quiz(self, model, passage: Passage, adapted: bool = False) -> QuizResult:
@@ -246,8 +255,9 @@ class KnowledgeDomain:
 
     def graded(self, passage: Passage, predictions: list[str]) -> QuizResult:
         """The quiz result of `predictions` (one answer per question of `passage`) under the configured grader."""
-        scores = self.grader(passage, predictions)
-        return QuizResult(predictions, scores, accuracy(scores))
+        graded = self.grader.grade(passage, predictions)
+        judged = {"judge_errors": graded.errors, "judge_replies": graded.replies} if self.grader.judge else {}
+        return QuizResult(predictions, graded.scores, accuracy(graded.scores), judged=judged)
 
     def base_result(self, passage: Passage) -> QuizResult:
         """The unadapted model's quiz on `passage`, computed once per run and reused."""

@@ -16,8 +16,8 @@ import torch
 
 from seal.config import COUNT, opt
 from seal.domains.knowledge.data import Passage
-from seal.errors import ConfigError
-from seal.grading.judge import JudgeConfig
+from seal.errors import ConfigError, JudgeError
+from seal.grading.judge import JudgeConfig, JudgeResult
 from seal.models.generate import HFGenerator, chat_prompt, encode
 
 PLAIN = "Title: {title}\nQuestion: {question}\nAnswer:"
@@ -64,21 +64,30 @@ def answer_quiz(model, tokenizer, passages: Sequence[Passage], cfg: QuizConfig, 
 
 @dataclass
 class Grader:
-    """Scores answers against a passage's gold answers with the configured metric (judge errors are None)."""
+    """Scores answers against a passage's gold answers with the configured metric. A judge's unreadable verdicts
+    score None and are kept in `errors`; a judge whose endpoint fails raises `JudgeError` naming the passage."""
 
     metric: str
     judge: object | None = None
     errors: list[str] = field(default_factory=list)
 
     def __call__(self, passage: Passage, predictions: list[str]) -> list[float | None]:
+        return self.grade(passage, predictions).scores
+
+    def grade(self, passage: Passage, predictions: list[str]) -> JudgeResult:
+        """One score per answer, with the judge's error and raw reply per answer (None under string metrics)."""
         refs = [q.answers for q in passage.questions]
         if self.metric == "judge":
-            result = self.judge.grade([q.question for q in passage.questions], predictions, refs)
+            try:
+                result = self.judge.grade([q.question for q in passage.questions], predictions, refs)
+            except JudgeError as e:
+                raise JudgeError(f"grading the quiz on passage {passage.id}: {e}") from None
             self.errors.extend(e for e in result.errors if e)
-            return list(result.scores)
+            return result
         from seal.grading import get_grader
 
-        return get_grader(self.metric)(predictions, refs)
+        none = [None] * len(predictions)
+        return JudgeResult(list(get_grader(self.metric)(predictions, refs)), none, none)
 
 
 def accuracy(scores: Sequence[float | None]) -> float | None:

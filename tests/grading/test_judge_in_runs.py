@@ -1,0 +1,112 @@
+"""The LLM judges inside commands, on a tiny model and a real HTTP judge on 127.0.0.1: a failing grading judge stops
+`seal knowledge eval` with a one-line error and keeps finished work, `--resume` asks only for what is missing, and
+tolerated (unreadable) verdicts are counted in results.json, the table and the report, with each raw reply stored."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from openai_server import completion, serve, user_text
+from seal.recipes.knowledge_eval import format_table, summarize
+from seal.store import Store
+
+PASSAGES = [
+    {"id": "tor", "title": "Tor", "context": "Tor is a harbour town with 12 bridges. It was founded by Ama Venn.",
+     "questions": [{"question": "How many bridges does Tor have?", "answer": "12"},
+                   {"question": "Who founded Tor?", "answer": "Ama Venn"}]},
+    {"id": "quelm", "title": "Quelm", "context": "Quelm is a red mineral mined on Pell island since 1750.",
+     "questions": [{"question": "What colour is Quelm?", "answer": "red"},
+                   {"question": "Where is Quelm mined?", "answer": "Pell island"},
+                   {"question": "Since when is Quelm mined?", "answer": "1750"}]},
+]
+
+
+def seal(*args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "seal.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def eval_args(tmp: Path, url: str, *extra: str) -> list[str]:
+    data = tmp / "passages.json"
+    data.write_text(json.dumps(PASSAGES))
+    return ["knowledge", "eval", "--set", "model.name=tiny-llama", "--set", "model.threads=1",
+            "--set", f"data.source={data}", "--set", "quiz.max_new_tokens=4", "--set", "quiz.metric=judge",
+            "--set", f"quiz.judge.base_url={url}", "--set", "quiz.judge.max_retries=1",
+            "--set", "quiz.judge.backoff_s=0.01", "--set", f"run.root={tmp / 'runs'}", *extra]
+
+
+def test_failing_judge_stops_with_one_line_error_and_resume_asks_only_the_missing(tmp_path):
+    judge = {"down": True}
+
+    def quelm_fails_while_down(request, auth, n):
+        if judge["down"] and "Quelm" in user_text(request):
+            return 500, '{"error": "judge overloaded"}', 0.0
+        return 200, completion("<think>Compare.</think> yes"), 0.0
+
+    with serve(quelm_fails_while_down) as (url, stats):
+        out = seal(*eval_args(tmp_path, url, "--set", "eval.conditions=[base]"), cwd=tmp_path)
+        assert out.returncode == 2, out.stderr
+        error = out.stderr.strip().splitlines()[-1]
+        assert error.startswith("error: grading the quiz on passage quelm: LLM judge at " + url)
+        assert "failed 2 time(s)" in error and 'HTTP 500: {"error": "judge overloaded"}' in error
+        assert "Traceback" not in out.stderr
+        run_dir = next((tmp_path / "runs").iterdir())
+        store = Store(run_dir / "seal.db")
+        rows = store.rows("inner_results")
+        assert [r["context_id"] for r in rows] == ["tor"]  # the finished passage is kept
+        assert rows[0]["details"]["judge_replies"] == ["<think>Compare.</think> yes"] * 2
+        assert rows[0]["details"]["judge_errors"] == [None, None] and rows[0]["score"] == 1.0
+
+        judge["down"], asked = False, stats["posts"]
+        out = seal("knowledge", "eval", "--resume", str(run_dir), cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert stats["posts"] - asked == 3  # Quelm's three questions, nothing of Tor again
+    rows = store.rows("inner_results")
+    assert sorted(r["context_id"] for r in rows) == ["quelm", "tor"] and all(r["score"] == 1.0 for r in rows)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["conditions"]["base"]["accuracy"] == 1.0 and results["judge_errors"] == 0
+
+
+def test_unreadable_verdicts_are_counted_in_results_table_and_report(tmp_path):
+    def unsure_about_tor(request, auth, n):
+        return 200, completion("Perhaps." if "Tor" in user_text(request) else "No"), 0.0
+
+    with serve(unsure_about_tor) as (url, _):
+        out = seal(*eval_args(tmp_path, url, "--set", "eval.conditions=[base,passage]", "--set", "inner.epochs=1",
+                              "--set", "inner.seeds=1"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run_dir = Path(out.stdout.strip().splitlines()[-1].removeprefix("run: "))
+    results = json.loads((run_dir / "results.json").read_text())
+    for c in results["conditions"].values():
+        assert (c["judge_errors"], c["judge_verdicts"], c["n_inner_loops"], c["accuracy"]) == (2, 5, 2, 0.0)
+        assert "reply is not yes or no: 'Perhaps.'" in c["first_judge_error"]
+    assert results["judge_errors"] == 4
+    assert "warning: LLM judge: 4 of 10 verdicts unreadable" in " ".join(out.stderr.split())
+    table = out.stdout.split("report:")[0]
+    assert table.splitlines()[0].split()[-1] == "unread" and table.splitlines()[1].split()[-1] == "2/5"
+    assert "first: LLM judge at" in table
+    base = Store(run_dir / "seal.db").get("inner_results", "r0/base/tor")
+    assert base["details"]["judge_replies"] == ["Perhaps.", "Perhaps."] and base["score"] is None
+    report = seal("report", str(run_dir), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    html = (run_dir / "report" / "report.html").read_text()
+    assert "<th class=\"\">unread</th>" in html and "<td class=\"\">2/5</td>" in html
+    assert "LLM judge: 4 verdict(s) stayed unreadable and were not graded" in html
+
+
+def _row(context_id: str, scores: list, errors: list | None = None, n_questions: int = 2) -> dict:
+    details = {"predictions": ["x"] * len(scores), "scores": scores} | ({"judge_errors": errors} if errors else {})
+    return {"context_id": context_id, "details": details, "n_questions": n_questions}
+
+
+def test_summarize_counts_loops_questions_and_judge_failures():
+    """Loops and questions are counted even when no answer could be graded (they used to show 0)."""
+    ungraded = summarize([_row("a", [None, None], ["bad", "bad"]), _row("a", [None, None], [None, "worse"])], "judge")
+    assert ungraded["accuracy"] is None and ungraded["n_inner_loops"] == 2 and ungraded["n_questions"] == 2
+    assert (ungraded["judge_errors"], ungraded["judge_verdicts"], ungraded["first_judge_error"]) == (3, 4, "bad")
+    graded = summarize([_row("a", [1.0, 0.0]), _row("b", [1.0, None], n_questions=3)], "em")
+    assert graded["accuracy"] == 2 / 3 and graded["n_questions"] == 5 and graded["n_passages"] == 2
+    assert (graded["judge_errors"], graded["judge_verdicts"], graded["first_judge_error"]) == (0, 0, None)
+    table = format_table({"conditions": {"base": graded}})
+    assert "unread" not in table  # no judge, no column
