@@ -265,7 +265,8 @@ QUICK = ["data.n=2", "self_edit.k=1", "self_edit.max_new_tokens=128", "inner.epo
 @bench_app.command("inner-loop")
 def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
                      quick: bool = typer.Option(False, "--quick", help="2 passages, 1 self-edit, 1 epoch for all paths"),
-                     paths: str = typer.Option("reference,fast,multi", help="comma-separated paths to run"),
+                     paths: str = typer.Option("reference,fast,multi", help="comma-separated paths to run: "
+                                               "reference, fast, multi (inner.multi, at least 4), multi-N"),
                      executor: Optional[str] = typer.Option(
                          None, "--executor", help="compare executors instead of paths, on the same inner loops: "
                                                   "local and ray-N setups, e.g. local,ray-1,ray-2"),
@@ -285,11 +286,12 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
         _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None,
                     lambda run, cfg: run_executor_bench(run, cfg, jobs, setups), format_executor_bench, defaults)
         return
-    from seal.recipes.bench_inner_loop import PATHS, format_bench, run_bench
+    from seal.recipes.bench_inner_loop import check_paths, format_bench, run_bench
 
     chosen = tuple(p.strip() for p in paths.split(",") if p.strip())
-    if not chosen or any(p not in PATHS for p in chosen):
-        raise SealError(f"--paths: choose from {', '.join(PATHS)}")
+    if not chosen:
+        raise SealError("--paths: comma-separated paths (reference, fast, multi, multi-N)")
+    check_paths(chosen)
     defaults = ["data.n=2", "self_edit.k=2", "self_edit.max_new_tokens=256", "quiz.metric=short-contains"]
     _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None, lambda run, cfg: run_bench(run, cfg, chosen),
                 format_bench, QUICK if quick else defaults)

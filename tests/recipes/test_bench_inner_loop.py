@@ -81,3 +81,14 @@ def test_multi_n_paths_and_unknown_paths():
     for bad in ("multi-1", "multi-x", "slow"):
         with pytest.raises(ConfigError, match=f"bench path '{bad}'"):
             check_paths((bad,))
+
+
+def test_cli_refuses_an_unknown_path_in_one_line_before_any_run(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "seal.cli", "bench", "inner-loop", "--paths", "fast,multi-1",
+                           "--set", f"run.root={tmp_path / 'runs'}"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "error: bench path 'multi-1': choose from reference, fast, multi, multi-N (N >= 2)"]
+    assert not (tmp_path / "runs").exists()
