@@ -52,6 +52,18 @@ def test_generation_feeds_one_bos_to_plain_and_chat_prompts(bos_tiny):
         assert real == encode(tok, text)
 
 
+def test_an_eos_the_tokenizer_appends_does_not_end_a_prompt(bos_tiny):
+    from tokenizers.processors import TemplateProcessing
+
+    _, tok = bos_tiny
+    specials = [("<|begin_of_text|>", tok.bos_token_id), (tok.eos_token, tok.eos_token_id)]
+    tok.backend_tokenizer.post_processor = TemplateProcessing(  # as a tokenizer with add_eos_token=True
+        single=f"<|begin_of_text|> $A {tok.eos_token}", special_tokens=specials)
+    text = "Title: Tor\nQuestion: What is Tor?\nAnswer:"
+    assert tok(text)["input_ids"][-1] == tok.eos_token_id
+    assert encode(tok, text) == [tok.bos_token_id] + tok(text, add_special_tokens=False)["input_ids"]
+
+
 @pytest.mark.parametrize("style", ["plain", "chat"])
 def test_loglik_scoring_feeds_the_prompt_as_generation_does(bos_tiny, style):
     model, tok = bos_tiny

@@ -21,17 +21,21 @@ class Generator(Protocol):
 
 
 def encode(tokenizer, text: str) -> list[int]:
-    """Token ids of `text` as the model sees it on every path (generation prompts, quiz scoring, inner-loop
-    documents, ARC test-time training, M-step rows, vLLM prompts): with the tokenizer's own special tokens (a
-    Llama tokenizer's BOS) unless `text` already starts with the BOS token, which a chat template such as
-    Llama-3's (`{{ bos_token }}...`) renders as text. So a prompt holds one BOS, whether it is plain or chat-rendered,
-    and training rows hold the same BOS as the prompts the model later answers.
+    """Token ids of `text` as the model sees it on every path (generation prompts, quiz scoring, ARC test-time
+    training, M-step rows, vLLM prompts): with the special tokens the tokenizer puts before a text (a Llama
+    tokenizer's BOS) unless `text` already starts with the BOS token, which a chat template such as Llama-3's
+    (`{{ bos_token }}...`) renders as text; never an EOS the tokenizer appends (`add_eos_token`), which would end the
+    prompt. So a prompt holds one BOS, whether it is plain or chat-rendered, as the inner loop's documents do.
 
     Why: tokenizing chat-rendered text again with special tokens gives two BOS tokens (huggingface/alignment-handbook
     #127); tokenizing plain text without them gives none, unlike the documents the inner loop trains on.
     """
-    bos = tokenizer.bos_token
-    return list(tokenizer(text, add_special_tokens=not (bos and text.startswith(bos)))["input_ids"])
+    bos, eos = tokenizer.bos_token, tokenizer.eos_token
+    add = not (bos and text.startswith(bos))
+    ids = list(tokenizer(text, add_special_tokens=add)["input_ids"])
+    if add and eos and ids[-1:] == [tokenizer.eos_token_id] and not text.endswith(eos):
+        ids.pop()
+    return ids
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:

@@ -50,7 +50,8 @@ def _prepare_tokenizer(tokenizer, model=None, name: str = ""):
     EOS: the tokenizer's, else the first id of `model.generation_config.eos_token_id` (a checkpoint whose tokenizer
     was saved without one); with neither, a warning on stderr: inner-loop documents then end without an end token
     and generation runs to `max_new_tokens`. Pad: the tokenizer's, else EOS, UNK or BOS, else token id 0 (pads are
-    masked by the attention mask and left out of the loss, so any id serves; huggingface/transformers#22312).
+    masked by the attention mask and, outside `inner.mode: reference`, left out of the loss, so any id serves;
+    huggingface/transformers#22312).
     """
     if tokenizer.eos_token is None:
         from seal.models.generate import stop_token_ids
