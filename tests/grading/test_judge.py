@@ -252,7 +252,7 @@ def test_client_error_is_not_retried():
     [
         (completion("Perhaps, partly."), "reply is not yes or no: 'Perhaps, partly.'"),
         (completion("<think>The candidate says Paris but"), "reply is not yes or no"),
-        (completion(None, "length"), "reply has no text (finish_reason length"),
+        (completion(None, "length"), "reply has no text (finish_reason length; a reasoning judge needs a larger"),
         (completion(parts(("thinking", "so long"))), "reply has no text"),
     ],
 )

@@ -150,8 +150,8 @@ def strip_reasoning(reply: str) -> str | None:
         reply: A judge's reply text.
 
     Returns:
-        The text outside reasoning blocks, stripped of surrounding space, or None when a block is never closed (the reply was cut off while
-        reasoning, so it holds no answer).
+        The text outside reasoning blocks, stripped of surrounding space, or None when a block is never closed
+        (the reply was cut off while reasoning, so it holds no answer).
 
     >>> strip_reasoning("<think>Paris is right, not Lyon.</think> yes"), strip_reasoning("so yes</think>No")
     ('yes', 'No')
@@ -261,7 +261,8 @@ def cache_key(backend: str, model: str, question: str, prediction: str, referenc
 @dataclass(frozen=True)
 class JudgeResult:
     """Verdicts for a batch: `scores[i]` is 1.0, 0.0 or None (no readable verdict, described by `errors[i]`);
-    `replies[i]` is the judge's raw reply text (None when it gave none; for a cached verdict, the reply it came from)."""
+    `replies[i]` is the judge's raw reply text (None when it gave none; for a cached verdict, the reply it came
+    from)."""
 
     scores: list[float | None]
     errors: list[str | None]
@@ -483,8 +484,9 @@ class OpenAIJudge(Judge):
             if verdict is not None:
                 return _Asked(verdict, reply, None)
             endpoint_failed = False
+            hint = "; a reasoning judge needs a larger max_tokens" if reason == "length" else ""
             last = (f"reply is not {expected}: {reply[:200]!r}" if reply is not None else
-                    f"reply has no text (finish_reason {reason or 'not given'}; a reasoning judge needs more max_tokens)")
+                    f"reply has no text (finish_reason {reason or 'not given'}{hint})")
         elapsed = time.monotonic() - start
         return _Asked(None, reply, self._scrub(
             f"LLM judge at {self.base_url} failed {tries} time(s) in {elapsed:.1f} s; last: {last}"), endpoint_failed)

@@ -110,7 +110,12 @@ class SelfEditRater:
         return self.judge.model_id
 
     def rate(self, items: Sequence[tuple[str, str, str]]) -> JudgeResult:
-        """One rating per (title, passage, self-edit); a failed item scores None with its error."""
+        """One rating per (title, passage, self-edit), in [0, 1]; an item whose replies stayed unreadable (see
+        `parse_rating`) scores None with its error; each raw reply is kept (None for the local digit distribution).
+
+        Raises:
+            JudgeError: If the endpoint fails (see `OpenAIJudge.ask`).
+        """
         if not items:
             return JudgeResult([], [], [])
         messages = [build_rubric_messages(*item) for item in items]
