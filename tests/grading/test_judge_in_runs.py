@@ -110,3 +110,16 @@ def test_summarize_counts_loops_questions_and_judge_failures():
     assert (graded["judge_errors"], graded["judge_verdicts"], graded["first_judge_error"]) == (0, 0, None)
     table = format_table({"conditions": {"base": graded}})
     assert "unread" not in table  # no judge, no column
+
+
+def test_report_of_a_train_run_counts_unreadable_verdicts_of_its_round_evaluations(tmp_path):
+    from seal.reports.html import build_report
+    from seal.store.runs import create_run
+
+    run = create_run(tmp_path, "knowledge train", "judged", {"quiz": {"metric": "judge"}}, argv=[])
+    for r, failed in ((0, 2), (1, 3)):
+        self_edit = {"accuracy": 0.5, "ci95": [0.2, 0.8], "metric": "judge", "n_questions": 4}
+        run.store.add_evaluation(key=f"round/{r}", round=r, condition="round",
+                                 payload={"conditions": {"self-edit": self_edit}, "judge_errors": failed})
+    html = build_report(run.dir).read_text()
+    assert "LLM judge: 5 verdict(s) in the round evaluations stayed unreadable and were not graded" in html

@@ -234,6 +234,10 @@ def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
     rows = [[p["round"], _pct(p["accuracy"]), f"[{_pct(p['ci95'][0])}, {_pct(p['ci95'][1])}]"] for p in curve["rounds"]]
     note = ('<p class="note">From the round evaluations stored so far (no curve.json yet).</p>'
             if curve.get("partial") else "")
+    failed = sum(e["payload"].get("judge_errors", 0) for e in run.store.rows("evaluations") if e["condition"] == "round")
+    if failed:
+        note += f'<p class="note">LLM judge: {failed} verdict(s) in the round evaluations stayed unreadable and ' \
+                'were not graded (each condition\'s count is in its stored evaluation).</p>'
     return "Round curve", note + figs.img(fig, "curve", "accuracy per round") + _table(
         ["round", "accuracy %", "95% CI"], rows)
 
