@@ -46,6 +46,10 @@ def test_help_and_listings(tmp_path):
     (["knowledge", "train", "--set", "model.name=tiny-llama", "--set", "reward.kind=judge",
       "--set", "reward.judge.base_url=http://127.0.0.1:9/v1", "--set", "outer.eval_contexts=1",
       "--set", "outer.contexts_per_round=1"], "cannot reach"),
+    (["knowledge", "train", "--set", "model.name=tiny-llama", "--set", "reward.kind=judge",
+      "--set", "reward.judge.base_url=http://user:sk-proj-Zx81KqPw02LmNb@127.0.0.1:9/v1",
+      "--set", "outer.eval_contexts=1", "--set", "outer.contexts_per_round=1"],
+     "cannot reach the LLM judge at http://***@127.0.0.1:9/v1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     (tmp_path / "EMPTY").write_text("[]")

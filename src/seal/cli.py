@@ -34,7 +34,8 @@ app.add_typer(arc_app, name="arc")
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
 SetOpt = typer.Option([], "--set", "-s", help="override a config value: a.b=value (repeatable)")
-ResumeOpt = typer.Option(None, "--resume", help="continue an interrupted run directory")
+ResumeOpt = typer.Option(None, "--resume", help="continue an interrupted run directory; --set and --config may then "
+                                                "change only run-time keys (model.threads, executor.*, judge access)")
 
 
 def _config_class(kind: str):
@@ -366,7 +367,9 @@ def main() -> None:
     try:
         app()
     except SealError as e:
-        typer.echo(f"error: {e}", err=True)
+        from seal.store.runs import redact_text
+
+        typer.echo(f"error: {redact_text(str(e))}", err=True)  # an error may quote a value given with a secret
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted; finished work is saved in the run directory (resume with --resume)", err=True)

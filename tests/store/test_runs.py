@@ -64,6 +64,17 @@ def test_secrets_reach_neither_the_manifest_nor_the_run_dir_nor_the_report(tmp_p
     assert key not in build_report(run.dir).read_text()
 
 
+def test_a_report_shows_no_secret_held_by_a_stored_value(tmp_path):
+    """A stored text quoting a secret (a judge error with a URL's credentials, a self-edit) is redacted on the page."""
+    run = create_run(tmp_path, "knowledge eval", "stored", {"model": {"name": "tiny-llama"}}, argv=[])
+    run.store.add_self_edit(key="e", context_id="p", round=0, condition="self-edit", sampling={},
+                            text="failed at https://u:pw-123@judge.example/v1 with hf_AbCdEfGhIjKlMnOpQrSt")
+    run.finish()
+    run.close()
+    page = build_report(run.dir).read_text()
+    assert "https://***@judge.example/v1" in page and "pw-123" not in page and "hf_AbCd" not in page
+
+
 def test_a_report_of_a_manifest_written_with_secrets_shows_none(tmp_path):
     """Runs written before redaction covered key formats: reading a manifest redacts it again."""
     run = create_run(tmp_path, "knowledge eval", "old", {"model": {"name": "tiny-llama"}}, argv=[])

@@ -22,7 +22,7 @@ import json
 import statistics
 from pathlib import Path
 
-from seal.store.runs import Run, read_run, run_status
+from seal.store.runs import Run, read_run, redact_text, run_status
 
 EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("self_edit", "k"), ("inner", "epochs"),
@@ -94,7 +94,9 @@ class Figures:
 
 
 def _esc(x) -> str:
-    return html.escape(str(x))
+    """Text for the page, HTML-escaped, with any secret a stored value holds (a judge error quoting a URL with
+    credentials, a run from before redaction) replaced by `***` (`redact_text`)."""
+    return html.escape(redact_text(str(x)))
 
 
 def _pct(x) -> str:
