@@ -50,6 +50,10 @@ FILES = {
                          PASSAGES[1] | {"completions": ["z"]}],
     "dup_challenges.json": '{"t1": %s, "t1": %s}' % (json.dumps(TASK), json.dumps(TASK)),
     "bad_grid_challenges.json": {"t1": TASK | {"train": [{"input": [[1, 2], [3]], "output": GRID}]}},
+    "one_challenges.json": {"t1": TASK},
+    "nan_answer.json": '[{"title": "T", "context": "c", "questions": [{"question": "q", "answer": NaN}]}]',
+    "twice_config.yaml": "inner:\n  epochs: 3\n  lora:\n    r: 8\n  epochs: 5\n",
+    "twice_families.yaml": 'fam: "A {passage}"\nfam: "B {passage}"\n',
 }
 
 KE = ["knowledge", "eval", *TINY]
@@ -97,6 +101,12 @@ CASES = [
     ("same-text", KE + ["--set", "data.source={d}/same_text.json"], ["same_text.json", "same title and text"]),
     ("bool-answer", KE + ["--set", "data.source={d}/bool_answer.json"], ["bool_answer.json", "got False"]),
     ("repeated-key", KE + ["--set", "data.source={d}/repeated_key.json"], ["repeated_key.json", "'context'"]),
+    ("nan", KE + ["--set", "data.source={d}/nan_answer.json"], ["nan_answer.json", "NaN"]),
+    ("fewer-than-n", KE + ["--set", "data.source={d}/passages.json", "--set", "data.n=3"],
+     ["passages.json", "2 passage(s)", "data.n=3"]),
+    ("yaml-key-twice", KE + ["--config", "{d}/twice_config.yaml"], ["twice_config.yaml", "'epochs'", "line 5"]),
+    ("families-key-twice", KE + ["--set", "self_edit.families_file={d}/twice_families.yaml"],
+     ["twice_families.yaml", "'fam'"]),
     ("data-show", ["data", "show", "{d}/same_id.json"], ["same_id.json", "'p1'"]),
     # prompt families: checked before the base and passage conditions run
     ("families-not-yaml", KE + ["--set", "self_edit.families_file={d}/not_yaml.yaml"], ["not_yaml.yaml", "YAML"]),
@@ -124,6 +134,8 @@ CASES = [
     ("arc-device", AE + ["--set", "model.device=tpu"], ["model.device", "'tpu'"]),
     ("arc-task-twice", AE, ["dup_challenges.json", "'t1'", "twice"]),
     ("arc-bad-grid", AE[:-1] + ["data.source={d}/bad_grid_challenges.json"], ["t1", "train[0].input"]),
+    ("arc-fewer-than-n", AE[:-1] + ["data.source={d}/one_challenges.json", "--set", "data.n=2"],
+     ["one_challenges.json", "1 task(s)", "data.n=2"]),
 ]
 
 

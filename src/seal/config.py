@@ -227,6 +227,29 @@ def _build(cls, data: dict, prefix: str = ""):
         raise ConfigError(f"{prefix}{e}" if named else f"{prefix.rstrip('.') or cls.__name__}: {e}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml's SafeLoader, except that a mapping with a key twice is an error: PyYAML keeps the last one silently, so
+    `epochs: 3` then `epochs: 5` in one section would run 5 epochs without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` may be overridden: that is its purpose
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, typing.Hashable):  # SafeLoader reports unhashable keys itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key!r} appears twice (line {key_node.start_mark.line + 1})")
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str):
+    """`yaml.safe_load(text)`, refusing a mapping with a key twice. Raises yaml.YAMLError (first line: what)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def _set_dotted(tree: dict, key: str, value) -> None:
     parts = key.split(".")
     node = tree
@@ -247,7 +270,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key:
         raise ConfigError(f"--set {text!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key, value
@@ -265,7 +288,7 @@ def load_config(cls, path: str | Path | None = None, overrides: typing.Iterable[
         if not p.is_file():
             raise ConfigError(f"config file not found: {p}")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            loaded = load_yaml(p.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
         if not isinstance(loaded, dict):

@@ -8,8 +8,8 @@ from pathlib import Path
 from seal.errors import DataError
 
 
-class _RepeatedKey(ValueError):
-    pass
+class _Refused(ValueError):
+    """What Python's json accepts but a data file must not hold."""
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -17,22 +17,29 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     out = dict(pairs)
     if len(out) != len(pairs):
         keys = [k for k, _ in pairs]
-        raise _RepeatedKey(next(k for k in keys if keys.count(k) > 1))
+        raise _Refused(f"the key {next(k for k in keys if keys.count(k) > 1)!r} appears twice in one object")
     return out
+
+
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON; Python reads them, and an answer NaN would become the text "nan"
+    raise _Refused(f"{name} is not a JSON value")
 
 
 def read_json(path: str | Path, what: str = "file"):
     """The parsed JSON at `path`.
 
     Raises:
-        DataError: naming the path, when it is missing, not valid JSON, or has an object with a key twice.
+        DataError: naming the path, when it is missing, not valid JSON (NaN and Infinity included), or has an object
+            with a key twice.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no such {what}: {path}")
     try:
-        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
-    except _RepeatedKey as e:
-        raise DataError(f"{path}: the key {e.args[0]!r} appears twice in one object") from None
+        return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys,
+                          parse_constant=_no_constant)
+    except _Refused as e:
+        raise DataError(f"{path}: {e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: not valid JSON ({e})") from None

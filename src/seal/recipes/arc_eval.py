@@ -52,8 +52,9 @@ def choose_tasks(cfg: ArcConfig) -> list[Task]:
     tasks = load_tasks(cfg.data.source, cfg.data.solutions or None, ids=list(cfg.data.ids) or None)
     tasks = tasks[cfg.data.offset:]
     tasks = tasks[:cfg.data.n] if cfg.data.n else tasks
-    if not tasks:
-        raise DataError(f"{cfg.data.source}: no tasks selected (n={cfg.data.n}, offset={cfg.data.offset})")
+    if not tasks or len(tasks) < cfg.data.n:  # fewer than asked for would pass for the full table
+        raise DataError(f"{cfg.data.source}: {len(tasks)} task(s) selected, data.n={cfg.data.n} asked for "
+                        f"(data.offset={cfg.data.offset})")
     unsolved = [t.id for t in tasks if not t.has_solutions]
     if unsolved:
         raise DataError(f"{cfg.data.source}: no solutions for task(s) {', '.join(unsolved[:3])}; give data.solutions")

@@ -39,10 +39,16 @@ from seal.store.runs import Run
 
 
 def choose_passages(cfg: KnowledgeConfig) -> list[Passage]:
+    """`data.n` passages of `data.source` (all when 0) after the shuffle and `data.offset`.
+
+    Raises:
+        DataError: none selected, or fewer than `data.n` (a table of fewer passages than asked for would pass for it).
+    """
     passages = select_passages(load_passages(cfg.data.source), cfg.data.n or None, cfg.data.seed,
                                offset=cfg.data.offset)
-    if not passages:
-        raise DataError(f"{cfg.data.source}: no passages selected (n={cfg.data.n}, offset={cfg.data.offset})")
+    if not passages or len(passages) < cfg.data.n:
+        raise DataError(f"{cfg.data.source}: {len(passages)} passage(s) selected, data.n={cfg.data.n} asked for "
+                        f"(data.offset={cfg.data.offset})")
     return passages
 
 

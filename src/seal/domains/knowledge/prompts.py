@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from seal.config import load_yaml
 from seal.errors import ConfigError, DataError
 
 FAMILIES: dict[str, str] = {
@@ -80,7 +81,7 @@ def load_families(path: str | Path | None) -> dict[str, str]:
     if not p.is_file():
         raise DataError(f"prompt family file not found: {p}")
     try:
-        extra = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        extra = load_yaml(p.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise DataError(f"{p}: not a YAML file ({str(e).splitlines()[0]})") from None
     if not isinstance(extra, dict):
