@@ -163,3 +163,28 @@ def test_kill_9_lock_and_resume_with_run_time_overrides(tmp_path):
     assert seal("report", str(run_dir)).returncode == 0
     for stored in (run_dir / "manifest.json", run_dir / "report" / "report.html"):
         assert key not in stored.read_text()
+
+
+def test_what_a_resume_may_change(tmp_path):
+    """Run-time keys change and are returned as [recorded, new]; the same config file again changes nothing; keys
+    that change what is computed are refused by name."""
+    from seal.cli import _resumed_config
+    from seal.config import to_yaml
+    from seal.errors import SealError
+    from seal.store.runs import read_run
+
+    run = read_run(finished_run(tmp_path))
+    (tmp_path / "same.yaml").write_text(to_yaml(KnowledgeConfig()))
+    assert _resumed_config(run, "knowledge eval", KnowledgeConfig, tmp_path / "same.yaml", [])[1] == {}
+    cfg, changed = _resumed_config(run, "knowledge eval", KnowledgeConfig, None, [
+        "model.threads=2", "executor.kind=ray", "executor.num_workers=2", "generation.enforce_eager=true",
+        "quiz.judge.timeout_s=5", "reward.judge.base_url=http://127.0.0.1:8000/v1"])
+    assert changed == {"model.threads": [0, 2], "quiz.judge.timeout_s": [30.0, 5.0],
+                       "reward.judge.base_url": ["", "http://127.0.0.1:8000/v1"], "executor.kind": ["local", "ray"],
+                       "executor.num_workers": [1, 2], "generation.enforce_eager": [False, True]}
+    assert cfg.executor.kind == "ray" and cfg.model.threads == 2
+    for key in ("model.name=x", "model.device=cpu", "generation.backend=vllm", "quiz.judge.model=other",
+                "run.seed=1", "inner.lora.r=8", "self_edit.batch_size=2"):
+        with pytest.raises(SealError, match=f"--resume cannot change {key.split('=')[0]}:"):
+            _resumed_config(run, "knowledge eval", KnowledgeConfig, None, [key])
+    run.close()
