@@ -21,7 +21,8 @@ SEAL = Path(sys.executable).with_name("seal")
 TINY = ["--set", "model.name=tiny-llama", "--set", "model.threads=1"]
 QA = [{"question": "Where does the river run?", "answer": "north"}]
 PASSAGES = [{"title": "River", "context": "The river runs north.", "questions": QA},
-            {"title": "Hill", "context": "The hill is green.", "questions": [{"question": "Colour?", "answer": "green"}]}]
+            {"title": "Hill", "context": "The hill is green.",
+             "questions": [{"question": "Colour?", "answer": "green"}]}]
 GRID = [[1, 0], [0, 1]]
 TASK = {"train": [{"input": GRID, "output": GRID}], "test": [{"input": GRID}]}
 
@@ -162,7 +163,8 @@ def units_done(root: Path) -> int:
     total = 0
     for db in root.glob("*/seal.db"):
         with sqlite3.connect(db) as con:
-            total += sum(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("inner_results", "self_edits"))
+            total += sum(con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                         for table in ("inner_results", "self_edits"))
     return total
 
 
@@ -195,7 +197,8 @@ def test_meaningful_values_are_used(tmp_path, capsys):
     path = tmp_path / "p.json"
     path.write_text(json.dumps([
         {"title": "Count", "context": "There are 5 hills.", "questions": [{"question": "How many?", "answer": 5}]},
-        {"title": "River", "context": "It runs north.", "questions": [{"question": "Where?", "answers": {"text": "north"}}]},
+        {"title": "River", "context": "It runs north.",
+         "questions": [{"question": "Where?", "answers": {"text": "north"}}]},
     ]))
     code, out, _ = seal_in_process(capsys, ["data", "show", str(path)])
     assert code == 0 and "A: 5\n" in out and "A: north\n" in out and "A: text" not in out
@@ -244,7 +247,8 @@ def test_families_file_adds_checked_families(tmp_path):
 
 def test_external_self_edits_by_passage_id(tmp_path):
     path = tmp_path / "e.json"
-    path.write_text(json.dumps([PASSAGES[0] | {"completions": ["a", ""]}, PASSAGES[1] | {"id": 3, "completions": ["b"]}]))
+    path.write_text(json.dumps([PASSAGES[0] | {"completions": ["a", ""]},
+                                PASSAGES[1] | {"id": 3, "completions": ["b"]}]))
     from seal.domains.knowledge.data import passage_id
 
     assert load_external_self_edits(path) == {passage_id("River", "The river runs north."): ["a", ""], "3": ["b"]}

@@ -109,55 +109,49 @@ def test_every_numeric_option_refuses_a_negative_value_naming_key_and_value(kind
         assert section in str(e.value) and "-1" in str(e.value), (key, str(e.value))
 
 
-@pytest.mark.parametrize("override, message", [
-    ("quiz.batch_size=0", "quiz.batch_size: must be at least 1, got 0"),
-    ("self_edit.batch_size=0", "self_edit.batch_size: must be at least 1, got 0"),
-    ("inner.max_doc_tokens=0", "inner.max_doc_tokens: must be at least 1, got 0"),
-    ("self_edit.k=0", "self_edit.k: must be at least 1, got 0"),
-    ("self_edit.k=-2", "self_edit.k: must be at least 1, got -2"),
-    ("data.n=-3", "data.n: must be at least 0, got -3"),
-    ("outer.contexts_per_round=-1", "outer.contexts_per_round: must be at least 1, got -1"),
-    ("outer.sft.lora.r=0", "outer.sft.lora.r: must be at least 1, got 0"),
-    ("self_edit.top_p=0", "self_edit.top_p: must be in (0, 1], got 0.0"),
-    ("self_edit.top_p=1.5", "self_edit.top_p: must be in (0, 1], got 1.5"),
-    ("inner.lora.dropout=1", "inner.lora.dropout: must be in [0, 1), got 1.0"),
-    ("generation.gpu_memory_utilization=0", "generation.gpu_memory_utilization: must be in (0, 1], got 0.0"),
-    ("cpt.learning_rate=0", "cpt.learning_rate: must be positive, got 0.0"),
-    ("model.device=tpu", "model.device: expected auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
-    ("model.device=cuda:x", "model.device: expected auto, cpu, cuda, cuda:N or mps, got 'cuda:x'"),
-    ("quiz.judge.base_url=localhost:8000/v1", "quiz.judge.base_url: expected an http(s) URL"),
-    ("reward.judge.base_url=not a url", "reward.judge.base_url: expected an http(s) URL"),
-    ("reward.judge.base_url=http://host:port/v1", "'http://host:port/v1'"),
-    ("quiz.metric=judge", "quiz.judge.base_url: needed by quiz.metric=judge with the openai backend"),
-    ("reward.kind=judge", "reward.judge.base_url: needed by reward.kind=judge with the openai backend"),
-    ("eval.conditions=[base, base]", "eval.conditions: give at least one, each once, got ['base', 'base']"),
-    ("eval.conditions=[]", "eval.conditions: give at least one"),
-    ("eval.conditions=[external]", "eval.external_file: needed by the external condition"),
-    ("eval.conditions=[checkpoint]", "eval.checkpoint: needed by the checkpoint condition"),
-    ("eval.conditions=[base, nope]", "eval.conditions[1]: must be one of"),
+@pytest.mark.parametrize("kind, override, message", [
+    ("knowledge", "quiz.batch_size=0", "quiz.batch_size: must be at least 1, got 0"),
+    ("knowledge", "self_edit.batch_size=0", "self_edit.batch_size: must be at least 1, got 0"),
+    ("knowledge", "inner.max_doc_tokens=0", "inner.max_doc_tokens: must be at least 1, got 0"),
+    ("knowledge", "self_edit.k=0", "self_edit.k: must be at least 1, got 0"),
+    ("knowledge", "self_edit.k=-2", "self_edit.k: must be at least 1, got -2"),
+    ("knowledge", "data.n=-3", "data.n: must be at least 0, got -3"),
+    ("knowledge", "outer.contexts_per_round=-1", "outer.contexts_per_round: must be at least 1, got -1"),
+    ("knowledge", "outer.sft.lora.r=0", "outer.sft.lora.r: must be at least 1, got 0"),
+    ("knowledge", "self_edit.top_p=0", "self_edit.top_p: must be in (0, 1], got 0.0"),
+    ("knowledge", "self_edit.top_p=1.5", "self_edit.top_p: must be in (0, 1], got 1.5"),
+    ("knowledge", "inner.lora.dropout=1", "inner.lora.dropout: must be in [0, 1), got 1.0"),
+    ("knowledge", "generation.gpu_memory_utilization=0",
+     "generation.gpu_memory_utilization: must be in (0, 1], got 0.0"),
+    ("knowledge", "cpt.learning_rate=0", "cpt.learning_rate: must be positive, got 0.0"),
+    ("knowledge", "model.device=tpu", "model.device: expected auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
+    ("knowledge", "model.device=cuda:x", "model.device: expected auto, cpu, cuda, cuda:N or mps, got 'cuda:x'"),
+    ("knowledge", "quiz.judge.base_url=localhost:8000/v1", "quiz.judge.base_url: expected an http(s) URL"),
+    ("knowledge", "reward.judge.base_url=not a url", "reward.judge.base_url: expected an http(s) URL"),
+    ("knowledge", "reward.judge.base_url=http://host:port/v1", "'http://host:port/v1'"),
+    ("knowledge", "quiz.metric=judge", "quiz.judge.base_url: needed by quiz.metric=judge with the openai backend"),
+    ("knowledge", "reward.kind=judge", "reward.judge.base_url: needed by reward.kind=judge with the openai backend"),
+    ("knowledge", "eval.conditions=[base, base]",
+     "eval.conditions: give at least one, each once, got ['base', 'base']"),
+    ("knowledge", "eval.conditions=[]", "eval.conditions: give at least one"),
+    ("knowledge", "eval.conditions=[external]", "eval.external_file: needed by the external condition"),
+    ("knowledge", "eval.conditions=[checkpoint]", "eval.checkpoint: needed by the checkpoint condition"),
+    ("knowledge", "eval.conditions=[base, nope]", "eval.conditions[1]: must be one of"),
+    ("arc", "data.n=-3", "data.n: must be at least 0, got -3"),
+    ("arc", "train_data.offset=-1", "train_data.offset: must be at least 0, got -1"),
+    ("arc", "data.ids=[a, b, a]", "data.ids: each task once, got 'a' 2 times"),
+    ("arc", "self_edit.k=0", "self_edit.k: must be at least 1, got 0"),
+    ("arc", "ttt.max_steps=0", "ttt.max_steps: must be at least 1, got 0"),
+    ("arc", "solve.batch_size=0", "solve.batch_size: must be at least 1, got 0"),
+    ("arc", "solve.views=[Identity(), Identity()]", "solve.views: give known views, each once"),
+    ("arc", "eval.conditions=[icl, icl]", "eval.conditions: give at least one, each once"),
+    ("arc", "model.device=tpu", "model.device: expected auto"),
 ])
-def test_bad_knowledge_values_name_key_and_value(override, message):
-    with pytest.raises(ConfigError) as e:
-        load_config(KnowledgeConfig, None, [override])
-    assert message in str(e.value)
-
-
-@pytest.mark.parametrize("override, message", [
-    ("data.n=-3", "data.n: must be at least 0, got -3"),
-    ("train_data.offset=-1", "train_data.offset: must be at least 0, got -1"),
-    ("data.ids=[a, b, a]", "data.ids: each task once, got 'a' 2 times"),
-    ("self_edit.k=0", "self_edit.k: must be at least 1, got 0"),
-    ("ttt.max_steps=0", "ttt.max_steps: must be at least 1, got 0"),
-    ("solve.batch_size=0", "solve.batch_size: must be at least 1, got 0"),
-    ("solve.views=[Identity(), Identity()]", "solve.views: give known views, each once"),
-    ("eval.conditions=[icl, icl]", "eval.conditions: give at least one, each once"),
-    ("model.device=tpu", "model.device: expected auto"),
-])
-def test_bad_arc_values_name_key_and_value(override, message):
+def test_bad_values_name_key_and_value(kind, override, message):
     from seal.domains.arc.config import ArcConfig
 
     with pytest.raises(ConfigError) as e:
-        load_config(ArcConfig, None, [override])
+        load_config(KnowledgeConfig if kind == "knowledge" else ArcConfig, None, [override])
     assert message in str(e.value)
 
 
