@@ -223,7 +223,7 @@ def parse_verdict(reply: str | None) -> float | None:
     [None, None, None, None, None]
     """
     text = strip_reasoning(reply or "")
-    words = [w.strip(string.punctuation + "*_`").lower() for w in (text or "").split()]
+    words = [w.strip(string.punctuation).lower() for w in (text or "").split()]
     words = [w for w in words if w]
     if not words:
         return None
