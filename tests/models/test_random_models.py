@@ -38,3 +38,12 @@ def test_tiny_variants_generate_past_the_tokenizer_vocabulary(name):
                          pad_token_id=tokenizer.pad_token_id)
     assert out.shape[1] == enc["input_ids"].shape[1] + 8
     assert isinstance(tokenizer.decode(out[0], skip_special_tokens=True), str)
+
+
+def test_vllm_backend_refuses_a_random_model_in_one_line():
+    from seal.config import GenerationConfig
+    from seal.errors import ConfigError
+    from seal.models.generate import make_generator
+
+    with pytest.raises(ConfigError, match="'random:qwen2.5-7b' is not a model vLLM can load"):
+        make_generator(GenerationConfig(backend="vllm"), None, None, "random:qwen2.5-7b", 8)

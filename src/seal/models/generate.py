@@ -114,7 +114,7 @@ def make_generator(cfg, model, tokenizer, source: str | None, batch_size: int, m
     from seal.errors import ConfigError
     from seal.models.vllm_backend import VLLMGenerator
 
-    if source is None or str(source).startswith("tiny-"):
+    if source is None or str(source).startswith(("tiny-", "random:")):  # built in memory, no files
         raise ConfigError(f"generation.backend=vllm loads the model from files; {source!r} is not a model vLLM can "
                           "load (use a hub id, a directory, or smollm2-135m-instruct)")
     return VLLMGenerator(source, dtype=dtype, max_lora_rank=max_lora_rank, max_loras=max_loras, seed=seed,
