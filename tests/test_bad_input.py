@@ -109,6 +109,7 @@ CASES = [
     ("families-key-twice", KE + ["--set", "self_edit.families_file={d}/twice_families.yaml"],
      ["twice_families.yaml", "'fam'"]),
     ("data-show", ["data", "show", "{d}/same_id.json"], ["same_id.json", "'p1'"]),
+    ("data-show-n", ["data", "show", "builtin", "--n", "-3"], ["n=-3"]),
     # prompt families: checked before the base and passage conditions run
     ("families-not-yaml", KE + ["--set", "self_edit.families_file={d}/not_yaml.yaml"], ["not_yaml.yaml", "YAML"]),
     ("families-not-mapping", KE + ["--set", "self_edit.families_file={d}/not_mapping.yaml"],

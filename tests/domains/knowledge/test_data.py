@@ -112,6 +112,9 @@ def test_selection_is_deterministic_and_disjoint():
     assert [p.id for p in a] == [p.id for p in select_passages(passages, 5, seed=1)]
     rest = select_passages(passages, None, seed=1, exclude={p.id for p in a})
     assert not {p.id for p in a} & {p.id for p in rest} and len(rest) == len(passages) - 5
+    for n, offset in ((-3, 0), (None, -1)):  # slices would silently drop passages from the end
+        with pytest.raises(DataError, match=f"got n={n}, offset={offset}"):
+            select_passages(passages, n, offset=offset)
 
 
 def test_seal_evaluation_passages_are_reproduced(shared_dir):

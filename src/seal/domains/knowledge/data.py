@@ -237,7 +237,13 @@ def _load_hf_squad() -> list[Passage]:
 def select_passages(passages: list[Passage], n: int | None = None, seed: int | None = None,
                     exclude: set[str] = frozenset(), offset: int = 0) -> list[Passage]:
     """A deterministic subset: shuffle with Python's `random.seed(seed)` (None keeps file order), drop `exclude`d
-    ids, then take `n` starting at `offset`. `seed=42, n=200` on SQuAD dev gives SEAL's evaluation passages."""
+    ids, then take `n` starting at `offset`. `seed=42, n=200` on SQuAD dev gives SEAL's evaluation passages.
+
+    Raises:
+        DataError: a negative `n` or `offset` (as slices they would silently drop passages from the end).
+    """
+    if (n is not None and n < 0) or offset < 0:
+        raise DataError(f"the number of passages and the offset must be at least 0, got n={n}, offset={offset}")
     chosen = list(passages)
     if seed is not None:
         random.Random(seed).shuffle(chosen)  # the same order as random.seed(seed); random.shuffle(...)

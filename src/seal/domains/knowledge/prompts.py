@@ -2,7 +2,8 @@
 
 The families follow the paper's descriptions (Section 4.2 and its appendix: implications, longer implications,
 rewrites, self-generated question-answer pairs, and no instruction at all); the wording is ours. A user adds a
-family with a YAML file mapping names to templates that contain `{title}` and `{passage}`:
+family with a YAML file mapping names to templates that contain `{passage}` and may contain `{title}` (no other
+placeholder; a literal brace is written twice, `{{` or `}}`; every template is checked when the file is read):
 
     my-family: "List every fact in this passage about {title}, one per line.\\n\\n{passage}"
 
