@@ -3,7 +3,8 @@ database), for the store and command-line tests."""
 
 import json
 
-DAMAGE = ["truncated manifest", "manifest without config", "manifest not an object", "seal.db not a database"]
+DAMAGE = ["truncated manifest", "manifest without config", "manifest not an object", "config not in sections",
+          "seal.db not a database"]
 
 
 def damage(run_dir, kind: str) -> str:
@@ -15,6 +16,11 @@ def damage(run_dir, kind: str) -> str:
     if kind == "manifest without config":
         manifest = json.loads((run_dir / "manifest.json").read_text())
         del manifest["config"]
+        (run_dir / "manifest.json").write_text(json.dumps(manifest))
+        return "manifest.json"
+    if kind == "config not in sections":
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        manifest["config"]["model"] = 3
         (run_dir / "manifest.json").write_text(json.dumps(manifest))
         return "manifest.json"
     if kind == "manifest not an object":

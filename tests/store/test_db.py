@@ -26,10 +26,10 @@ def test_units_are_written_once_and_read_back(tmp_path):
 
 
 def test_run_directories_are_never_reused(tmp_path):
-    runs = [create_run(tmp_path, "knowledge eval", "same", {"a": 1}, argv=["seal"]) for _ in range(3)]
+    runs = [create_run(tmp_path, "knowledge eval", "same", {"a": {"b": 1}}, argv=["seal"]) for _ in range(3)]
     assert len({r.dir for r in runs}) == 3
     manifest = json.loads((runs[0].dir / "manifest.json").read_text())
-    assert manifest["config"] == {"a": 1} and "torch" in manifest["versions"]
+    assert manifest["config"] == {"a": {"b": 1}} and "torch" in manifest["versions"]
     runs[0].finish()
     statuses = {r["dir"]: r["status"] for r in list_runs(tmp_path)}
     assert statuses[str(runs[0].dir)] == "finished" and statuses[str(runs[1].dir)] == "running"

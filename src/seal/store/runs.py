@@ -263,8 +263,8 @@ def read_manifest(path: str | Path) -> dict:
     """The manifest of the run directory `path`, checked to be a seal manifest (redacted, whatever was stored).
 
     Raises:
-        SealError: `path` is not a run directory, or its manifest.json is unreadable, truncated, not a JSON object or
-            has no `command` or `config`.
+        SealError: `path` is not a run directory, or its manifest.json is unreadable, truncated, not a JSON object,
+            has no `command` or `config`, or a config value that is not a section.
     """
     file = Path(path) / MANIFEST
     if not Path(path).is_dir():
@@ -279,6 +279,9 @@ def read_manifest(path: str | Path) -> dict:
         raise SealError(f"{file}: not a seal manifest (no command)")
     if not isinstance(manifest.get("config"), dict):
         raise SealError(f"{file}: no config (a damaged manifest)")
+    sections = [k for k, v in manifest["config"].items() if not isinstance(v, dict)]
+    if sections:  # every top-level key of a seal config is a section (`seal config show`)
+        raise SealError(f"{file}: config.{sections[0]} is not a section (a damaged manifest)")
     return redact(manifest)
 
 
