@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# reply(request_json, authorization_header, request_number) -> (status, body, delay_s); a delay longer than the
-# client's timeout plays a server that accepts the connection and never answers.
-Reply = Callable[[dict, str, int], tuple[int, str, float]]
+# reply(request_json, authorization_header, request_number) -> (status, body, delay_s) or (status, body, delay_s,
+# headers); a delay longer than the client's timeout plays a server that accepts the connection and never answers.
+Reply = Callable[[dict, str, int], tuple]
 
 
 def completion(content: str | list | None, finish_reason: str = "stop") -> str:
@@ -48,10 +48,12 @@ def serve(reply: Reply) -> Iterator[tuple[str, dict]]:
         def log_message(self, *args):  # keep test output clean
             pass
 
-        def _send(self, status: int, body: str) -> None:
+        def _send(self, status: int, body: str, headers: dict | None = None) -> None:
             try:
                 data = body.encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -74,9 +76,9 @@ def serve(reply: Reply) -> Iterator[tuple[str, dict]]:
             if not self.path.endswith("/chat/completions"):
                 self._send(404, "{}")
                 return
-            status, body, delay = reply(request, self.headers.get("Authorization", ""), n)
+            status, body, delay, *headers = reply(request, self.headers.get("Authorization", ""), n)
             time.sleep(delay)
-            self._send(status, body)
+            self._send(status, body, *headers)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads, server.block_on_close = True, False  # a hanging reply must not hold up the test's end

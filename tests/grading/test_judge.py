@@ -219,6 +219,17 @@ def test_rate_limit_is_retried():
     assert stats["posts"] == 2
 
 
+def test_retry_after_is_honoured_when_longer_than_the_backoff():
+    def limited(request, auth, n):
+        return (429, "{}", 0.0, {"Retry-After": "0.4"}) if n == 1 else _yes_if_marked(request, auth, n)
+
+    with serve(limited) as (url, stats):
+        start = time.monotonic()
+        assert fast_judge(url, backoff_s=0.01).grade(["q"], ["CORRECT"], [["r"]]).scores == [1.0]
+        elapsed = time.monotonic() - start
+    assert stats["posts"] == 2 and 0.4 <= elapsed < 2.0
+
+
 def test_always_failing_server_is_an_error_naming_the_last_failure():
     with serve(lambda request, auth, n: (503, '{"error": "down"}', 0.0)) as (url, stats):
         with pytest.raises(JudgeError) as info:

@@ -3,8 +3,8 @@
 What: one yes/no rubric (`build_messages`, `parse_verdict`) behind one interface,
 `Judge.grade(questions, predictions, references) -> JudgeResult`, with two backends:
 - `OpenAIJudge` POSTs to any OpenAI-compatible `{base_url}/chat/completions` (stdlib `urllib`, temperature 0),
-  retrying timeouts, connection errors, HTTP 429/5xx and unreadable replies with exponential backoff, all within
-  one deadline per batch (a quiz);
+  retrying timeouts, connection errors, HTTP 429/5xx and unreadable replies with exponential backoff (or the
+  server's Retry-After, when longer), all within one deadline per batch (a quiz);
 - `LocalJudge` runs a Hugging Face causal LM greedily, in left-padded batches.
 `CachedJudge` wraps either one with a content-hash cache, so a repeated item is asked once.
 
@@ -325,7 +325,23 @@ class Judge(ABC):
 
 class _Retryable(Exception):
     """An endpoint failure worth another try: timeout, connection error, HTTP 429/5xx, a body that is not a chat
-    completion."""
+    completion. `retry_after_s`: the wait the server asked for (its Retry-After header, in seconds), if any."""
+
+    def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def _retry_after_s(value: str | None) -> float:
+    """Seconds from a Retry-After header given as a number; 0 when absent or an HTTP date (then backoff decides).
+
+    >>> _retry_after_s("2.5"), _retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT"), _retry_after_s(None)
+    (2.5, 0.0, 0.0)
+    """
+    try:
+        return max(0.0, float(value or 0))
+    except ValueError:
+        return 0.0
 
 
 class _Fatal(Exception):
@@ -444,8 +460,9 @@ class OpenAIJudge(Judge):
                 detail = e.read(200).decode("utf-8", "replace").strip()
             except (OSError, HTTPException):
                 detail = ""
-            error = _Retryable if e.code == 429 or e.code >= 500 else _Fatal
-            raise error(f"HTTP {e.code}: {detail}") from None
+            if e.code == 429 or e.code >= 500:
+                raise _Retryable(f"HTTP {e.code}: {detail}", _retry_after_s(e.headers.get("Retry-After"))) from None
+            raise _Fatal(f"HTTP {e.code}: {detail}") from None
         except urllib.error.URLError as e:
             raise _Retryable(f"connection failed: {e.reason}") from None
         except (TimeoutError, OSError, HTTPException) as e:
@@ -460,12 +477,13 @@ class OpenAIJudge(Judge):
 
     def _ask(self, messages: list[dict[str, str]], parse: Callable[[str | None], float | None], expected: str,
              deadline: float, stop: threading.Event) -> _Asked:
-        """Ask about one item, retrying with exponential backoff until a readable reply, a fatal error, the last try,
-        the deadline (`time.monotonic()`), or `stop` (another item's endpoint failure)."""
+        """Ask about one item, retrying with exponential backoff (or the server's Retry-After, when longer) until a
+        readable reply, a fatal error, the last try, the deadline (`time.monotonic()`), or `stop` (another item's
+        endpoint failure)."""
         start, last, reply, endpoint_failed = time.monotonic(), "", None, False
-        tries = 0
+        tries, asked_wait = 0, 0.0
         for attempt in range(self.max_retries + 1):
-            wait = self.backoff_s * 2 ** (attempt - 1) if attempt else 0.0
+            wait = max(self.backoff_s * 2 ** (attempt - 1), asked_wait) if attempt else 0.0
             if stop.wait(min(wait, max(0.0, deadline - time.monotonic()))):
                 return _Asked(None, reply, "not asked: another item failed first")
             remaining = deadline - time.monotonic()
@@ -478,12 +496,12 @@ class OpenAIJudge(Judge):
             except _Fatal as e:
                 return _Asked(None, None, self._scrub(f"LLM judge at {self.base_url}: {e}"), True)
             except _Retryable as e:
-                last, endpoint_failed = str(e), True
+                last, endpoint_failed, asked_wait = str(e), True, e.retry_after_s
                 continue
             verdict = parse(reply)
             if verdict is not None:
                 return _Asked(verdict, reply, None)
-            endpoint_failed = False
+            endpoint_failed, asked_wait = False, 0.0
             hint = "; a reasoning judge needs a larger max_tokens" if reason == "length" else ""
             last = (f"reply is not {expected}: {reply[:200]!r}" if reply is not None else
                     f"reply has no text (finish_reason {reason or 'not given'}{hint})")
