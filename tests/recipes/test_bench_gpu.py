@@ -69,11 +69,13 @@ def test_gpu_script_without_its_data_is_a_one_line_error(tmp_path):
         f"error: gpt4_1_val.json not found in {tmp_path / 'nowhere'} or {tmp_path / 'nowhere'}/seal-self-edits"]
 
 
-def test_gpu_bench_rejects_an_unknown_path_before_any_work(tmp_path):
+def test_gpu_bench_rejects_bad_options_before_any_work(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "gpt4_1_val.json").write_text(json.dumps([PASSAGE]))
     (data / "arc-agi_training_challenges_filtered_1B_training_set.json").write_text(json.dumps({"t1": TASK}))
-    done = gpu_sh(tmp_path, data, "--paths", "fast,multi-1")
-    assert done.returncode == 2 and "error: bench path 'multi-1'" in done.stdout
-    assert not (tmp_path / "seal-gpu-runs").exists()
+    for bad, message in ((["--paths", "fast,multi-1"], "error: bench path 'multi-1'"),
+                         (["--passages", "0"], "error: --passages must be positive, got 0")):
+        done = gpu_sh(tmp_path, data, *bad)
+        assert done.returncode == 2 and message in done.stdout
+        assert not (tmp_path / "seal-gpu-runs").exists()
