@@ -99,8 +99,9 @@ def test_damaged_runs_are_errors_naming_the_file(tmp_path, kind):
     for call in (read_run, open_run, build_report):
         with pytest.raises(SealError, match=str(bad.dir / name)):
             call(bad.dir)
+    (tmp_path / "notes").mkdir()  # a directory without a manifest is no run
     rows = {row["dir"]: row for row in list_runs(tmp_path)}
-    assert rows[str(good.dir)]["status"] == "finished"
+    assert set(rows) == {str(good.dir), str(bad.dir)} and rows[str(good.dir)]["status"] == "finished"
     assert rows[str(bad.dir)]["status"] == "damaged" and str(bad.dir / name) in rows[str(bad.dir)]["error"]
 
 

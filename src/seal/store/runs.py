@@ -19,6 +19,7 @@ ordinary key is not recognised.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
@@ -159,9 +160,11 @@ class Run:
         fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as e:
             holder = os.read(fd, 4096).decode(errors="replace").strip()
             os.close(fd)
+            if e.errno not in (errno.EACCES, errno.EAGAIN):  # a file system without locks, not a holder
+                raise SealError(f"{self.dir / LOCK}: cannot lock the run ({e.strerror})") from None
             raise SealError(f"{self.dir} is in use by {holder or 'another process'}; wait for it to end or stop it "
                             "before resuming") from None
         self._lock_fd = fd
@@ -331,7 +334,7 @@ def list_runs(root: str | Path | None = None) -> list[dict]:
         return []
     rows = []
     for path in sorted(root.iterdir()):
-        if not (path / MANIFEST).is_file() and not (path / DB).is_file():
+        if not (path / MANIFEST).exists():  # not a run (or one killed before its manifest was written)
             continue
         try:
             run = read_run(path)
