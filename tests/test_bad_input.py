@@ -91,6 +91,8 @@ CASES = [
     ("judge-without-url", KE + ["--set", "quiz.metric=judge"], ["quiz.judge.base_url", "quiz.metric=judge"]),
     ("conditions-twice", KE + ["--set", "eval.conditions=[base,passage,base]"], ["eval.conditions", "'base'"]),
     ("checkpoint-missing", KE + ["--set", "eval.conditions=[base,checkpoint]"], ["eval.checkpoint", "checkpoint"]),
+    ("checkpoint-not-a-dir", KE + ["--set", "eval.conditions=[base,checkpoint]", "--set", "eval.checkpoint=./no/ckpt"],
+     ["eval.checkpoint", "./no/ckpt"]),
     ("external-missing", KE + ["--set", "eval.conditions=[external]"], ["eval.external_file", "external"]),
     # passage files
     ("id-list", KE + ["--set", "data.source={d}/id_list.json"], ["id_list.json", "passage 0", "['a', 'b']"]),
@@ -134,6 +136,8 @@ CASES = [
     ("arc-views", AE + ["--set", "solve.views=[Identity(),Identity()]"], ["solve.views", "Identity()"]),
     ("arc-ids", AE + ["--set", "data.ids=[t1,t1]"], ["data.ids", "'t1'"]),
     ("arc-device", AE + ["--set", "model.device=tpu"], ["model.device", "'tpu'"]),
+    ("arc-checkpoint", AE + ["--set", "eval.conditions=[icl,seal]", "--set", "eval.checkpoint=runs/x/round-1"],
+     ["eval.checkpoint", "runs/x/round-1"]),
     ("arc-task-twice", AE, ["dup_challenges.json", "'t1'", "twice"]),
     ("arc-bad-grid", AE[:-1] + ["data.source={d}/bad_grid_challenges.json"], ["t1", "train[0].input"]),
     ("arc-fewer-than-n", AE[:-1] + ["data.source={d}/one_challenges.json", "--set", "data.n=2"],

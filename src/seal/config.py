@@ -93,6 +93,13 @@ class ModelConfig:
             raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
 
 
+def missing_model_dir(name: str) -> bool:
+    """Whether a model name is a local path that is not a directory: it starts with ".", "/" or "~", or has more
+    than one "/" (a hub id has one), as `seal.models.load` reads names; checked before a run's work starts."""
+    looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
+    return looks_like_path and not Path(name).expanduser().is_dir()
+
+
 @dataclass(frozen=True)
 class LoraConfig:
     r: int = opt(32, "LoRA rank (paper's knowledge inner loop: 32)", COUNT)

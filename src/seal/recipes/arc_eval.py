@@ -28,6 +28,7 @@ import gc
 import json
 from collections import Counter
 
+from seal.config import missing_model_dir
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain, render_self_edit_prompt
 from seal.domains.arc.edit import ORACLE_EDIT
@@ -64,6 +65,8 @@ def choose_tasks(cfg: ArcConfig) -> list[Task]:
 def check_conditions(cfg: ArcConfig) -> None:
     if "seal" in cfg.eval.conditions and not cfg.eval.checkpoint:
         raise ConfigError("eval.checkpoint: needed by the seal condition (or drop seal from eval.conditions)")
+    if "seal" in cfg.eval.conditions and missing_model_dir(cfg.eval.checkpoint):
+        raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import gc
 import json
 import math
 
+from seal.config import missing_model_dir
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage, load_passages, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
@@ -226,6 +227,8 @@ def check_config(cfg: KnowledgeConfig, served: bool = True, passages: list[Passa
         raise ConfigError(f"unknown prompt family {cfg.self_edit.family!r} (known: {', '.join(families)})")
     if cfg.eval.external_file:
         external_self_edits(cfg, passages)
+    if "checkpoint" in cfg.eval.conditions and missing_model_dir(cfg.eval.checkpoint):
+        raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
 def prepare(run: Run, cfg: KnowledgeConfig, served: bool = True) -> tuple[list[Passage], object, object]:
