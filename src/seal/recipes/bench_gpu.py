@@ -17,6 +17,8 @@ Two parts, each held to a time budget by measuring fewer inner loops or steps, n
    r 32 / alpha 64 on all projections, 10 epochs, batch 1; quiz answers of 64 tokens, here decoded in full). Per path:
    seconds per inner loop (train, quiz), training tokens/s, peak GPU memory, % of the measured bf16 matmul peak, and
    the projected hours of one paper round (50 passages x 5 self-edits x 3 seeds) beside SEAL's 6 h on two H100s.
+   Answers are graded by token F1 (SEAL grades with GPT-4.1, out of reach there; grading a random model's answers
+   takes no measurable time either way).
 2. ARC test-time training (paper Section 4.2): optimizer steps of the TTT LoRA (paper / SEAL: r 128, alpha 16 on
    q, v, gate, up, down; batch 2) on `random:llama-3.2-1b`, on the examples that the oracle self-edit
    (`arc.edit.ORACLE_EDIT`: every augmentation, leave-two-out) builds from the first task of `--arc-tasks`: seconds
