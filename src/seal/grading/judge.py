@@ -721,7 +721,9 @@ class JudgeConfig:
         default="OPENAI_API_KEY",
         metadata={"help": "Environment variable holding the API key; unset sends no key (local servers)."},
     )
-    timeout_s: float = field(default=30.0, metadata={"help": "Timeout of one request, in seconds."})
+    timeout_s: float = field(
+        default=30.0, metadata={"help": "Timeout of one request, in seconds (cut to what is left of deadline_s)."}
+    )
     max_retries: int = field(
         default=3, metadata={"help": "Retries per item after timeouts, HTTP 429/5xx or unparseable replies."}
     )
