@@ -76,3 +76,22 @@ def test_resume_redoes_nothing(finished):
     seal("knowledge", "eval", "--resume", str(run_dir), cwd=tmp)
     after = [(r["key"], r["score"], r["created_at"]) for r in store.rows("inner_results")]
     assert after == before
+
+
+def test_every_condition_reports_its_share_of_empty_answers(finished):
+    from seal.recipes.knowledge_eval import format_table, summarize
+
+    rows = [{"context_id": "a", "n_questions": 3, "details": {"predictions": ["", "  \n", "Quelmar"],
+                                                              "scores": [0.0, 0.0, 1.0]}},
+            {"context_id": "b", "n_questions": 1, "details": {"predictions": ["red"], "scores": [1.0]}}]
+    summary = summarize(rows, "em")
+    assert summary["empty_answers"] == 2 and summary["empty_share"] == 0.5
+    loglik = summarize([{**r, "details": {"predictions": [""] * 3, "scores": [None] * 3}} for r in rows], "loglik")
+    assert loglik["empty_answers"] is None and loglik["empty_share"] is None  # no answers are generated
+    table = format_table({"conditions": {"external": summary, "passage": loglik}}).splitlines()
+    assert table[0].split()[4:6] == ["empty", "%"]
+    assert table[1].split()[4] == "50.0" and table[2].split()[2] == "-"
+
+    _, run_dir, stdout = finished  # and in a real run's results.json and printed table
+    conditions = json.loads((run_dir / "results.json").read_text())["conditions"]
+    assert all(0.0 <= c["empty_share"] <= 1.0 for c in conditions.values()) and "empty %" in stdout

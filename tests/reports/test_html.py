@@ -49,7 +49,8 @@ def fill(run, rounds: int, sequences: int) -> None:
     for pid in PASSAGES:  # the single-passage table's rows
         for c, score in (("base", 0.0), ("passage", 0.25), ("self-edit", 0.5)):
             store.add_inner_result(key=f"r0/{c}/{pid}", context_id=pid, round=0, condition=c, seed=0, score=score,
-                                   base_score=0.0, n_questions=4, details={"scores": [score] * 4},
+                                   base_score=0.0, n_questions=4,
+                                   details={"predictions": ["Tor", "", "12", "1201"], "scores": [score] * 4},
                                    timings={"train_s": 2.0, "quiz_s": 1.0})
     for s in range(sequences):
         order = PASSAGES[s:s + 2]
@@ -74,7 +75,7 @@ def finished(tmp_path):
     write_curve(run.dir, build_curve(run, run.store.rows("rounds")))
     (run.dir / "results.json").write_text(json.dumps({"conditions": {
         "base": {"accuracy": 0.1, "ci95": [0.0, 0.2], "n_questions": 12, "metric": "short-contains",
-                 "n_inner_loops": 3, "seconds_per_inner_loop": {}}}}))
+                 "n_inner_loops": 3, "seconds_per_inner_loop": {}, "empty_answers": 3, "empty_share": 0.25}}}))
     write_forgetting(run.dir, build_forgetting(run))
     run.finish()
     return run
@@ -95,6 +96,7 @@ def test_finished_run(finished):
                   "Self-edit lengths", "Example self-edits", "Forgetting (sequential self-edits)", "Time per phase"):
         assert f">{title}</h2>" in page
     assert 'class="status finished"' in page and "did not finish" not in page
+    assert "<th class=\"\">empty %</th>" in page and "<td class=\"\">[0.0, 20.0]</td><td class=\"\">25.0</td>" in page
     assert "Round 2 self-edit 1 about p3" in page  # the best self-edit (highest mean reward)
     assert "Round 1 self-edit 0 about p1" in page  # the worst
     assert len(images(page)) == 5 and all(src.startswith("data:image/png;base64,") for src in images(page))
@@ -108,6 +110,7 @@ def test_interrupted_run_shows_what_was_stored(interrupted):
     page = build_report(interrupted.dir).read_text()
     assert 'class="status interrupted"' in page and "did not finish" in page
     assert "No results.json" in page and "no curve.json yet" in page and "No forgetting.json yet" in page
+    assert page.count('<td class="">25.0</td><td class="">12</td>') == 3  # empty answers: 1 of 4 per row, 3 rows
     assert ">Round curve</h2>" in page and ">Forgetting (sequential self-edits)</h2>" in page
     assert interrupted.store.get_meta("status") == "running"  # the report only reads the store
 

@@ -82,9 +82,20 @@ def judge_failures(rows: list[dict]) -> dict:
             "first_judge_error": failed[0] if failed else None}
 
 
+def empty_answers(rows: list[dict], metric: str) -> dict:
+    """How many of the rows' answers are empty after stripping whitespace, and their share (None under the
+    log-likelihood measure, which generates no answers): a model trained to end its answer before it begins shows
+    here, not only as a low accuracy."""
+    if metric == "loglik":
+        return {"empty_answers": None, "empty_share": None}
+    predictions = [p for row in rows for p in row["details"]["predictions"]]
+    empty = sum(1 for p in predictions if not p.strip())
+    return {"empty_answers": empty, "empty_share": empty / len(predictions) if predictions else None}
+
+
 def summarize(rows: list[dict], metric: str) -> dict:
-    """Mean accuracy and 95% interval over the inner-loop rows of one condition, with their count and the judge's
-    unreadable verdicts (`judge_failures`)."""
+    """Mean accuracy and 95% interval over the inner-loop rows of one condition, with their count, the share of
+    empty answers (`empty_answers`) and the judge's unreadable verdicts (`judge_failures`)."""
     per_passage: dict[str, list[float]] = {}
     for row in rows:
         per_passage.setdefault(row["context_id"], []).extend(
@@ -93,6 +104,7 @@ def summarize(rows: list[dict], metric: str) -> dict:
     n_questions = sum(row["n_questions"] for row in {r["context_id"]: r for r in rows}.values())
     counts = {"n_questions": n_questions, "metric": metric, "n_inner_loops": len(rows),
               "n_passages": len({row["context_id"] for row in rows})} | judge_failures(rows)
+    counts |= empty_answers(rows, metric)
     if not answers:
         return {"accuracy": None, "ci95": [None, None]} | counts
     acc = sum(answers) / len(answers)
@@ -267,17 +279,19 @@ def timing_summary(rows: list[dict]) -> dict:
 
 def format_table(results: dict) -> str:
     judged = any(c.get("judge_verdicts") for c in results["conditions"].values())  # a column only under a judge
-    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'questions':>9} {'loops':>6} {'train s':>8} "
-             f"{'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
+    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'empty %':>7} {'questions':>9} {'loops':>6} "
+             f"{'train s':>8} {'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
     for name, c in results["conditions"].items():
         acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}"
         ci = "-" if c["ci95"][0] is None else f"[{100 * c['ci95'][0]:.1f}, {100 * c['ci95'][1]:.1f}]"
+        empty = "-" if c.get("empty_share") is None else f"{100 * c['empty_share']:.1f}"
         t = c.get("seconds_per_inner_loop", {})
         unread = f" {str(c.get('judge_errors', 0)) + '/' + str(c.get('judge_verdicts', 0)):>9}" if judged else ""
-        lines.append(f"{name:<12} {acc:>9} {ci:>15} {c['n_questions']:>9} {c.get('n_inner_loops', 0):>6} "
+        lines.append(f"{name:<12} {acc:>9} {ci:>15} {empty:>7} {c['n_questions']:>9} {c.get('n_inner_loops', 0):>6} "
                      f"{t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{unread}")
     metric = next(iter(results["conditions"].values()))["metric"] if results["conditions"] else ""
-    lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; times are per inner loop")
+    lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; empty %: answers that are empty "
+                 f"text; times are per inner loop")
     first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
     if first:
         lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")

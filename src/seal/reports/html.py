@@ -185,8 +185,9 @@ def section_results(run: Run) -> tuple[str, str] | None:
     for name, c in results["conditions"].items():
         t = c.get("seconds_per_inner_loop") or {}
         ci = c.get("ci95") or [None, None]
-        rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", c.get("n_questions", 0),
-                     c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}", f"{t.get('quiz_s', 0):.1f}"]
+        rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", _pct(c.get("empty_share")),
+                     c.get("n_questions", 0), c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}",
+                     f"{t.get('quiz_s', 0):.1f}"]
                     + ([f"{c.get('judge_errors', 0)}/{c.get('judge_verdicts', 0)}"] if judged else []))
     metric = next(iter(conditions)).get("metric", "")
     extra = f" Continued pretraining, mode {results['mode']}." if "mode" in results else ""
@@ -195,7 +196,8 @@ def section_results(run: Run) -> tuple[str, str] | None:
     if failed:
         first_note = f"; first: {first}" if first else ""
         extra += f" LLM judge: {failed} verdict(s) stayed unreadable and were not graded{first_note}."
-    header = ["condition", "accuracy %", "95% CI", "questions", "loops", "train s", "quiz s"] + (["unread"] * judged)
+    header = ["condition", "accuracy %", "95% CI", "empty %", "questions", "loops", "train s", "quiz s"] \
+        + (["unread"] * judged)
     return "Results", note + _table(header, rows) + f'<p class="note">metric: {_esc(metric)}.{_esc(extra)}</p>'
 
 
