@@ -129,6 +129,7 @@ def test_every_numeric_option_refuses_a_negative_value_naming_key_and_value(kind
     ("knowledge", "quiz.judge.base_url=localhost:8000/v1", "quiz.judge.base_url: expected an http(s) URL"),
     ("knowledge", "reward.judge.base_url=not a url", "reward.judge.base_url: expected an http(s) URL"),
     ("knowledge", "reward.judge.base_url=http://host:port/v1", "'http://host:port/v1'"),
+    ("knowledge", "reward.judge.base_url=htp://u:sk-proj-Zx81KqPw02LmNb@h/v1", "got 'htp://***@h/v1'"),  # no key shown
     ("knowledge", "quiz.metric=judge", "quiz.judge.base_url: needed by quiz.metric=judge with the openai backend"),
     ("knowledge", "reward.kind=judge", "reward.judge.base_url: needed by reward.kind=judge with the openai backend"),
     ("knowledge", "eval.conditions=[base, base]",

@@ -754,8 +754,10 @@ class JudgeConfig:
             raise ConfigError(f"judge max_tokens must be >= 1 and deadline_s positive, got {self.max_tokens}, "
                               f"{self.deadline_s}")
         if self.base_url and not _is_http_url(self.base_url):
+            from seal.store.runs import redact_text  # a key pasted into the URL stays off the terminal
+
             raise ConfigError(f"base_url: expected an http(s) URL such as https://api.openai.com/v1, "
-                              f"got {self.base_url!r}")
+                              f"got {redact_text(self.base_url)!r}")
 
 
 def _is_http_url(text: str) -> bool:
