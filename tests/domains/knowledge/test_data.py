@@ -76,9 +76,10 @@ def test_ids_given_as_numbers_are_text(tmp_path):
     ([passage(id=["a"])], "passage 0: the id must be non-empty text or a number, got ['a']"),
     ([passage(id="")], "passage 0: the id must be non-empty text or a number, got ''"),
     ([passage(title={"a": 1})], "passage 0: the title must be text or a number, got {'a': 1}"),
-    ([passage(id="a"), passage(id="a", context="other")], "passages 0 and 1 have the same id 'a'"),
-    ([passage(), passage()], "passages 0 and 1 have the same title and text"),
-    ([passage(), passage(id=passage_id("T", "The river runs north."), title="U")], "passages 0 and 1 have the same id"),
+    ([passage(id="a"), passage(id="a", context="other")], "passage 1 has the same id 'a' as passage 0"),
+    ([passage(), passage()], "passage 1 has the same title and text as passage 0"),
+    ([passage(), passage(id=passage_id("T", "The river runs north."), title="U")],
+     "passage 1 has the same id"),
     ({"rows": []}, "expected a JSON list"),
     ({"data": [1, 2]}, "data[0]: expected an object, got 1"),
     ({"data": "x"}, "'data' must be a list, got 'x'"),
@@ -88,7 +89,7 @@ def test_ids_given_as_numbers_are_text(tmp_path):
     ({"data": [{"paragraphs": [{"context": "c", "qas": [{"question": "q", "answers": [{"text": None}]}]}]}]},
      "data[0].paragraphs[0] (''), question 0: answer 0: an answer must be text or a number, got None"),
     ({"data": [{"paragraphs": [{"context": "c", "qas": [{"question": "q", "answers": ["c"]}]}] * 2}]},
-     "passages 0 and 1 have the same title and text"),
+     "data[0].paragraphs[1] has the same title and text as data[0].paragraphs[0]"),
 ])
 def test_bad_files_give_clear_errors(tmp_path, obj, message):
     path = write(tmp_path, obj)

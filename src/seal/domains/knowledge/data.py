@@ -146,22 +146,23 @@ def _object(value, where: str) -> dict:
     return value
 
 
-def _squad_passages(data: list, source: str) -> list[Passage]:
+def _squad_passages(data: list, source: str) -> list[tuple[str, Passage]]:
     passages = []
     for a, article in enumerate(data):
         article = _object(article, f"{source}: data[{a}]")
         for j, para in enumerate(_items(article.get("paragraphs"), f"{source}: data[{a}]", "paragraphs")):
-            where = f"{source}: data[{a}].paragraphs[{j}]"
+            label = f"data[{a}].paragraphs[{j}]"
+            where = f"{source}: {label}"
             para = _object(para, where)
             qas = []
             for k, qa in enumerate(_items(para.get("qas"), where, "qas")):
                 qa = _object(qa, f"{where}.qas[{k}]")
                 qas.append((qa.get("question"), qa.get("answers")))
-            passages.append(_make_passage(where, article.get("title"), para.get("context"), qas))
+            passages.append((label, _make_passage(where, article.get("title"), para.get("context"), qas)))
     return passages
 
 
-def _seal_passages(items: list, source: str) -> list[Passage]:
+def _seal_passages(items: list, source: str) -> list[tuple[str, Passage]]:
     passages = []
     for i, item in enumerate(items):
         where = f"{source}: passage {i}"
@@ -171,22 +172,23 @@ def _seal_passages(items: list, source: str) -> list[Passage]:
         for j, q in enumerate(_items(item.get("questions"), where, "questions")):
             q = _object(q, f"{where}, question {j}")
             qas.append((q.get("question"), q["answers"] if "answers" in q else q.get("answer")))
-        passages.append(_make_passage(where, item.get("title"), item["context"], qas, item.get("id")))
+        passages.append((f"passage {i}", _make_passage(where, item.get("title"), item["context"], qas, item.get("id"))))
     return passages
 
 
-def check_unique(passages: list[Passage], source: str) -> None:
-    """Raise DataError when two passages share an id (given, or the hash of the same title and text): the store
-    keys rows by id, so the second would never be quizzed while the passage count says it was."""
-    first: dict[str, int] = {}
-    for i, p in enumerate(passages):
+def check_unique(located: list[tuple[str, Passage]], source: str) -> None:
+    """Raise DataError when two passages of `source` share an id (given, or the hash of the same title and text):
+    the store keys rows by id, so the second would never be quizzed while the passage count says it was. `located`
+    holds (where the passage is in its file, e.g. "passage 3", the passage)."""
+    first: dict[str, tuple[str, Passage]] = {}
+    for label, p in located:
         if p.id in first:
-            j = first[p.id]
-            same = p.title == passages[j].title and p.context == passages[j].context
-            raise DataError(f"{source}: passages {j} and {i} " + (
-                "have the same title and text; drop the repeat" if same else
-                f"have the same id {p.id!r}; give each passage its own id"))
-        first[p.id] = i
+            label_first, q = first[p.id]
+            same = p.title == q.title and p.context == q.context
+            raise DataError(f"{source}: {label} has " + (
+                f"the same title and text as {label_first}; drop the repeat" if same else
+                f"the same id {p.id!r} as {label_first}; give each passage its own id"))
+        first[p.id] = (label, p)
 
 
 def parse_passages(obj, source: str) -> list[Passage]:
@@ -198,15 +200,15 @@ def parse_passages(obj, source: str) -> list[Passage]:
             no questions, two passages with the same id or the same title and text, or no passages.
     """
     if isinstance(obj, dict) and "data" in obj:  # official SQuAD v1.1
-        passages = _squad_passages(_items(obj["data"], source, "data"), source)
+        located = _squad_passages(_items(obj["data"], source, "data"), source)
     elif isinstance(obj, list):
-        passages = _seal_passages(obj, source)
+        located = _seal_passages(obj, source)
     else:
         raise DataError(f"{source}: expected a JSON list of passages or a SQuAD object with 'data'")
-    if not passages:
+    if not located:
         raise DataError(f"{source}: no passages")
-    check_unique(passages, source)
-    return passages
+    check_unique(located, source)
+    return [p for _, p in located]
 
 
 def load_passages(source: str | Path) -> list[Passage]:
