@@ -189,3 +189,21 @@ def test_what_a_resume_may_change(tmp_path):
         with pytest.raises(SealError, match=f"--resume cannot change {key.split('=')[0]}:"):
             _resumed_config(run, "knowledge eval", KnowledgeConfig, None, [key])
     run.close()
+
+
+def test_a_resume_of_a_run_recorded_before_a_key_existed(tmp_path):
+    """A key missing from the recorded config (added since) is its default, not a change; a recorded value the
+    current code rejects can be replaced when its key is run-time."""
+    from seal.cli import _resumed_config
+    from seal.errors import SealError
+    from seal.store.runs import read_run
+
+    recorded = to_dict(KnowledgeConfig())
+    del recorded["quiz"]["judge"]["timeout_s"], recorded["executor"]["max_retries"]
+    recorded["executor"]["num_workers"] = 0
+    run = read_run(finished_run(tmp_path, **recorded))
+    with pytest.raises(SealError, match="executor"):
+        _resumed_config(run, "knowledge eval", KnowledgeConfig, None, [])
+    cfg, changed = _resumed_config(run, "knowledge eval", KnowledgeConfig, None, ["executor.num_workers=1"])
+    assert changed == {"executor.num_workers": [0, 1]} and cfg.quiz.judge.timeout_s == 30.0
+    run.close()

@@ -100,7 +100,8 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
         _set_dotted(tree, *parse_override(text))
     recorded = run.manifest["config"]
     cfg = _build(cfg_class, _merged(recorded, tree))
-    before, after = _flat(to_dict(_build(cfg_class, recorded))), _flat(to_dict(cfg))
+    # keys a run recorded before they existed compare as their defaults
+    before, after = _flat(to_dict(cfg_class())) | _flat(recorded), _flat(to_dict(cfg))
     changed = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     hidden = redacted_keys(recorded)
     refused = [k for k in changed if k not in hidden and not _resumable(k)]
