@@ -46,6 +46,7 @@ def test_commented_yaml_reads_back_as_the_config_and_explains_each_option():
     at = lines.index("  learning_rate: null")
     assert lines[at - 2].startswith("  # AdamW learning rate") and "1e-4 in fast" in " ".join(lines[at - 2:at])
     assert all(len(line) <= 120 for line in lines if line.lstrip().startswith("#"))
+    assert lines[lines.index("  top_p: 0.95") - 1] == "  # nucleus sampling (SEAL's code: 0.95); in (0, 1]"  # the range
 
 
 @pytest.mark.parametrize("override, message", [

@@ -329,7 +329,8 @@ def to_commented_yaml(cfg, indent: int = 0) -> str:
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if f.metadata.get("help"):
-            lines += textwrap.wrap(f.metadata["help"], 118 - indent, initial_indent=pad + "# ",
+            within = f"; {f.metadata['within']}" if f.metadata.get("within") else ""
+            lines += textwrap.wrap(f.metadata["help"] + within, 118 - indent, initial_indent=pad + "# ",
                                    subsequent_indent=pad + "# ", break_long_words=False, break_on_hyphens=False)
         if dataclasses.is_dataclass(value):
             lines += [f"{pad}{f.name}:", to_commented_yaml(value, indent + 2).rstrip("\n")]
