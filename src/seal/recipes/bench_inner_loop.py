@@ -51,7 +51,7 @@ from seal.models import builtin
 from seal.models.generate import HFGenerator
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import console
-from seal.recipes.knowledge_eval import choose_passages, external_edits, make_grader
+from seal.recipes.knowledge_eval import check_config, choose_passages, external_edits, make_grader
 from seal.store.runs import Run
 
 PATHS = ("reference", "fast", "multi")
@@ -231,6 +231,7 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS, pa
     check_paths(paths)
     set_threads(cfg.model.threads)
     passages = choose_passages(cfg)
+    check_config(cfg, served=False, passages=passages)  # families and external file before the model loads
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
     model.eval()
     if cfg.eval.external_file:  # self-edits written elsewhere (e.g. SEAL's GPT-4.1 ones), the first k per passage

@@ -19,7 +19,7 @@ from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.parse import to_documents
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import progress_bar
-from seal.recipes.knowledge_eval import choose_passages, make_grader
+from seal.recipes.knowledge_eval import check_config, choose_passages, make_grader
 from seal.store.runs import Run
 
 
@@ -62,6 +62,7 @@ def run_reward_bench(run: Run, cfg: KnowledgeConfig) -> dict:
     from seal.models import load
 
     passages = choose_passages(cfg)
+    check_config(cfg)  # the prompt families before the model loads
     model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
     prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
