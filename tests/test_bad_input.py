@@ -122,9 +122,11 @@ CASES = [
     ("lone-brace", KE + ["--set", "self_edit.families_file={d}/lone_brace.yaml"], ["lone_brace.yaml", "'}'"]),
     ("positional", KE + ["--set", "self_edit.families_file={d}/positional.yaml"], ["positional.yaml", "{0}"]),
     ("no-passage", KE + ["--set", "self_edit.families_file={d}/no_passage.yaml"], ["no_passage.yaml", "{passage}"]),
-    *[(f"{command}-families-before-the-model", ["bench", command, "--set", "model.name=./no/such/model", "--set",
-                                                "self_edit.families_file={d}/braces.yaml"], ["braces.yaml", "'fam'"])
-      for command in ("inner-loop", "rewards")],
+    *[(f"{' '.join(command)}-families-before-the-model",
+       [*command, "--set", "model.name=./no/such/model", "--set", "self_edit.families_file={d}/braces.yaml",
+        "--set", "outer.eval_contexts=1", "--set", "outer.contexts_per_round=1"], ["braces.yaml", "'fam'"])
+      for command in (["bench", "inner-loop"], ["bench", "rewards"], ["knowledge", "eval"], ["knowledge", "train"],
+                      ["knowledge", "cpt"], ["knowledge", "continual"])],
     # external self-edits: checked before any condition runs
     *[(name, KE + ["--set", "data.source={d}/passages.json", "--set", "eval.conditions=[base,passage,external]",
                    "--set", f"eval.external_file={{d}}/{name}.json"], [f"{name}.json", *parts])
