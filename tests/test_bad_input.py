@@ -144,9 +144,9 @@ CASES = [
     ("arc-checkpoint", AE + ["--set", "eval.conditions=[icl,seal]", "--set", "eval.checkpoint=runs/x/round-1"],
      ["eval.checkpoint", "runs/x/round-1"]),
     ("arc-task-twice", AE, ["dup_challenges.json", "'t1'", "twice"]),
-    *[(f"arc-{command}-tasks-before-the-model", ["arc", command, "--set", "model.name=./no/such/model",
-                                                 "--set", "data.source={d}/dup_challenges.json"], ["dup_challenges.json"])
-      for command in ("eval", "train")],
+    *[(f"arc-{command}-tasks-before-the-model",
+       ["arc", command, "--set", "model.name=./no/such/model", "--set", "data.source={d}/dup_challenges.json"],
+       ["dup_challenges.json"]) for command in ("eval", "train")],
     ("arc-bad-grid", AE[:-1] + ["data.source={d}/bad_grid_challenges.json"], ["t1", "train[0].input"]),
     ("arc-fewer-than-n", AE[:-1] + ["data.source={d}/one_challenges.json", "--set", "data.n=2"],
      ["one_challenges.json", "1 task(s)", "data.n=2"]),
