@@ -17,7 +17,8 @@ from seal.reports.html import build_report
 from seal.store import Store, create_run, list_runs, open_run
 from seal.store.runs import read_run, redact, redact_argv, redact_text, redacted_keys
 
-KEYS = ["sk-proj-Zx81KqPw02LmNb", "sk-ant-api03-QqWe12Rt34", "hf_AbCdEfGhIjKlMnOpQrSt",
+KEYS = ["sk-proj-Zx81KqPw02LmNb", "sk-ant-api03-QqWe12Rt34", "sk-test1", "sk_live_4eC39HqLyjWDarjtT1",
+        "hf_AbCdEfGhIjKlMnOpQrSt",
         "ghp_0123456789abcdefABCDEF", "AKIAIOSFODNN7EXAMPLE", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2ln"]
 
 
@@ -27,6 +28,15 @@ def test_values_in_key_formats_are_redacted_under_any_key(key):
         ["quiz.judge.api_key_env=***", "run.name=***", "***"]
     assert redact({"quiz": {"judge": {"api_key_env": key}}, "run": {"name": f"x-{key}"}}) == \
         {"quiz": {"judge": {"api_key_env": "***"}}, "run": {"name": "x-***"}}
+
+
+def test_an_env_key_holding_no_variable_name_is_redacted():
+    """`*_env` keys name an environment variable; anything else there is a key pasted by mistake."""
+    assert redact_argv(["quiz.judge.api_key_env=sk-test", "reward.judge.api_key_env=my-key.123",
+                        "quiz.judge.api_key_env=MY_JUDGE_KEY"]) == \
+        ["quiz.judge.api_key_env=***", "reward.judge.api_key_env=***", "quiz.judge.api_key_env=MY_JUDGE_KEY"]
+    assert redact({"judge": {"api_key_env": "a key with spaces", "backend": "openai"}}) == \
+        {"judge": {"api_key_env": "***", "backend": "openai"}}
 
 
 def test_url_credentials_query_secrets_and_secret_named_keys_are_redacted():

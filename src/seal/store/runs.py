@@ -9,11 +9,11 @@ when the process ends however it ends (so a killed run never blocks its resume);
 naming the process that holds it. A resume is written to the run only once it is accepted (`Run.resume`).
 
 Secrets never reach the manifest (nor the report, which shows it): `redact` replaces values under keys named like a
-secret (api_key, token, secret, password; not `*_env`, which names an environment variable), values in the
-published formats of API keys (OpenAI/Anthropic `sk-`, Hugging Face `hf_`, GitHub, GitLab, Slack, AWS, Google,
-JWTs, `Bearer` headers), credentials in URLs (`https://user:key@host`) and secret query parameters, wherever they
-appear in the command line, the config or any other manifest field. A random string in no known format under an
-ordinary key is not recognised.
+secret (api_key, token, secret, password; not `*_env`, which names an environment variable, unless its value is no
+variable name), values in the published formats of API keys (OpenAI/Anthropic `sk-`, Stripe, Hugging Face `hf_`,
+GitHub, GitLab, Slack, AWS, Google, JWTs, `Bearer` headers), credentials in URLs (`https://user:key@host`) and
+secret query parameters, wherever they appear in the command line, the config or any other manifest field. A random
+string in no known format under an ordinary key is not recognised.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ _BOOKKEEPING = {MANIFEST, MANIFEST + ".tmp", DB, DB + "-wal", DB + "-shm", DB + 
 _SECRET_NAME = re.compile(r"(?:^|[_-])(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|"
                           r"credentials?)$", re.I)
 _KEY_FORMATS = re.compile(
-    r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_-]{8,}|hf_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}"
+    r"(?<![A-Za-z0-9])(?:sk-[A-Za-z0-9_-]{4,}|[sr]k_(?:live|test)_[A-Za-z0-9]{8,}|hf_[A-Za-z0-9]{16,}"
+    r"|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}"
     r"|glpat-[A-Za-z0-9_-]{16,}|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}"
     r"|gsk_[A-Za-z0-9]{16,}|nvapi-[A-Za-z0-9_-]{16,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/?#@\s]+@")
 _QUERY_SECRET = re.compile(r"([?&][\w.-]*(?:key|token|secret|password|sig|signature)=)[^&#\s]+", re.I)
 _BEARER = re.compile(r"\b(Bearer\s+)\S+", re.I)
@@ -63,11 +65,20 @@ def secret_name(key: str) -> bool:
     return bool(_SECRET_NAME.search(key.rsplit(".", 1)[-1].lstrip("-")))
 
 
+def _secret_value(key: str, value: str) -> bool:
+    """Whether `value`, given under `key`, is a secret by where it stands: any value of a secret-named key, and a
+    value of an `*_env` key (which names an environment variable) that is no variable name (a pasted key)."""
+    if not value:
+        return False
+    return secret_name(key) or (key.endswith("_env") and not _ENV_NAME.fullmatch(value))
+
+
 def _redact_assignment(word: str) -> str:
-    """`a.api_key=x` and `--set=hf_token=x` -> the same with `***` for the value; other words unchanged."""
+    """`a.api_key=x`, `--set=hf_token=x` and `a.api_key_env=not-a-variable-name` -> the same with `***` for the
+    value; other words unchanged."""
     parts = word.split("=")
     for i, part in enumerate(parts[:-1]):
-        if secret_name(part):
+        if _secret_value(part, "=".join(parts[i + 1:])):
             return "=".join(parts[:i + 1] + [REDACTED])
     return word
 
@@ -84,13 +95,14 @@ def redact_text(text: str) -> str:
 
 def redact(value, key: str = ""):
     """A copy of a JSON-like `value` (dicts, lists, strings) with every secret replaced by `***`: whole string
-    values under secret-named keys, and `redact_text` in every other string."""
+    values under secret-named keys and `*_env` values that are no variable name, `redact_text` in every other
+    string."""
     if isinstance(value, dict):
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return REDACTED if value and secret_name(key) else redact_text(value)
+        return REDACTED if _secret_value(key, value) else redact_text(value)
     return value
 
 
