@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["seal.domains.knowledge.data", "seal.domains.knowledge.parse", "seal.grading.rubric", "seal.outer.select",
-           "seal.recipes.bench_rewards"]
+           "seal.recipes.bench_rewards", "seal.reports.stats"]
 
 
 @pytest.mark.parametrize("name", MODULES)

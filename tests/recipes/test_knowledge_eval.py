@@ -89,9 +89,43 @@ def test_every_condition_reports_its_share_of_empty_answers(finished):
     loglik = summarize([{**r, "details": {"predictions": [""] * 3, "scores": [None] * 3}} for r in rows], "loglik")
     assert loglik["empty_answers"] is None and loglik["empty_share"] is None  # no answers are generated
     table = format_table({"conditions": {"external": summary, "passage": loglik}}).splitlines()
-    assert table[0].split()[4:6] == ["empty", "%"]
-    assert table[1].split()[4] == "50.0" and table[2].split()[2] == "-"
+    assert table[0].split()[7:9] == ["empty", "%"]
+    assert table[1].split()[6] == "50.0" and table[2].split()[4] == "-"
 
     _, run_dir, stdout = finished  # and in a real run's results.json and printed table
     conditions = json.loads((run_dir / "results.json").read_text())["conditions"]
     assert all(0.0 <= c["empty_share"] <= 1.0 for c in conditions.values()) and "empty %" in stdout
+
+
+def test_both_measures_and_the_paired_differences(finished):
+    from seal.recipes.knowledge_eval import DIFFERENCES
+    from seal.reports.stats import t_interval
+
+    _, run_dir, stdout = finished
+    results = json.loads((run_dir / "results.json").read_text())
+    for c in results["conditions"].values():  # every condition scored the gold answers' log-likelihood
+        assert c["loglik"] < 0 and c["loglik_ci95"][0] <= c["loglik"] <= c["loglik_ci95"][1]
+    assert list(results["differences"]) == [f"{a} - {b}" for a, b in DIFFERENCES]
+    store = Store(run_dir / "seal.db")
+
+    def per_question(condition):  # the mean over a condition's seeds and self-edits, per (passage, question)
+        values = {}
+        for row in store.rows("inner_results", "condition=?", (condition,)):
+            for i, v in enumerate(row["details"]["logliks"]):
+                values.setdefault((row["context_id"], i), []).append(v)
+        return {k: sum(v) / len(v) for k, v in values.items()}
+
+    for a, b in DIFFERENCES:  # recomputed by hand from the stored rows: per question, then per passage, t(1)
+        qa, qb = per_question(a), per_question(b)
+        by_passage = {}
+        for (pid, i), v in qa.items():
+            by_passage.setdefault(pid, []).append(v - qb[(pid, i)])
+        mean, lo, hi = t_interval([sum(v) / len(v) for v in by_passage.values()])
+        d = results["differences"][f"{a} - {b}"]["loglik"]
+        assert (d["unit"], d["n_units"], d["n_items"]) == ("passages", 2, 3)
+        assert d["mean"] == pytest.approx(mean) and d["ci95"] == pytest.approx([lo, hi])
+        acc = results["differences"][f"{a} - {b}"]["accuracy"]
+        assert acc["n_items"] == 3 and -1.0 <= acc["mean"] <= 1.0
+        assert any(line.split()[:3] == [a, "-", b] and f"{d['mean']:+.3f}" in line for line in stdout.splitlines())
+    header = next(line for line in stdout.splitlines() if line.startswith("condition"))
+    assert header.split()[4] == "loglik"

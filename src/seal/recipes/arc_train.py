@@ -20,9 +20,9 @@ from seal.domains.arc.domain import ArcDomain
 from seal.executors import make_executor
 from seal.outer.sample import Sampling
 from seal.recipes.arc_eval import choose_tasks, evaluate_conditions
-from seal.recipes.knowledge_eval import wilson
 from seal.recipes.restem import RestemSpec, run_restem
 from seal.reports.curve import write_curve
+from seal.reports.stats import wilson
 from seal.store.runs import Run
 
 

@@ -8,16 +8,20 @@
 Conditions: `base` (no training), `passage` (train on the passage alone), `self-edit` (passage plus the model's own
 self-edits), `external` (passage plus self-edits read from a file in SEAL's layout), `checkpoint` (passage plus
 self-edits written by another model, e.g. a trained round). Each (passage, self-edit, seed) inner loop is one row in
-the run's store as soon as it finishes; rerunning with `--resume RUN_DIR` skips what is done. Accuracy per condition
-is the mean over every graded answer; its 95% interval treats passages as the unit (normal approximation over
-per-passage means; Wilson over answers for a single passage).
+the run's store as soon as it finishes; rerunning with `--resume RUN_DIR` skips what is done.
+
+Each condition reports two measures: accuracy (the mean over every graded answer) and knowledge, the gold answers'
+mean log-likelihood (nats per token, the mean over every question's score; scored with the same adapted model in the
+same inner loop). Their 95% intervals treat passages as the unit (Student t over per-passage means; for a single
+passage, Wilson over answers for accuracy and t over questions for log-likelihood). The paired differences
+(passage - base, self-edit - passage, external - passage, checkpoint - passage) are taken per question, each
+condition's value averaged over its seeds and self-edits, with a t interval over passages (`seal.reports.stats`).
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import math
 
 from seal.config import missing_model_dir
 from seal.domains.knowledge.config import KnowledgeConfig
@@ -32,7 +36,11 @@ from seal.models.generate import make_generator
 from seal.models.vllm_backend import require_vllm, vllm_max_lora_rank
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
+from seal.reports.stats import paired_rows, pooled_interval, wilson
 from seal.store.runs import Run
+
+# The paired differences each table reports, (a, b) for a - b, when both conditions ran.
+DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -64,15 +72,6 @@ def make_grader(cfg: KnowledgeConfig, model=None, tokenizer=None) -> Grader:
     return Grader("judge", judge)
 
 
-def wilson(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (0.0, 0.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
 def judge_failures(rows: list[dict]) -> dict:
     """The LLM judge's unreadable verdicts in inner-loop rows: `judge_errors` of `judge_verdicts` asked, and the first
     error (rows graded without a judge count none)."""
@@ -93,29 +92,40 @@ def empty_answers(rows: list[dict], metric: str) -> dict:
     return {"empty_answers": empty, "empty_share": empty / len(predictions) if predictions else None}
 
 
-def summarize(rows: list[dict], metric: str) -> dict:
-    """Mean accuracy and 95% interval over the inner-loop rows of one condition, with their count, the share of
-    empty answers (`empty_answers`) and the judge's unreadable verdicts (`judge_failures`)."""
-    per_passage: dict[str, list[float]] = {}
+def per_passage(rows: list[dict], field: str) -> dict[str, list[float]]:
+    """Every value of `details[field]` (a per-question list: `scores` or `logliks`) by passage; None and rows
+    without the field (stored before it existed) are left out."""
+    out: dict[str, list[float]] = {}
     for row in rows:
-        per_passage.setdefault(row["context_id"], []).extend(
-            s for s in row["details"]["scores"] if s is not None)
-    answers = [s for scores in per_passage.values() for s in scores]
+        out.setdefault(row["context_id"], []).extend(v for v in row["details"].get(field) or [] if v is not None)
+    return out
+
+
+def summarize(rows: list[dict], metric: str) -> dict:
+    """Accuracy and the gold answers' log-likelihood over the inner-loop rows of one condition, each with its 95%
+    interval (passages as the unit, see the module docstring), with their count, the share of empty answers
+    (`empty_answers`) and the judge's unreadable verdicts (`judge_failures`). `loglik` is in nats per token."""
     n_questions = sum(row["n_questions"] for row in {r["context_id"]: r for r in rows}.values())
     counts = {"n_questions": n_questions, "metric": metric, "n_inner_loops": len(rows),
               "n_passages": len({row["context_id"] for row in rows})} | judge_failures(rows)
     counts |= empty_answers(rows, metric)
+    loglik, loglik_ci = pooled_interval(per_passage(rows, "logliks"))
+    counts |= {"loglik": loglik, "loglik_ci95": loglik_ci}
+    graded = per_passage(rows, "scores")
+    answers = [s for scores in graded.values() for s in scores]
     if not answers:
         return {"accuracy": None, "ci95": [None, None]} | counts
-    acc = sum(answers) / len(answers)
-    means = [sum(v) / len(v) for v in per_passage.values() if v]
-    if len(means) >= 2:
-        sd = math.sqrt(sum((m - sum(means) / len(means)) ** 2 for m in means) / (len(means) - 1))
-        half = 1.96 * sd / math.sqrt(len(means))
-        ci = [max(0.0, acc - half), min(1.0, acc + half)]
+    if sum(1 for v in graded.values() if v) >= 2:
+        acc, ci = pooled_interval(graded, bounds=(0.0, 1.0))
     else:
-        ci = list(wilson(sum(answers), len(answers)))
+        acc, ci = sum(answers) / len(answers), list(wilson(sum(answers), len(answers)))
     return {"accuracy": acc, "ci95": ci} | counts
+
+
+def differences(rows: dict[str, list[dict]], pairs=DIFFERENCES) -> dict[str, dict]:
+    """The paired differences `a - b` of `pairs` whose conditions both have rows, per measure: {"a - b": {"accuracy":
+    paired_difference, "loglik": ...}} (`seal.reports.stats.paired_rows`: per question, t over passages)."""
+    return {f"{a} - {b}": paired_rows(rows[a], rows[b]) for a, b in pairs if rows.get(a) and rows.get(b)}
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -208,12 +218,15 @@ def evaluate_conditions(run: Run, cfg: KnowledgeConfig, domain: KnowledgeDomain,
         console.log(f"{condition}: {len(jobs)} inner loop(s) done")
     executor.close()  # a Ray executor's actors hold model replicas: free them before another model loads
     metric = metric or ("loglik" if cfg.reward.kind == "loglik" else cfg.quiz.metric)
-    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round}
+    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
+               "seeds": cfg.inner.seeds}
     ids = {p.id for p in passages}
+    rows = {c: [r for r in store.rows("inner_results", "condition=? AND round=?", (c, round)) if r["context_id"] in ids]
+            for c in conditions}
     for condition in conditions:
-        rows = [r for r in store.rows("inner_results", "condition=? AND round=?", (condition, round))
-                if r["context_id"] in ids]
-        results["conditions"][condition] = summarize(rows, metric) | {"seconds_per_inner_loop": timing_summary(rows)}
+        results["conditions"][condition] = summarize(rows[condition], metric) | {
+            "seconds_per_inner_loop": timing_summary(rows[condition])}
+    results["differences"] = differences(rows)
     results["judge_errors"] = sum(c["judge_errors"] for c in results["conditions"].values())
     if results["judge_errors"]:
         first = next(c["first_judge_error"] for c in results["conditions"].values() if c["first_judge_error"])
@@ -274,25 +287,56 @@ def timing_summary(rows: list[dict]) -> dict:
     timed = [r["timings"] for r in rows if r["timings"]]
     if not timed:
         return {}
-    return {k: sum(t.get(k, 0.0) for t in timed) / len(timed) for k in ("train_s", "quiz_s")}
+    return {k: sum(t.get(k, 0.0) for t in timed) / len(timed) for k in ("train_s", "quiz_s", "loglik_s")}
+
+
+def _interval(lo, hi, fmt: str) -> str:
+    return "-" if lo is None else f"[{fmt.format(lo)}, {fmt.format(hi)}]"
+
+
+def format_differences(diffs: dict[str, dict], seeds: int | None = None) -> list[str]:
+    """The paired differences as lines: accuracy in points, log-likelihood in nats per token, each with its 95%
+    interval, and how many questions and passages (the interval's unit) they pair."""
+    if not diffs:
+        return []
+    lines = [f"{'paired difference':<20} {'accuracy':>9} {'95% CI':>17} {'loglik':>8} {'95% CI':>17} "
+             f"{'questions':>9} {'unit':>12}"]
+    for name, d in diffs.items():
+        acc, ll = d["accuracy"], d["loglik"]
+        main = ll if ll["mean"] is not None else acc  # the pairing both measures share, unless only accuracy ran
+        acc_mean = "-" if acc["mean"] is None else f"{100 * acc['mean']:+.1f}"
+        acc_ci = _interval(*[None if x is None else 100 * x for x in acc["ci95"]], "{:+.1f}")
+        ll_mean = "-" if ll["mean"] is None else f"{ll['mean']:+.3f}"
+        unit = f"{main['n_units']} {main['unit']}"
+        lines.append(f"{name:<20} {acc_mean:>9} {acc_ci:>17} {ll_mean:>8} {_interval(*ll['ci95'], '{:+.3f}'):>17} "
+                     f"{main['n_items']:>9} {unit:>12}")
+    per = f"averaged over {seeds} seed(s) and the self-edits, " if seeds else ""
+    lines.append(f"paired per question ({per}then per passage); 95% Student t interval over the unit; "
+                 "accuracy in points, loglik in nats per token")
+    return lines
 
 
 def format_table(results: dict) -> str:
+    """The results as printed: per condition accuracy and log-likelihood with their intervals, then the paired
+    differences (`format_differences`)."""
     judged = any(c.get("judge_verdicts") for c in results["conditions"].values())  # a column only under a judge
-    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'empty %':>7} {'questions':>9} {'loops':>6} "
-             f"{'train s':>8} {'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
+    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'loglik':>7} {'95% CI':>17} {'empty %':>7} "
+             f"{'questions':>9} {'loops':>6} {'train s':>8} {'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
     for name, c in results["conditions"].items():
         acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}"
-        ci = "-" if c["ci95"][0] is None else f"[{100 * c['ci95'][0]:.1f}, {100 * c['ci95'][1]:.1f}]"
+        ci = _interval(*[None if x is None else 100 * x for x in c["ci95"]], "{:.1f}")
+        loglik = "-" if c.get("loglik") is None else f"{c['loglik']:.3f}"
+        ll_ci = _interval(*(c.get("loglik_ci95") or [None, None]), "{:.3f}")
         empty = "-" if c.get("empty_share") is None else f"{100 * c['empty_share']:.1f}"
         t = c.get("seconds_per_inner_loop", {})
         unread = f" {str(c.get('judge_errors', 0)) + '/' + str(c.get('judge_verdicts', 0)):>9}" if judged else ""
-        lines.append(f"{name:<12} {acc:>9} {ci:>15} {empty:>7} {c['n_questions']:>9} {c.get('n_inner_loops', 0):>6} "
-                     f"{t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{unread}")
+        lines.append(f"{name:<12} {acc:>9} {ci:>15} {loglik:>7} {ll_ci:>17} {empty:>7} {c['n_questions']:>9} "
+                     f"{c.get('n_inner_loops', 0):>6} {t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{unread}")
     metric = next(iter(results["conditions"].values()))["metric"] if results["conditions"] else ""
-    lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; empty %: answers that are empty "
-                 f"text; times are per inner loop")
+    lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; loglik: the gold answers' mean "
+                 f"log-likelihood, nats per token; empty %: answers that are empty text; times are per inner loop")
     first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
     if first:
         lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
+    lines += format_differences(results.get("differences") or {}, results.get("seeds"))
     return "\n".join(lines)

@@ -4,7 +4,10 @@
 them, answers the passage's quiz closed-book with the adapted model, grades it, and returns the reward against the
 base model's score on the same quiz (computed once per passage and cached). With `reward.kind = loglik` the reward is
 the gain in mean log-likelihood of the gold answers instead (no generation); with `reward.kind = judge` there is no
-inner loop at all: an LLM judge rates the self-edit against a rubric (`seal.grading.rubric`).
+inner loop at all: an LLM judge rates the self-edit against a rubric (`seal.grading.rubric`). A quiz graded for
+accuracy also scores each gold answer's log-likelihood with the same adapted model before its adapter is reset
+(`details["logliks"]`, one forward pass per question), so every table can report knowledge as well as accuracy
+without a second training run.
 """
 
 from __future__ import annotations
@@ -38,11 +41,14 @@ class QuizResult:
     accuracy: float | None
     loglik: float | None = None
     judged: dict = field(default_factory=dict)  # under an LLM judge: each verdict's error and raw reply
+    logliks: list[float] | None = None  # per question: mean log-probability per token of the first gold answer
+    loglik_s: float = 0.0  # seconds spent scoring `logliks` (what the knowledge measure costs)
 
     def details(self) -> dict:
-        """What the store keeps of a quiz: the answers, their scores and, under a judge, `judge_errors` and
-        `judge_replies` (one per answer), so that a wrong grade can be seen afterwards."""
-        return {"predictions": self.predictions, "scores": self.scores} | self.judged
+        """What the store keeps of a quiz: the answers, their scores, the gold answers' log-likelihoods (`logliks`,
+        nats per token, one per question) and, under a judge, `judge_errors` and `judge_replies` (one per answer),
+        so that a wrong grade can be seen afterwards."""
+        return {"predictions": self.predictions, "scores": self.scores, "logliks": self.logliks} | self.judged
 
     @property
     def score(self) -> float | None:
@@ -170,7 +176,7 @@ class KnowledgeDomain:
             results = self.quiz_routed(passages)
             quiz_s = (time.perf_counter() - t0) / len(items)
         return [self._outcome(p, InnerOutcome(res, base, len(d), train_summary(st),
-                                              {"train_s": st.seconds, "quiz_s": quiz_s}))
+                                              {"train_s": st.seconds, "quiz_s": quiz_s, "loglik_s": res.loglik_s}))
                 for p, d, st, res, base in zip(passages, docs, stats, results, bases)]
 
     def evaluate_served(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
@@ -185,16 +191,18 @@ class KnowledgeDomain:
                 docs = to_documents(p, edit)
                 with self.adapter.trained(docs, seed) as stats:
                     requests.append(engine.add_adapter(self.adapter.model))
-                trained.append((len(docs), stats))
+                    logliks = self.gold_logliks(self.adapter.model, p)  # HF forward passes, before the reset
+                trained.append((len(docs), stats, logliks))
             t0 = time.perf_counter()
             answers = answer_quiz(None, self.tokenizer, passages, self.cfg.quiz, engine, requests)
             quiz_s = (time.perf_counter() - t0) / len(items)
         finally:
             for request in requests:
                 engine.remove_adapter(request)
-        return [self._outcome(p, InnerOutcome(self.graded(p, preds), base, n_docs, train_summary(st),
-                                              {"train_s": st.seconds, "quiz_s": quiz_s}))
-                for p, (n_docs, st), preds, base in zip(passages, trained, answers, bases)]
+        return [self._outcome(p, InnerOutcome(dataclasses.replace(self.graded(p, preds), logliks=ll, loglik_s=ll_s),
+                                              base, n_docs, train_summary(st),
+                                              {"train_s": st.seconds, "quiz_s": quiz_s, "loglik_s": ll_s}))
+                for p, (n_docs, st, (ll, ll_s)), preds, base in zip(passages, trained, answers, bases)]
 
     def rated(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
         """The judge's rubric ratings as outcomes (reward = rating - 0.5, see `seal.grading.rubric`); no training.
@@ -221,18 +229,25 @@ class KnowledgeDomain:
     def quiz_routed(self, passages: list[Passage]) -> list[QuizResult]:
         """Quiz passage j with adapter j of the multi-adapter path, all in one batched generate."""
         model = self.adapter.model
+        logliks = []
+        for j, p in enumerate(passages):
+            with self.adapter.route(torch.tensor([j])):
+                logliks.append(self.gold_logliks(model, p))
         if self.measure == "loglik":
-            out = []
-            for j, p in enumerate(passages):
-                with self.adapter.route(torch.tensor([j])):
-                    ll = answer_loglik(model, self.tokenizer, p, self.cfg.quiz.style)
-                out.append(QuizResult([""] * len(ll), [None] * len(ll), None, sum(ll) / len(ll)))
-            return out
+            return [QuizResult([""] * len(ll), [None] * len(ll), None, sum(ll) / len(ll), logliks=ll, loglik_s=s)
+                    for ll, s in logliks]
         owner = torch.tensor([j for j, p in enumerate(passages) for _ in p.questions])
         one_batch = dataclasses.replace(self.cfg.quiz, batch_size=len(owner))
         with self.adapter.route(owner):
             answers = answer_quiz(model, self.tokenizer, passages, one_batch)
-        return [self.graded(p, preds) for p, preds in zip(passages, answers)]
+        return [dataclasses.replace(self.graded(p, preds), logliks=ll, loglik_s=s)
+                for p, preds, (ll, s) in zip(passages, answers, logliks)]
+
+    def gold_logliks(self, model, passage: Passage) -> tuple[list[float], float]:
+        """Each gold answer's mean log-probability per token under `model` (`answer_loglik`), and the seconds taken."""
+        t0 = time.perf_counter()
+        ll = answer_loglik(model, self.tokenizer, passage, self.cfg.quiz.style)
+        return ll, time.perf_counter() - t0
 
     def _outcome(self, passage: Passage, out: InnerOutcome) -> Outcome:
         reward = None if out.score is None or out.base_score is None else out.score - out.base_score
@@ -242,16 +257,16 @@ class KnowledgeDomain:
     def quiz(self, model, passage: Passage, adapted: bool = False) -> QuizResult:
         """Score `model` on the passage's quiz; `adapted` says it carries the inner loop's trained adapter (which the
         vLLM engine then serves as a LoRA request)."""
+        ll, loglik_s = self.gold_logliks(model, passage)  # the same adapted weights the answers come from
         if self.measure == "loglik":
-            ll = answer_loglik(model, self.tokenizer, passage, self.cfg.quiz.style)
             preds, scores = [""] * len(ll), [None] * len(ll)
-            return QuizResult(preds, scores, None, sum(ll) / len(ll))
+            return QuizResult(preds, scores, None, sum(ll) / len(ll), logliks=ll, loglik_s=loglik_s)
         if self.served:
             with self.engine().adapted(self.adapter.model) if adapted else nullcontext():
                 preds = answer_quiz(None, self.tokenizer, [passage], self.cfg.quiz, self.engine())[0]
         else:
             preds = answer_quiz(model, self.tokenizer, [passage], self.cfg.quiz)[0]
-        return self.graded(passage, preds)
+        return dataclasses.replace(self.graded(passage, preds), logliks=ll, loglik_s=loglik_s)
 
     def graded(self, passage: Passage, predictions: list[str]) -> QuizResult:
         """The quiz result of `predictions` (one answer per question of `passage`) under the configured grader."""
@@ -276,7 +291,8 @@ class KnowledgeDomain:
             t0 = time.perf_counter()
             result = self.quiz(self.adapter.model, passage, adapted=True)
             quiz_s = time.perf_counter() - t0
-        return InnerOutcome(result, base, len(docs), train_summary(stats), {"train_s": stats.seconds, "quiz_s": quiz_s})
+        return InnerOutcome(result, base, len(docs), train_summary(stats),
+                            {"train_s": stats.seconds, "quiz_s": quiz_s, "loglik_s": result.loglik_s})
 
 
 def train_summary(stats) -> dict:
