@@ -53,6 +53,15 @@ def test_two_rounds_end_to_end(uninterrupted):
     curve = json.loads((run_dir / "curve.json").read_text())
     assert [p["round"] for p in curve["rounds"]] == [0, 1, 2]
     assert set(curve["reference"]) == {"base", "passage"} and (run_dir / "curve.png").stat().st_size > 1000
+    # both measures per round, and each round's own self-edits against round 0's on the same held-out questions
+    assert all(p["loglik"] < 0 for p in curve["rounds"]) and set(curve["reference_loglik"]) == {"base", "passage"}
+    assert curve["rounds"][0]["vs_round0"] is None
+    for p in curve["rounds"][1:]:
+        for measure in ("accuracy", "loglik"):
+            d = p["vs_round0"][measure]
+            assert (d["unit"], d["n_units"]) == ("passages", 2) and d["ci95"][0] <= d["mean"] <= d["ci95"][1]
+    assert set(curve["round0_differences"]) == {"passage - base", "self-edit - passage"}
+    assert "vs round 0: accuracy" in stdout
     manifest = json.loads((run_dir / "manifest.json").read_text())
     eval_ids, round_ids = set(manifest["eval_ids"]), manifest["round_ids"]
     assert len(eval_ids) == 2 and all(len(ids) == 3 for ids in round_ids.values())

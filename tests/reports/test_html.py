@@ -46,11 +46,12 @@ def fill(run, rounds: int, sequences: int) -> None:
                                            base_score=0.1, n_questions=4, details={"scores": [1, 0, 0, 0]},
                                            timings={"train_s": 3.0, "quiz_s": 1.0})
         store.set_round(r, "done", {"e_step": {"kept": 2}, "seconds": {"e_step": 60.0, "m_step": 30.0, "eval": 20.0}})
-    for pid in PASSAGES:  # the single-passage table's rows
-        for c, score in (("base", 0.0), ("passage", 0.25), ("self-edit", 0.5)):
+    for i, pid in enumerate(PASSAGES):  # the single-passage table's rows; passage - base loglik: 0.5, 1.0, 1.5
+        for c, score, gain in (("base", 0.0, 0.0), ("passage", 0.25, 0.5 + 0.5 * i), ("self-edit", 0.5, 0.7 + 0.5 * i)):
             store.add_inner_result(key=f"r0/{c}/{pid}", context_id=pid, round=0, condition=c, seed=0, score=score,
                                    base_score=0.0, n_questions=4,
-                                   details={"predictions": ["Tor", "", "12", "1201"], "scores": [score] * 4},
+                                   details={"predictions": ["Tor", "", "12", "1201"], "scores": [score] * 4,
+                                            "logliks": [x + gain for x in (-4.0, -3.0, -5.0, -2.0)]},
                                    timings={"train_s": 2.0, "quiz_s": 1.0})
     for s in range(sequences):
         order = PASSAGES[s:s + 2]
@@ -75,7 +76,8 @@ def finished(tmp_path):
     write_curve(run.dir, build_curve(run, run.store.rows("rounds")))
     (run.dir / "results.json").write_text(json.dumps({"conditions": {
         "base": {"accuracy": 0.1, "ci95": [0.0, 0.2], "n_questions": 12, "metric": "short-contains",
-                 "n_inner_loops": 3, "seconds_per_inner_loop": {}, "empty_answers": 3, "empty_share": 0.25}}}))
+                 "n_inner_loops": 3, "seconds_per_inner_loop": {}, "empty_answers": 3, "empty_share": 0.25,
+                 "loglik": -3.5, "loglik_ci95": [-4.0, -3.0]}}}))
     write_forgetting(run.dir, build_forgetting(run))
     run.finish()
     return run
@@ -96,7 +98,9 @@ def test_finished_run(finished):
                   "Self-edit lengths", "Example self-edits", "Forgetting (sequential self-edits)", "Time per phase"):
         assert f">{title}</h2>" in page
     assert 'class="status finished"' in page and "did not finish" not in page
-    assert "<th class=\"\">empty %</th>" in page and "<td class=\"\">[0.0, 20.0]</td><td class=\"\">25.0</td>" in page
+    assert "<th class=\"\">empty %</th>" in page and "<th class=\"\">loglik</th>" in page
+    assert '<td class="">[0.0, 20.0]</td><td class="">-3.500</td><td class="">[-4.000, -3.000]</td>' \
+        '<td class="">25.0</td>' in page
     assert "Round 2 self-edit 1 about p3" in page  # the best self-edit (highest mean reward)
     assert "Round 1 self-edit 0 about p1" in page  # the worst
     assert len(images(page)) == 5 and all(src.startswith("data:image/png;base64,") for src in images(page))
@@ -111,6 +115,12 @@ def test_interrupted_run_shows_what_was_stored(interrupted):
     assert 'class="status interrupted"' in page and "did not finish" in page
     assert "No results.json" in page and "no curve.json yet" in page and "No forgetting.json yet" in page
     assert page.count('<td class="">25.0</td><td class="">12</td>') == 3  # empty answers: 1 of 4 per row, 3 rows
+    # the paired differences from the stored rows: loglik per passage 0.5, 1.0, 1.5 -> 1.0 +- t(2) 0.5 / sqrt(3)
+    assert ">Paired differences</h3>" in page
+    assert ('<td class="l">passage - base</td><td class="">+25.0</td><td class="">[+25.0, +25.0]</td>'
+            '<td class="">+1.000</td><td class="">[-0.242, +2.242]</td><td class="">12</td>'
+            '<td class="">3 passages</td>') in page
+    assert '<td class="l">self-edit - passage</td><td class="">+25.0</td>' in page
     assert ">Round curve</h2>" in page and ">Forgetting (sequential self-edits)</h2>" in page
     assert interrupted.store.get_meta("status") == "running"  # the report only reads the store
 

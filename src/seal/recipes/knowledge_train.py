@@ -9,7 +9,9 @@ from each other and from the evaluation passages. The manifest records every rou
 
 After each round the new checkpoint writes self-edits for the held-out passages and is scored with the
 `knowledge eval` machinery; round 0 also scores `base`, `passage` and (when `eval.external_file` is set)
-`external`, the reference lines of the curve. The run ends with `curve.json` and `curve.png`.
+`external`, the reference lines of the curve. Every evaluation reports accuracy and the gold answers' mean
+log-likelihood, and each round's self-edits are compared with round 0's on the same held-out questions (paired
+difference per question, t interval over passages). The run ends with `curve.json` and `curve.png`.
 
 `reward.kind: judge` replaces the E-step's inner loops with one rubric rating per self-edit from an LLM judge
 (`reward.judge`; the paper's v2 proxy reward). The per-round evaluation still trains and quizzes.
@@ -30,6 +32,7 @@ from seal.outer.sample import Sampling
 from seal.recipes.knowledge_eval import check_config, evaluate_conditions, make_grader
 from seal.recipes.restem import RestemSpec, run_restem
 from seal.reports.curve import write_curve
+from seal.reports.stats import paired_rows
 from seal.store.runs import Run
 
 
@@ -78,7 +81,7 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
 
     def evaluate(round: int, domain: KnowledgeDomain) -> dict:
         conditions = ("base", "passage", "self-edit") + (("external",) if cfg.eval.external_file else ())
-        with domain.measuring("accuracy"):  # the curve reports quiz accuracy, whichever reward trains
+        with domain.measuring("accuracy"):  # the curve reports accuracy and loglik, whichever reward trains
             return evaluate_conditions(run, cfg, domain, eval_passages,
                                        conditions if round == 0 else ("self-edit",), round=round, metric=cfg.quiz.metric)
 
@@ -95,15 +98,30 @@ def run_train(run: Run, cfg: KnowledgeConfig) -> dict:
 
 
 def build_curve(run: Run, records: list[dict]) -> dict:
-    """Accuracy of the model's own self-edits per round, with the round-0 reference lines (Figure 4)."""
+    """Accuracy and log-likelihood of the model's own self-edits per round, each round's paired difference from
+    round 0 on the held-out questions (`vs_round0`), and the round-0 reference lines (Figure 4). Works on the
+    evaluations stored so far (an interrupted run: `records` are the `rounds` rows)."""
     evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+    held_out = set(run.manifest.get("eval_ids") or [])
+
+    def own(r: int) -> list[dict]:
+        return [row for row in run.store.rows("inner_results", "condition='self-edit' AND round=?", (r,))
+                if not held_out or row["context_id"] in held_out]
+
     first = evaluations[0]["conditions"]
-    points = [{"round": r, "accuracy": evaluations[r]["conditions"]["self-edit"]["accuracy"],
-               "ci95": evaluations[r]["conditions"]["self-edit"]["ci95"]} for r in sorted(evaluations)]
+    points = []
+    for r in sorted(evaluations):
+        c = evaluations[r]["conditions"]["self-edit"]
+        points.append({"round": r, "accuracy": c["accuracy"], "ci95": c["ci95"], "loglik": c.get("loglik"),
+                       "loglik_ci95": c.get("loglik_ci95", [None, None]),
+                       "vs_round0": paired_rows(own(r), own(0)) if r > 0 else None})
     for rec in records:
         point = next((p for p in points if p["round"] == rec["round"]), None)
         if point is not None:
             point["seconds"] = rec["payload"].get("seconds")
             point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
+    refs = [name for name in ("base", "passage", "external") if name in first]
     return {"metric": first["self-edit"]["metric"], "rounds": points,
-            "reference": {name: first[name]["accuracy"] for name in ("base", "passage", "external") if name in first}}
+            "reference": {name: first[name]["accuracy"] for name in refs},
+            "reference_loglik": {name: first[name].get("loglik") for name in refs},
+            "round0_differences": evaluations[0].get("differences", {})}

@@ -1,51 +1,89 @@
-"""The round curve (paper Figure 4): accuracy of the model's own self-edits per ReST-EM round, with reference lines
-for training on the passage alone and on external self-edits; written as `curve.json`, `curve.png` and a table."""
+"""The round curve (paper Figure 4): the model's own self-edits per ReST-EM round, with reference lines for the
+base model, training on the passage alone and on external self-edits; written as `curve.json`, `curve.png` and a
+table. Knowledge curves carry two measures per round, accuracy and the gold answers' mean log-likelihood (nats per
+token), and each round's paired difference against round 0 on the same held-out questions (`vs_round0`, per
+measure, t interval over passages: `seal.reports.stats.paired_difference`); ARC curves carry accuracy only.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from seal.reports.stats import format_difference
+
+PANELS = (("accuracy", "ci95", "reference", 100.0), ("loglik", "loglik_ci95", "reference_loglik", 1.0))
+
 
 def format_curve(curve: dict) -> str:
-    lines = [f"{'round':<6} {'accuracy':>9} {'95% CI':>15} {'kept':>5} {'reward':>8} {'s/n':>6} {'minutes':>8}"]
+    """One line per round: accuracy (%) with its 95% interval, and for knowledge curves the log-likelihood and both
+    measures' difference from round 0 with their intervals; then the E-step's kept count, mean reward,
+    signal-to-noise and minutes."""
+    knowledge = any("loglik" in p for p in curve["rounds"])
+    head = f"{'round':<6} {'accuracy':>9} {'95% CI':>15}"
+    if knowledge:
+        head += f" {'loglik':>7} {'vs round 0: accuracy':>24} {'loglik':>24}"
+    lines = [head + f" {'kept':>5} {'reward':>8} {'s/n':>6} {'minutes':>8}"]
     for p in curve["rounds"]:
         e = p.get("e_step", {})
         snr = (e.get("signal_to_noise") or {}).get("ratio")
         minutes = sum((p.get("seconds") or {}).values()) / 60 if p.get("seconds") else None
         acc = "-" if p["accuracy"] is None else f"{100 * p['accuracy']:.1f}"
         ci = "-" if p["ci95"][0] is None else f"[{100 * p['ci95'][0]:.1f}, {100 * p['ci95'][1]:.1f}]"
+        line = f"{p['round']:<6} {acc:>9} {ci:>15}"
+        if knowledge:
+            vs = p.get("vs_round0") or {}
+            loglik = "-" if p.get("loglik") is None else f"{p['loglik']:.3f}"
+            line += f" {loglik:>7} {format_difference(vs.get('accuracy'), 100, 1):>24} {format_difference(vs.get('loglik')):>24}"
         reward = e.get("mean_reward")
-        lines.append(f"{p['round']:<6} {acc:>9} {ci:>15} {e.get('kept', '-'):>5} "
-                     f"{'-' if reward is None else f'{reward:+.3f}':>8} {'-' if snr is None else f'{snr:.2f}':>6} "
-                     f"{'-' if minutes is None else f'{minutes:.1f}':>8}")
+        lines.append(line + f" {e.get('kept', '-'):>5} {'-' if reward is None else f'{reward:+.3f}':>8} "
+                     f"{'-' if snr is None else f'{snr:.2f}':>6} {'-' if minutes is None else f'{minutes:.1f}':>8}")
     refs = ", ".join(f"{k} {100 * v:.1f}" for k, v in curve["reference"].items() if v is not None)
     lines.append(f"reference lines: {refs}; metric: {curve['metric']}; accuracy in %")
+    if knowledge:
+        refs = ", ".join(f"{k} {v:.3f}" for k, v in curve.get("reference_loglik", {}).items() if v is not None)
+        unit = next((p["vs_round0"]["loglik"] for p in curve["rounds"] if p.get("vs_round0")), None)
+        lines.append(f"loglik: the gold answers' mean log-likelihood, nats per token (reference lines: {refs or '-'}); "
+                     "vs round 0: paired per held-out question, mean [95% t interval]"
+                     + (f" over {unit['n_units']} {unit['unit']}, {unit['n_items']} questions" if unit else ""))
     return "\n".join(lines)
 
 
-def write_curve(run_dir: Path, curve: dict) -> None:
+def plot_curve(curve: dict):
+    """The curve as a matplotlib figure: one panel per measure the curve has (accuracy %, log-likelihood), the own
+    self-edits' line with its 95% band and the round-0 reference lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    (Path(run_dir) / "curve.json").write_text(json.dumps(curve, indent=2))
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    measures = [m for m in PANELS if any(p.get(m[0]) is not None for p in curve["rounds"])] or PANELS[:1]
+    fig, axes = plt.subplots(1, len(measures), figsize=(5 * len(measures), 3.5), squeeze=False)
     rounds = [p["round"] for p in curve["rounds"]]
-    acc = [100 * (p["accuracy"] or 0) for p in curve["rounds"]]
-    lo = [100 * (p["ci95"][0] or 0) for p in curve["rounds"]]
-    hi = [100 * (p["ci95"][1] or 0) for p in curve["rounds"]]
-    ax.plot(rounds, acc, marker="o", label="own self-edits (SEAL)")
-    ax.fill_between(rounds, lo, hi, alpha=0.2)
-    styles = {"base": ":", "passage": "--", "external": "-."}
-    for name, value in curve["reference"].items():
-        if value is not None:
-            ax.axhline(100 * value, linestyle=styles.get(name, "--"), color="gray", label=name)
-    ax.set_xlabel("ReST-EM round")
-    ax.set_ylabel(f"accuracy (%, {curve['metric']})")
-    ax.set_xticks(rounds)
-    ax.legend(fontsize=8)
+    styles = {"base": ":", "passage": "--", "external": "-.", "icl": ":", "oracle": "--"}
+    for ax, (key, ci_key, ref_key, scale) in zip(axes[0], measures):
+        points = [p for p in curve["rounds"] if p.get(key) is not None]
+        ax.plot([p["round"] for p in points], [scale * p[key] for p in points], marker="o",
+                label="own self-edits (SEAL)")
+        banded = [p for p in points if (p.get(ci_key) or [None])[0] is not None]
+        ax.fill_between([p["round"] for p in banded], [scale * p[ci_key][0] for p in banded],
+                        [scale * p[ci_key][1] for p in banded], alpha=0.2)
+        for name, value in curve.get(ref_key, {}).items():
+            if value is not None:
+                ax.axhline(scale * value, linestyle=styles.get(name, "--"), color="gray", label=name)
+        ax.set_xlabel("ReST-EM round")
+        ax.set_ylabel(f"accuracy (%, {curve['metric']})" if key == "accuracy"
+                      else "gold-answer log-likelihood (nats/token)")
+        ax.set_xticks(rounds)
+        ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def write_curve(run_dir: Path, curve: dict) -> None:
+    import matplotlib.pyplot as plt
+
+    (Path(run_dir) / "curve.json").write_text(json.dumps(curve, indent=2))
+    fig = plot_curve(curve)
     fig.savefig(Path(run_dir) / "curve.png", dpi=120)
     plt.close(fig)

@@ -156,19 +156,47 @@ def section_config(run: Run) -> tuple[str, str]:
 
 
 def partial_results(run: Run) -> dict | None:
-    """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run)."""
-    from seal.recipes.knowledge_eval import summarize, timing_summary
+    """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
+    paired differences of the conditions stored."""
+    from seal.recipes.knowledge_eval import differences, summarize, timing_summary
 
     rows = [r for r in run.store.rows("inner_results") if r["condition"] in EVAL_CONDITIONS and r["round"] == 0]
     if not rows:
         return None
     metric = run.manifest.get("config", {}).get("quiz", {}).get("metric", "?")
-    conditions = {}
-    for c in EVAL_CONDITIONS:
-        mine = [r for r in rows if r["condition"] == c and r["details"].get("scores") is not None]
-        if mine:
-            conditions[c] = summarize(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
-    return {"conditions": conditions}
+    by_condition = {c: [r for r in rows if r["condition"] == c and r["details"].get("scores") is not None]
+                    for c in EVAL_CONDITIONS}
+    conditions = {c: summarize(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
+                  for c, mine in by_condition.items() if mine}
+    return {"conditions": conditions, "differences": differences(by_condition)}
+
+
+def _loglik(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _signed_ci(d: dict, scale: float, digits: int) -> list[str]:
+    """A paired difference's mean and 95% interval as two cells, scaled (100 for accuracy points)."""
+    if d.get("mean") is None:
+        return ["-", "-"]
+    lo, hi = d["ci95"]
+    return [f"{scale * d['mean']:+.{digits}f}",
+            "-" if lo is None else f"[{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"]
+
+
+def differences_table(diffs: dict[str, dict]) -> str:
+    """The paired differences (accuracy in points, log-likelihood in nats per token) with their 95% intervals."""
+    if not diffs:
+        return ""
+    rows = []
+    for name, d in diffs.items():
+        main = d["loglik"] if d["loglik"].get("mean") is not None else d["accuracy"]
+        rows.append([name] + _signed_ci(d["accuracy"], 100, 1) + _signed_ci(d["loglik"], 1, 3)
+                    + [main.get("n_items", 0), f"{main.get('n_units', 0)} {main.get('unit', '')}"])
+    return "<h3>Paired differences</h3>" + _table(
+        ["a - b", "accuracy (points)", "95% CI", "loglik (nats/token)", "95% CI", "questions", "unit"], rows) + (
+        '<p class="note">Paired per question (each condition averaged over its seeds and self-edits), then per '
+        "passage; 95% Student t interval over passages (over questions when there is one passage).</p>")
 
 
 def section_results(run: Run) -> tuple[str, str] | None:
@@ -185,7 +213,9 @@ def section_results(run: Run) -> tuple[str, str] | None:
     for name, c in results["conditions"].items():
         t = c.get("seconds_per_inner_loop") or {}
         ci = c.get("ci95") or [None, None]
-        rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", _pct(c.get("empty_share")),
+        ll_ci = c.get("loglik_ci95") or [None, None]
+        rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", _loglik(c.get("loglik")),
+                     f"[{_loglik(ll_ci[0])}, {_loglik(ll_ci[1])}]", _pct(c.get("empty_share")),
                      c.get("n_questions", 0), c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}",
                      f"{t.get('quiz_s', 0):.1f}"]
                     + ([f"{c.get('judge_errors', 0)}/{c.get('judge_verdicts', 0)}"] if judged else []))
@@ -196,54 +226,59 @@ def section_results(run: Run) -> tuple[str, str] | None:
     if failed:
         first_note = f"; first: {first}" if first else ""
         extra += f" LLM judge: {failed} verdict(s) stayed unreadable and were not graded{first_note}."
-    header = ["condition", "accuracy %", "95% CI", "empty %", "questions", "loops", "train s", "quiz s"] \
-        + (["unread"] * judged)
-    return "Results", note + _table(header, rows) + f'<p class="note">metric: {_esc(metric)}.{_esc(extra)}</p>'
+    header = ["condition", "accuracy %", "95% CI", "loglik", "95% CI", "empty %", "questions", "loops", "train s",
+              "quiz s"] + (["unread"] * judged)
+    return "Results", note + _table(header, rows) + (
+        f'<p class="note">metric: {_esc(metric)}; loglik: the gold answers\' mean log-likelihood, nats per token.'
+        f"{_esc(extra)}</p>") + differences_table(results.get("differences") or {})
 
 
 def curve_points(run: Run) -> dict | None:
+    """`curve.json`, or the curve built from the round evaluations stored so far (`partial`)."""
     curve = _json_file(run.dir / "curve.json")
     if curve:
         return curve
-    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
-    if not evaluations:
+    evaluations = [e for e in run.store.rows("evaluations") if e["condition"] == "round"]
+    if not any(e["round"] == 0 for e in evaluations):
         return None
-    first = evaluations.get(0, {}).get("conditions", {})
-    points = [{"round": r, "accuracy": p["conditions"]["self-edit"]["accuracy"],
-               "ci95": p["conditions"]["self-edit"]["ci95"]}
-              for r, p in sorted(evaluations.items()) if "self-edit" in p.get("conditions", {})]
-    return {"metric": (first.get("self-edit") or {}).get("metric", "?"), "rounds": points, "partial": True,
-            "reference": {k: first[k]["accuracy"] for k in ("base", "passage", "external") if k in first}}
+    if run.manifest.get("command") == "arc train":
+        from seal.recipes.arc_train import build_curve
+
+        return build_curve(run) | {"partial": True}
+    from seal.recipes.knowledge_train import build_curve
+
+    return build_curve(run, run.store.rows("rounds")) | {"partial": True}
 
 
 def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
-    import matplotlib.pyplot as plt
+    from seal.reports.curve import plot_curve
 
     curve = curve_points(run)
     if not curve or not curve["rounds"]:
         return None
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    rounds = [p["round"] for p in curve["rounds"]]
-    acc = [100 * (p["accuracy"] or 0) for p in curve["rounds"]]
-    ax.plot(rounds, acc, marker="o", label="own self-edits")
-    ax.fill_between(rounds, [100 * (p["ci95"][0] or 0) for p in curve["rounds"]],
-                    [100 * (p["ci95"][1] or 0) for p in curve["rounds"]], alpha=0.2)
-    for (name, value), style in zip(curve["reference"].items(), (":", "--", "-.")):
-        if value is not None:
-            ax.axhline(100 * value, linestyle=style, color="gray", label=name)
-    ax.set_xlabel("ReST-EM round")
-    ax.set_ylabel(f"accuracy % ({curve['metric']})")
-    ax.set_xticks(rounds)
-    ax.legend(fontsize=8)
-    rows = [[p["round"], _pct(p["accuracy"]), f"[{_pct(p['ci95'][0])}, {_pct(p['ci95'][1])}]"] for p in curve["rounds"]]
+    knowledge = any("loglik" in p for p in curve["rounds"])
+    rows = []
+    for p in curve["rounds"]:
+        row = [p["round"], _pct(p["accuracy"]), f"[{_pct(p['ci95'][0])}, {_pct(p['ci95'][1])}]"]
+        if knowledge:
+            ll_ci = p.get("loglik_ci95") or [None, None]
+            vs = p.get("vs_round0") or {}
+            row += [_loglik(p.get("loglik")), f"[{_loglik(ll_ci[0])}, {_loglik(ll_ci[1])}]"] \
+                + _signed_ci(vs.get("accuracy") or {}, 100, 1) + _signed_ci(vs.get("loglik") or {}, 1, 3)
+        rows.append(row)
+    header = ["round", "accuracy %", "95% CI"] + (
+        ["loglik", "95% CI", "accuracy - round 0", "95% CI", "loglik - round 0", "95% CI"] if knowledge else [])
     note = ('<p class="note">From the round evaluations stored so far (no curve.json yet).</p>'
             if curve.get("partial") else "")
     failed = sum(e["payload"].get("judge_errors", 0) for e in run.store.rows("evaluations") if e["condition"] == "round")
     if failed:
         note += f'<p class="note">LLM judge: {failed} verdict(s) in the round evaluations stayed unreadable and ' \
                 'were not graded (each condition\'s count is in its stored evaluation).</p>'
-    return "Round curve", note + figs.img(fig, "curve", "accuracy per round") + _table(
-        ["round", "accuracy %", "95% CI"], rows)
+    if knowledge:
+        note += ('<p class="note">loglik: the gold answers\' mean log-likelihood (nats per token); the round 0 '
+                 "differences are paired per held-out question, with 95% Student t intervals over passages.</p>")
+    return "Round curve", note + figs.img(plot_curve(curve), "curve", "accuracy per round") + _table(header, rows) \
+        + differences_table(curve.get("round0_differences") or {})
 
 
 def reward_groups(run: Run) -> tuple[str, dict[str, list[float]]]:
@@ -342,7 +377,7 @@ def section_examples(run: Run, n: int = 3, max_chars: int = 1500) -> tuple[str, 
 
 
 def section_forgetting(run: Run, figs: Figures) -> tuple[str, str] | None:
-    from seal.recipes.knowledge_continual import build_forgetting, plot_forgetting
+    from seal.recipes.knowledge_continual import build_forgetting, format_knowledge, plot_forgetting
 
     result, note = _json_file(run.dir / "forgetting.json"), ""
     if result is None:
@@ -363,6 +398,7 @@ def section_forgetting(run: Run, figs: Figures) -> tuple[str, str] | None:
                      "-" if s["retention"] is None else f"{s['retention']:.2f}"])
     paired = "".join(f"<li>{_esc(k)} - none, final accuracy: {_pct(d['mean'])} &plusmn; {_pct(d['se'])} points over "
                      f"{d['n']} paired sequence(s)</li>" for k, d in result.get("paired_vs_none", {}).items())
+    paired += "".join(f"<li>{_esc(line)}</li>" for line in format_knowledge(result.get("knowledge") or {}))
     return "Forgetting (sequential self-edits)", note + figs.file(tmp, "forgetting", "forgetting heatmap") + _table(
         ["mitigation", "sequences", "length", "baseline %", "after own edit %", "final %", "final se",
          "forgetting (points)", "retention"], rows) + (f"<ul>{paired}</ul>" if paired else "") + (
