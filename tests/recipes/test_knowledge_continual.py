@@ -148,6 +148,22 @@ def test_matrix_mitigations_and_store(continual_run):
     first = {m: store.get("self_edits", f"continual/{m}/q0/e1")["text"] for m in ("none", "replay", "kl")}
     assert first["none"] == first["replay"] == first["kl"]
     assert "mitigation kl" in format_forgetting(result)
+    # knowledge as well as accuracy: own-edit and final log-likelihood against the unedited model, paired per question
+    from seal.reports.stats import paired_difference
+
+    base = {(r["context_id"], i): v for r in rows if r["condition"] == "continual/base"
+            for i, v in enumerate(r["details"]["logliks"])}
+    finals = {}
+    for r in rows:
+        if r["condition"] == "continual/none" and r["details"]["step"] == 3:
+            for i, v in enumerate(r["details"]["logliks"]):
+                finals.setdefault((r["context_id"], i), []).append(v)
+    expected = paired_difference({k: sum(v) / len(v) for k, v in finals.items()}, base)
+    assert set(result["knowledge"]) == {"none", "replay", "kl"}
+    got = result["knowledge"]["none"]["final - baseline"]["loglik"]
+    assert got["mean"] == pytest.approx(expected["mean"]) and got["ci95"] == pytest.approx(expected["ci95"])
+    assert got["unit"] == "passages" and got["n_items"] == len(base)
+    assert "none, own edit - baseline: accuracy" in format_forgetting(result)
 
 
 def test_resume_skips_finished_sequences_and_redoes_the_rest(continual_run):

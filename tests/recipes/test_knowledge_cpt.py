@@ -60,6 +60,13 @@ def test_cpt_end_to_end_and_resume(tmp_path, mode):
         f"cpt/{c}/{p}" for c in results["conditions"] for p in {r["context_id"] for r in rows}}
     assert sum(bool(r["timings"]) for r in rows if r["condition"] == "passage") == 1  # one training run, timed once
     assert "continued pretraining: mode " + mode in format_cpt(results)
+    # both measures, and the paired differences on the same 4 questions of 3 passages
+    assert all(c["loglik"] < 0 for c in results["conditions"].values())
+    assert list(results["differences"]) == ["passage - base", "self-edit - passage", "external - passage"]
+    for d in results["differences"].values():
+        assert (d["loglik"]["n_items"], d["loglik"]["n_units"], d["loglik"]["unit"]) == (4, 3, "passages")
+        assert d["loglik"]["ci95"][0] <= d["loglik"]["mean"] <= d["loglik"]["ci95"][1]
+    assert "passage - base" in format_cpt(results)
     before = [(r["key"], r["score"], r["created_at"]) for r in rows]
     again = run_cpt(run, cfg)  # resume: everything is stored, nothing is trained again
     assert [(r["key"], r["score"], r["created_at"]) for r in run.store.rows("inner_results")] == before

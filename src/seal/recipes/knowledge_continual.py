@@ -22,7 +22,9 @@ Mitigations (`continual.mitigations`, each run on every sequence, in the same ru
 
 Outputs: `forgetting.json` (per mitigation: the (K+1) x K matrix of mean accuracy, row 0 the pre-edit baseline and
 row k after k edits, its standard deviations and standard errors across sequences; retention, forgetting and damage
-per passage position; paired differences against `none`), `forgetting.png` (one heatmap per mitigation). The store
+per passage position; paired differences against `none`; `knowledge`: per mitigation, the own-edit - baseline
+and final - baseline differences of accuracy and of the gold answers' mean log-likelihood, paired per question,
+averaged over sequences, t interval over passages), `forgetting.png` (one heatmap per mitigation). The store
 has one `inner_results` row per (mitigation, sequence, step, passage) and one evaluation per finished sequence.
 Departures from SEAL's continual_self_edits.py: the LoRA is folded into the weights in memory instead of merged,
 saved and reloaded through vLLM (bf16 weights keep it beside them as fp32 factors, where SEAL's bf16 merge rounds
@@ -43,12 +45,13 @@ import torch.nn.functional as F
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.parse import to_documents
-from seal.domains.knowledge.quiz import Grader, accuracy, answer_quiz
+from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_quiz
 from seal.errors import DataError
 from seal.inner.lora import base_weights, fold_lora, reset_lora, restore_base_weights
 from seal.inner.train import Example, collate, tokenize_documents, train_lora
 from seal.outer.sample import stable_seed
 from seal.progress import console
+from seal.reports.stats import format_difference, paired_rows
 from seal.store.runs import Run
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -192,9 +195,11 @@ class Context:
     families: dict[str, str]
 
 
-def quiz(ctx: Context, passages: list[Passage]) -> list[tuple[list[str], list[float | None]]]:
+def quiz(ctx: Context, passages: list[Passage]) -> list[tuple[list[str], list[float | None], list[float]]]:
+    """Per passage: the answers, their scores and each gold answer's log-likelihood under the current weights."""
     answers = answer_quiz(ctx.model, ctx.tokenizer, passages, ctx.cfg.quiz)
-    return [(a, ctx.grader(p, a)) for p, a in zip(passages, answers)]
+    return [(a, ctx.grader(p, a), answer_loglik(ctx.model, ctx.tokenizer, p, ctx.cfg.quiz.style))
+            for p, a in zip(passages, answers)]
 
 
 def baselines(ctx: Context, ids: list[str]) -> dict[str, float]:
@@ -206,10 +211,11 @@ def baselines(ctx: Context, ids: list[str]) -> dict[str, float]:
         with ctx.model.disable_adapter():
             results = quiz(ctx, [ctx.passages[pid] for pid in todo])
         seconds = (time.perf_counter() - t0) / len(todo)
-        for pid, (preds, scores) in zip(todo, results):
+        for pid, (preds, scores, logliks) in zip(todo, results):
             store.add_inner_result(key=f"continual/base/{pid}", context_id=pid, round=0, condition="continual/base",
                                    seed=None, score=accuracy(scores), base_score=accuracy(scores),
-                                   n_questions=len(scores), details={"predictions": preds, "scores": scores},
+                                   n_questions=len(scores),
+                                   details={"predictions": preds, "scores": scores, "logliks": logliks},
                                    timings={"quiz_s": seconds})
     return {pid: store.get("inner_results", f"continual/base/{pid}")["score"] for pid in ids}
 
@@ -267,7 +273,7 @@ def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str, base: 
         quiz_s = time.perf_counter() - t0
         seconds = {"sample": seconds["sample"] + sample_s, "train": seconds["train"] + stats.seconds,
                    "quiz": seconds["quiz"] + quiz_s}
-        for j, (p, (preds, scores)) in enumerate(zip(seen, results)):
+        for j, (p, (preds, scores, logliks)) in enumerate(zip(seen, results)):
             acc = accuracy(scores)
             cells.append((s, k, p.id, acc))
             # the step's times once, on the new passage's row (sampling time is on the self-edit row)
@@ -277,9 +283,10 @@ def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str, base: 
                 score=acc, base_score=base.get(p.id) if j == k - 1 else None, n_questions=len(scores),
                 self_edit_id=edit_id if j == k - 1 else None,  # own row: reward = gain over the pre-edit baseline
                 details={"sequence": s, "step": k, "position": j, "mitigation": mitigation, "predictions": preds,
-                         "scores": scores, "train": {"steps": stats.steps, "n_documents": len(train_docs),
-                                                     "replayed": len(replay), "final_loss": stats.losses[-1],
-                                                     "kl": stats.penalties[-1] if stats.penalties else None}},
+                         "scores": scores, "logliks": logliks,
+                         "train": {"steps": stats.steps, "n_documents": len(train_docs), "replayed": len(replay),
+                                   "final_loss": stats.losses[-1],
+                                   "kl": stats.penalties[-1] if stats.penalties else None}},
                 timings=timings)
         console.log(f"{mitigation} sequence {s} step {k}/{len(order)}: accuracy on seen passages "
                     + " ".join(f"{100 * (a or 0):.0f}" for _, _, _, a in cells[-k:]))
@@ -349,6 +356,25 @@ def build_forgetting(run: Run) -> dict:
     for mitigation in finals:
         if mitigation != "none" and "none" in finals:
             out["paired_vs_none"][mitigation] = paired_difference(finals[mitigation], finals["none"])
+    out["knowledge"] = knowledge_differences(run, {m: {r["sequence"] for r in recs} for m, recs in records.items()})
+    return out
+
+
+def knowledge_differences(run: Run, finished: dict[str, set[int]]) -> dict[str, dict]:
+    """Per mitigation, `own edit - baseline` (each passage right after its own edit) and `final - baseline` (after
+    the sequence's last edit), for accuracy and the gold answers' log-likelihood: paired per question against the
+    unedited model, averaged over the finished sequences, t interval over passages (`paired_rows`)."""
+    base = run.store.rows("inner_results", "condition='continual/base'")
+    out = {}
+    for mitigation, sequences in finished.items():
+        rows = [r for r in run.store.rows("inner_results", "condition=?", (f"continual/{mitigation}",))
+                if r["details"]["sequence"] in sequences]
+        last = {}
+        for r in rows:
+            last[r["details"]["sequence"]] = max(last.get(r["details"]["sequence"], 0), r["details"]["step"])
+        own = [r for r in rows if r["details"]["step"] == r["details"]["position"] + 1]
+        final = [r for r in rows if r["details"]["step"] == last[r["details"]["sequence"]]]
+        out[mitigation] = {"own edit - baseline": paired_rows(own, base), "final - baseline": paired_rows(final, base)}
     return out
 
 
@@ -387,7 +413,20 @@ def format_forgetting(result: dict) -> str:
     for mitigation, d in result.get("paired_vs_none", {}).items():
         lines.append(f"{mitigation} - none, final accuracy: {_pct(d['mean'])} +- {_pct(d['se'])} points "
                      f"over {d['n']} paired sequence(s)")
+    lines += format_knowledge(result.get("knowledge") or {})
     return "\n".join(lines)
+
+
+def format_knowledge(knowledge: dict[str, dict]) -> list[str]:
+    """`knowledge_differences` as lines: accuracy in points and log-likelihood in nats per token, 95% intervals."""
+    lines = []
+    for mitigation, diffs in knowledge.items():
+        for name, d in diffs.items():
+            unit = d["loglik"] if d["loglik"]["mean"] is not None else d["accuracy"]
+            lines.append(f"{mitigation}, {name}: accuracy {format_difference(d['accuracy'], 100, 1)} "
+                         f"points, loglik {format_difference(d['loglik'])} nats/token ({unit['n_items']} questions, 95% t interval over "
+                         f"{unit['n_units']} {unit['unit']})")
+    return lines
 
 
 def write_forgetting(run_dir, result: dict) -> None:

@@ -18,7 +18,9 @@ state dict is copied back from a CPU snapshot taken once. Full mode wants fp32 w
 `inner.autocast_bf16: true` for speed): with bf16 weights most updates at lr 1e-5 round away, and the run says so.
 
 `results.json` has the shape of `seal knowledge eval`'s (one row per passage and condition in the store, so
-`summarize` gives accuracy with a passage-level interval); a condition whose rows are all stored is skipped on resume.
+`summarize` gives accuracy and the gold answers' log-likelihood, scored by the trained model right after its quiz,
+with passage-level intervals, and `differences` the paired differences: passage - base, self-edit - passage,
+external - passage, checkpoint - passage); a condition whose rows are all stored is skipped on resume.
 Departures from SEAL's CPT.py: each passage enters the pool once (`cpt.passage_per_self_edit: true` repeats it per
 self-edit, as SEAL's code does); generations are not split at `---`; one training seed.
 """
@@ -36,12 +38,13 @@ from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.parse import title_document
 from seal.domains.knowledge.prompts import load_families
-from seal.domains.knowledge.quiz import Grader, answer_quiz
+from seal.domains.knowledge.quiz import Grader, answer_loglik, answer_quiz
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.config import InnerConfig
 from seal.models.generate import base_writer
 from seal.progress import console
-from seal.recipes.knowledge_eval import edits_for, format_table, make_grader, prepare, summarize, timing_summary
+from seal.recipes.knowledge_eval import (differences, edits_for, format_table, make_grader, prepare, summarize,
+                                         timing_summary)
 from seal.store.runs import Run
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -74,9 +77,11 @@ def cpt_documents(passages: list[Passage], edits: dict[str, list[tuple[int | Non
     return docs
 
 
-def quiz_passages(model, tokenizer, passages: list[Passage], cfg: KnowledgeConfig) -> list[list[str]]:
-    """Greedy closed-book answers to every passage's questions, all batched together."""
-    return answer_quiz(model, tokenizer, passages, cfg.quiz)
+def quiz_passages(model, tokenizer, passages: list[Passage], cfg: KnowledgeConfig) -> tuple[list[list[str]], list]:
+    """Greedy closed-book answers to every passage's questions, all batched together, and each gold answer's mean
+    log-likelihood per token under the same weights (one list per passage)."""
+    logliks = [answer_loglik(model, tokenizer, p, cfg.quiz.style) for p in passages]
+    return answer_quiz(model, tokenizer, passages, cfg.quiz), logliks
 
 
 def grade(grader: Grader, passages: list[Passage], answers: list[list[str]]) -> list[list[float | None]]:
@@ -113,15 +118,15 @@ def make_cpt_adapter(model, tokenizer, cfg: KnowledgeConfig):
     return FastAdapter(model, tokenizer, cpt_inner(cfg))
 
 
-def store_condition(run: Run, condition: str, passages: list[Passage], answers, scores, base: dict, extra: dict,
-                    timings: dict, seed: int) -> None:
+def store_condition(run: Run, condition: str, passages: list[Passage], answers, scores, logliks, base: dict,
+                    extra: dict, timings: dict, seed: int) -> None:
     """One inner_results row per passage (the shape `summarize` reads), then the condition's training record."""
-    for i, (p, preds, sc) in enumerate(zip(passages, answers, scores)):
+    for i, (p, preds, sc, ll) in enumerate(zip(passages, answers, scores, logliks)):
         graded = [s for s in sc if s is not None]
         acc = sum(graded) / len(graded) if graded else None
         run.store.add_inner_result(key=f"cpt/{condition}/{p.id}", context_id=p.id, round=0, condition=condition,
                                    seed=seed, score=acc, base_score=base.get(p.id), n_questions=len(p.questions),
-                                   details={"predictions": preds, "scores": sc} | extra,
+                                   details={"predictions": preds, "scores": sc, "logliks": ll} | extra,
                                    timings=timings if i == 0 else {})  # one training run: its times once
 
 
@@ -149,8 +154,8 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     if not done("base"):
         t0 = time.perf_counter()
         with adapter.base() as m:
-            answers = quiz_passages(m, tokenizer, passages, cfg)
-        store_condition(run, "base", passages, answers, grade(grader, passages, answers), {}, {},
+            answers, logliks = quiz_passages(m, tokenizer, passages, cfg)
+        store_condition(run, "base", passages, answers, grade(grader, passages, answers), logliks, {}, {},
                         {"train_s": 0.0, "quiz_s": time.perf_counter() - t0}, cfg.run.seed)
     base = {r["context_id"]: r["score"] for r in store.rows("inner_results", "condition='base' AND round=0")}
 
@@ -167,12 +172,12 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
         console.log(f"cpt {condition}: training ({cfg.cpt.mode}) on {len(docs)} documents")
         with adapter.trained(docs, cfg.run.seed) as stats:
             t0 = time.perf_counter()
-            answers = quiz_passages(adapter.model, tokenizer, passages, cfg)
+            answers, logliks = quiz_passages(adapter.model, tokenizer, passages, cfg)
             quiz_s = time.perf_counter() - t0
         train = {"steps": stats.steps, "real_tokens": stats.real_tokens, "n_documents": len(docs),
                  "final_loss": stats.losses[-1] if stats.losses else None, "mode": cfg.cpt.mode}
-        store_condition(run, condition, passages, answers, grade(grader, passages, answers), base, {"train": train},
-                        {"train_s": stats.seconds, "quiz_s": quiz_s}, cfg.run.seed)
+        store_condition(run, condition, passages, answers, grade(grader, passages, answers), logliks, base,
+                        {"train": train}, {"train_s": stats.seconds, "quiz_s": quiz_s}, cfg.run.seed)
         store.add_evaluation(key=f"cpt/{condition}", condition=condition, payload=train | {"losses": stats.losses})
         console.log(f"cpt {condition}: {stats.steps} steps in {stats.seconds:.0f} s, quiz {quiz_s:.0f} s")
 
@@ -180,12 +185,13 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     ids = {p.id for p in passages}
     results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": 0,
                "judge_errors": len(grader.errors), "mode": cfg.cpt.mode, "learning_rate": cfg.cpt.lr,
-               "n_documents": n_docs}
+               "n_documents": n_docs, "seeds": 1}
+    rows = {c: [r for r in store.rows("inner_results", "condition=? AND round=0", (c,)) if r["context_id"] in ids]
+            for c in cfg.eval.conditions}
     for condition in cfg.eval.conditions:
-        rows = [r for r in store.rows("inner_results", "condition=? AND round=0", (condition,))
-                if r["context_id"] in ids]
-        results["conditions"][condition] = summarize(rows, cfg.quiz.metric) | {
-            "seconds_per_inner_loop": timing_summary(rows)}
+        results["conditions"][condition] = summarize(rows[condition], cfg.quiz.metric) | {
+            "seconds_per_inner_loop": timing_summary(rows[condition])}
+    results["differences"] = differences(rows)
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
     store.add_evaluation(key="cpt", condition="all", payload=results)
     return results
