@@ -14,10 +14,13 @@ from typing import Protocol, Sequence
 
 import torch
 
+from seal.models.constrain import Constraint, compile_constraint, logits_processor
+
 
 class Generator(Protocol):
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0,
-                 top_p: float = 1.0, seed: int = 0, stop_at_newline: bool = False) -> list[str]: ...
+                 top_p: float = 1.0, seed: int = 0, stop_at_newline: bool = False,
+                 constraint: "Constraint | Sequence[Constraint] | None" = None) -> list[str]: ...
 
 
 def encode(tokenizer, text: str) -> list[int]:
@@ -69,14 +72,22 @@ class HFGenerator:
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
-                 seed: int = 0, stop_at_newline: bool = False) -> list[str]:
+                 seed: int = 0, stop_at_newline: bool = False,
+                 constraint: Constraint | Sequence[Constraint] | None = None) -> list[str]:
         """One completion per prompt. temperature 0 is greedy. With `stop_at_newline` the text is cut at its first
         line break (quiz answers). Sampling is seeded per call, so a batch's samples are reproducible on CPU.
-        Prompts are encoded with `encode`; decoding stops at every id of `stop_token_ids`."""
+        Prompts are encoded with `encode`; decoding stops at every id of `stop_token_ids`.
+
+        `constraint` (one for every prompt, or one per prompt; `models.constrain`): each completion is decoded
+        under it, so it matches unless `max_new_tokens` cuts it short. Every constraint is compiled before any
+        decoding. Raises ConfigError when one cannot be compiled or xgrammar is missing."""
         tok = self.tokenizer
         outputs: list[str] = []
         device = next(self.model.parameters()).device
         stops = stop_token_ids(self.model, tok) or None
+        if isinstance(constraint, Constraint):
+            constraint = [constraint] * len(prompts)
+        grammars = [compile_constraint(c, tok, self.model.config.vocab_size, stops or []) for c in constraint or []]
         for start in range(0, len(prompts), self.batch_size):
             ids = [encode(tok, p) for p in prompts[start:start + self.batch_size]]
             enc = tok.pad({"input_ids": ids}, return_tensors="pt", padding_side="left").to(device)
@@ -86,6 +97,8 @@ class HFGenerator:
                 torch.manual_seed(seed + start)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if grammars:
+                kwargs["logits_processor"] = _masked(grammars[start:start + self.batch_size], kwargs)
             # Quiz answers end at the first line break: stop decoding there, unless the model's generation config
             # fixes a minimum length (the random-weight timing bench decodes a fixed number of tokens); the text is
             # cut at its first line break below either way.
@@ -96,6 +109,21 @@ class HFGenerator:
                 text = tok.decode(row, skip_special_tokens=True)
                 outputs.append(text.strip().split("\n", 1)[0].strip() if stop_at_newline else text)
         return outputs
+
+
+def _masked(grammars: list, kwargs: dict):
+    """The grammar mask as `generate`'s first logits processor, then the sampling warpers `kwargs` asked for
+    (`kwargs` is changed so that `generate` adds none of its own). Why: `generate` runs a user's processors after
+    its own, so top-p could keep only tokens the grammar forbids and leave nothing to sample."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+    procs = [logits_processor(grammars)]
+    if kwargs.get("do_sample"):
+        procs.append(TemperatureLogitsWarper(kwargs["temperature"]))
+        if kwargs["top_p"] < 1.0:
+            procs.append(TopPLogitsWarper(kwargs["top_p"]))
+        kwargs.update(temperature=1.0, top_p=1.0)
+    return LogitsProcessorList(procs)
 
 
 @contextmanager

@@ -133,23 +133,25 @@ class VLLMGenerator:
     # -- generation ----------------------------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
-                 seed: int = 0, stop_at_newline: bool = False, lora_request=None) -> list[str]:
+                 seed: int = 0, stop_at_newline: bool = False, constraint=None, lora_request=None) -> list[str]:
         """One completion per prompt, as `HFGenerator.generate` (temperature 0 is greedy; prompt i is sampled with
-        seed + i). `lora_request` overrides the adapter set by `adapted`."""
+        seed + i; `constraint`, one or one per prompt, goes to vLLM's structured outputs: `constrain.vllm_params`).
+        `lora_request` overrides the adapter set by `adapted`."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
+        from seal.models.constrain import Constraint, vllm_params
         from seal.models.generate import encode
 
         if not prompts:
             return []
         inputs = [TokensPrompt(prompt_token_ids=encode(self.tokenizer, p)) for p in prompts]
+        per_prompt = [constraint] * len(prompts) if constraint is None or isinstance(constraint, Constraint) \
+            else list(constraint)
         common = dict(max_tokens=max_new_tokens, skip_special_tokens=True, stop=["\n"] if stop_at_newline else None)
-        if temperature > 0:
-            params = [SamplingParams(temperature=temperature, top_p=top_p, seed=seed + i, **common)
-                      for i in range(len(prompts))]
-        else:
-            params = SamplingParams(temperature=0.0, **common)
+        sampled = lambda i: dict(temperature=temperature, top_p=top_p, seed=seed + i) if temperature > 0 \
+            else dict(temperature=0.0)  # noqa: E731
+        params = [SamplingParams(**sampled(i), **common, **vllm_params(c)) for i, c in enumerate(per_prompt)]
         outputs = self.llm.generate(inputs, params, lora_request=lora_request or self.adapter, use_tqdm=False)
         texts = [out.outputs[0].text for out in outputs]
         return [t.strip().split("\n", 1)[0].strip() for t in texts] if stop_at_newline else texts

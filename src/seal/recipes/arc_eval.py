@@ -30,7 +30,7 @@ from collections import Counter
 
 from seal.config import missing_model_dir
 from seal.domains.arc.config import ArcConfig
-from seal.domains.arc.domain import ArcDomain, render_self_edit_prompt
+from seal.domains.arc.domain import ArcDomain, check_constrained, constrained_writer, render_self_edit_prompt
 from seal.domains.arc.edit import ORACLE_EDIT
 from seal.domains.arc.tasks import Task, load_tasks
 from seal.errors import ConfigError, DataError
@@ -63,6 +63,7 @@ def choose_tasks(cfg: ArcConfig) -> list[Task]:
 
 
 def check_conditions(cfg: ArcConfig) -> None:
+    check_constrained(cfg)
     if "seal" in cfg.eval.conditions and not cfg.eval.checkpoint:
         raise ConfigError("eval.checkpoint: needed by the seal condition (or drop seal from eval.conditions)")
     if "seal" in cfg.eval.conditions and missing_model_dir(cfg.eval.checkpoint):
@@ -95,8 +96,8 @@ def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks
 
         writer, writer_tok = load(cfg.eval.checkpoint, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
         prompts = {t.id: render_self_edit_prompt(writer_tok, t) for t in tasks}
-        edits = sample_and_store(store, HFGenerator(writer, writer_tok, sampling.batch_size), prompts, condition,
-                                 round, sampling, cfg.run.seed)
+        generator = constrained_writer(cfg, HFGenerator(writer, writer_tok, sampling.batch_size))
+        edits = sample_and_store(store, generator, prompts, condition, round, sampling, cfg.run.seed)
         del writer
         gc.collect()
         return edits
@@ -139,6 +140,9 @@ def summarize(rows: list[dict], edit_rows: list[dict]) -> dict:
         "n": len(done), "n_tasks": n_tasks, "n_solved": int(sum(r["reward"] for r in done)),
         "n_skipped": len(rows) - len(done), "n_rejected": len(rejected),
         "n_rejected_malformed": kinds["malformed"], "n_rejected_budget": kinds["budget"],
+        # self-edits that do not parse, and those that ran test-time training (neither malformed nor over budget)
+        "edit_parse_failure_rate": kinds["malformed"] / len(done) if done and edit_rows else None,
+        "edit_ttt_rate": (len(done) - len(rejected)) / len(done) if done and edit_rows else None,
         "parse_failure_rate": failures / prompts if prompts else None,
         "mean_max_prompt_tokens": sum(lengths) / len(lengths) if lengths else None,
         "mean_ttt_examples": _mean(r["details"].get("n_examples") for r in done),
@@ -201,7 +205,9 @@ def evaluate_conditions(run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list
         run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
         wanted[condition] = {j.key for j in jobs} | {f"r{round}/{condition}/{t_id}/skipped" for t_id in skipped}
         console.log(f"{condition}: {len(jobs)} inner loop(s) done")
-    results = {"conditions": {}, "skipped": skipped, "round": round}
+    results = {"conditions": {}, "skipped": skipped, "round": round,
+               "decoding": {"self_edits": "constrained" if cfg.self_edit.constrained else "free-form",
+                            "answers": "grid grammar" if cfg.solve.constrained else "free-form"}}
     for condition in conditions:
         rows = [r for r in store.rows("inner_results", "condition=?", (condition,)) if r["key"] in wanted[condition]]
         used = {r["self_edit_id"] for r in rows}
@@ -212,15 +218,20 @@ def evaluate_conditions(run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list
 
 def format_table(results: dict) -> str:
     """The results as a text table: success rate, counts, parse failures and seconds per task per step."""
-    head = (f"{'condition':<14} {'success':>8} {'n':>4} {'rejected':>8} {'parse fail':>10} "
+    head = (f"{'condition':<14} {'success':>8} {'n':>4} {'rejected':>8} {'edit fail':>9} {'parse fail':>10} "
             f"{'gen s':>7} {'data s':>7} {'train s':>8} {'solve s':>8}")
     lines = [head]
     for name, c in results["conditions"].items():
         rate = "-" if c["success_rate"] is None else f"{100 * c['success_rate']:.1f}"
         pf = "-" if c["parse_failure_rate"] is None else f"{100 * c['parse_failure_rate']:.0f}%"
+        ef = "-" if c.get("edit_parse_failure_rate") is None else f"{100 * c['edit_parse_failure_rate']:.0f}%"
         t = c["seconds_per_task"]
-        lines.append(f"{name:<14} {rate:>8} {c['n']:>4} {c['n_rejected']:>8} {pf:>10} {t['generate_s']:>7.1f} "
+        lines.append(f"{name:<14} {rate:>8} {c['n']:>4} {c['n_rejected']:>8} {ef:>9} {pf:>10} {t['generate_s']:>7.1f} "
                      f"{t['ttt_data_s']:>7.1f} {t['train_s']:>8.1f} {t['solve_s']:>8.1f}")
     lines.append(f"success in % over (task, self-edit) configurations, pass@2; {results['n_tasks']} task(s), "
                  f"{len(results['skipped'])} skipped; times are seconds per task")
+    if "decoding" in results:  # runs recorded before the option existed have no such entry
+        d = results["decoding"]
+        lines.append(f"edit fail: self-edits that do not parse ({d['self_edits']}); parse fail: answers that are no "
+                     f"grid ({d['answers']})")
     return "\n".join(lines)

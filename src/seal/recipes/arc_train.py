@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from seal.domains.arc.config import ArcConfig
-from seal.domains.arc.domain import ArcDomain
+from seal.domains.arc.domain import ArcDomain, check_constrained
 from seal.executors import make_executor
 from seal.outer.sample import Sampling
 from seal.recipes.arc_eval import choose_tasks, evaluate_conditions
@@ -30,6 +30,7 @@ def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
     from seal.models import load
     from seal.models.load import set_threads
 
+    check_constrained(cfg)
     set_threads(cfg.model.threads)
     eval_tasks = choose_tasks(cfg)
     train_tasks = choose_tasks(dataclasses.replace(cfg, data=cfg.train_data))

@@ -23,3 +23,8 @@ def is_ray_available() -> bool:
 def is_vllm_available() -> bool:
     """Whether `vllm` can be imported (needed by `generation.backend: vllm`)."""
     return _has("vllm")
+
+
+def is_xgrammar_available() -> bool:
+    """Whether `xgrammar` can be imported (needed by `self_edit.constrained` and `solve.constrained` in ARC)."""
+    return _has("xgrammar")

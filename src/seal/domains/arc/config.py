@@ -17,6 +17,7 @@ from typing import Literal
 
 from seal.config import (ALL_PROJECTIONS, COUNT, NON_NEGATIVE, InnerConfig, LoraConfig, ModelConfig, OuterConfig,
                          Range, RunConfig, SftConfig, check_ranges, opt)
+from seal.domains.arc.edit import budget_epochs
 from seal.executors.base import ExecutorConfig
 
 CONDITIONS = ("icl", "ttt-untrained", "seal", "oracle")
@@ -48,6 +49,9 @@ class ArcSelfEditConfig:
     top_p: float = opt(1.0, "nucleus sampling (1.0 = off)", Range(0, 1, lo_open=True))
     max_new_tokens: int = opt(512, "self-edit length limit in tokens (the JSON itself is about 100)", COUNT)
     batch_size: int = opt(8, "prompts per generate call", COUNT)
+    constrained: bool = opt(False, "decode self-edits under their JSON schema (edit.self_edit_schema, epochs bounded "
+                                   "by the step budget), so each parses and fits ttt.max_steps; needs xgrammar. "
+                                   "false = free-form, as SEAL sampled")
 
     def __post_init__(self):
         check_ranges(self)
@@ -97,6 +101,9 @@ class ArcSolveConfig:
                                        "dropped; a task with no prompt left for a test input is skipped", COUNT)
     batch_size: int = opt(16, "prompts per generate call (all prompts of a task go to one call, in length order)",
                           COUNT)
+    constrained: bool = opt(False, "decode answers under a grammar of digit rows of the shape the demonstrations "
+                                   "imply (format.grid_regex; any grid up to 30x30 when they imply none); needs "
+                                   "xgrammar. false = free text, as SEAL")
 
     def __post_init__(self):
         unknown = [v for v in self.views if v not in VIEW_NAMES]
@@ -140,3 +147,10 @@ class ArcConfig:
         "configurations, SFT with LoRA r 16, 8 epochs, lr 5e-5)")
     train_data: ArcDataConfig = opt(ArcDataConfig(), "training tasks of seal arc train (data = evaluation tasks)")
     executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")
+
+    def __post_init__(self):
+        batch = self.ttt.batch_size * self.ttt.grad_accum
+        if self.self_edit.constrained and budget_epochs(self.ttt.max_examples, batch, self.ttt.max_steps) < 1:
+            raise ValueError(f"self_edit.constrained: no epoch count fits ttt.max_steps={self.ttt.max_steps} for "
+                             f"ttt.max_examples={self.ttt.max_examples} pairs at {batch} per step; raise max_steps "
+                             "or lower max_examples")

@@ -8,6 +8,9 @@ epochs, answers the task's test inputs (`solve.solve_task`) and returns reward 1
 never raises. `icl(task)` answers without training (paper Table 1, "ICL"); `evaluate_config(task, EditConfig, seed)`
 runs a given configuration (the "Oracle TTT" column uses `edit.ORACLE_EDIT`).
 
+With `self_edit.constrained`, `writer()` decodes every self-edit under `self_edit_constraint(cfg)` (the schema of
+`edit.self_edit_schema`, epochs bounded by the step budget), so none is rejected as malformed or over budget.
+
 ARC rewards are absolute, so `Outcome.base_score` is 0.0 and the store's `reward = score - base_score` is the
 success itself. A task whose prompts cannot fit the context is not attempted: `check_task` gives the reason and the
 recipe records it (reward None).
@@ -19,9 +22,11 @@ adapter; here one LoRA is re-initialised in place per self-edit (`inner/train.py
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from seal.domains.arc.config import ArcConfig
-from seal.domains.arc.edit import EditConfig, EditRejection, check_budget, parse_self_edit
+from seal.domains.arc.edit import (EditConfig, EditRejection, budget_epochs, check_budget, parse_self_edit,
+                                   self_edit_schema)
 from seal.domains.arc.edit import self_edit_prompt as edit_prompt_text
 from seal.domains.arc.solve import (answer_budget, build_prompts, check_fits, context_limit, encode_pairs,
                                     select_views, solve_task)
@@ -29,7 +34,31 @@ from seal.domains.arc.tasks import Task
 from seal.domains.arc.ttt_data import make_ttt_examples
 from seal.domains.base import DomainSpec, Outcome, portable_source
 from seal.inner.train import FastAdapter
+from seal.models.constrain import Constrained, Constraint, require_xgrammar
 from seal.models.generate import base_writer, chat_prompt, encode
+
+
+def self_edit_constraint(cfg: ArcConfig) -> Constraint | None:
+    """The JSON-schema constraint self-edits are sampled under (None when `self_edit.constrained` is false): every
+    instance parses and is within `ttt.max_steps` on at most `ttt.max_examples` pairs."""
+    if not cfg.self_edit.constrained:
+        return None
+    ttt = cfg.ttt
+    return Constraint.json(self_edit_schema(budget_epochs(ttt.max_examples, ttt.batch_size * ttt.grad_accum,
+                                                          ttt.max_steps)))
+
+
+def check_constrained(cfg: ArcConfig) -> None:
+    """Raise a one-line ConfigError before any work when a constrained option is on and xgrammar is missing."""
+    for option in ("self_edit", "solve"):
+        if getattr(cfg, option).constrained:
+            require_xgrammar(f"{option}.constrained")
+
+
+def constrained_writer(cfg: ArcConfig, generator):
+    """`generator`, decoding under `self_edit_constraint(cfg)` when there is one (the seal condition's writer)."""
+    constraint = self_edit_constraint(cfg)
+    return generator if constraint is None else Constrained(generator, constraint)
 
 
 def render_self_edit_prompt(tokenizer, task: Task) -> str:
@@ -64,8 +93,10 @@ class ArcDomain:
     def self_edit_prompt(self, task: Task) -> str:
         return render_self_edit_prompt(self.tokenizer, task)
 
+    @contextmanager
     def writer(self):
-        return base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size)
+        with base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size) as generator:
+            yield constrained_writer(self.cfg, generator)
 
     def release(self):
         return self.adapter.release()

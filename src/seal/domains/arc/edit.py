@@ -16,6 +16,12 @@ The step budget: SEAL discards configurations whose training would take more tha
 experiments). `step_budget(n_examples, epochs, batch_size=1)` is ``ceil(n_examples * epochs / batch_size)`` and
 `check_budget(cfg, n_examples)` returns a rejection reason when it exceeds `MAX_STEPS`.
 
+Constrained sampling (`self_edit.constrained`): `self_edit_schema(max_epochs)` is the JSON schema of exactly the
+self-edits `parse_self_edit` accepts, with epochs bounded by `budget_epochs(...)` so that every instance is within the
+step budget whatever augmentations it picks (TTT data never exceed `ttt.max_examples` pairs); decoded under it
+(`models.constrain`), a self-edit always parses and passes `check_budget`, and the model still picks every value.
+SEAL sampled free-form, as `constrained: false` does.
+
 Departures from SEAL: the key and strategy names are this project's schema; anything that does not match it is
 rejected rather than patched up. Leave-two-out data are always on, as in SEAL's TTT (`EditConfig.leave_two_out`,
 not part of the JSON the model writes). The prompt text (`TOOLS_DESCRIPTION`) is written afresh.
@@ -178,6 +184,40 @@ def parse_self_edit(text: str) -> EditConfig | EditRejection:
         return EditRejection(reason)
     return EditConfig(**{k: gen[k] for k in _AUG_KEYS}, strategy=tr["strategy"],
                       learning_rate=float(tr["learning_rate"]), num_train_epochs=tr["num_train_epochs"])
+
+
+def self_edit_schema(max_epochs: int = EPOCHS_RANGE[1]) -> dict:
+    """The JSON schema of a valid self-edit (every key required, no others, the ranges `parse_self_edit` checks),
+    with `num_train_epochs` at most `max_epochs` (see `budget_epochs`).
+
+    Raises:
+        ValueError: `max_epochs` is below 1.
+    """
+    if max_epochs < 1:
+        raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+
+    def obj(props: dict) -> dict:
+        return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+    return obj({
+        "data_generation": obj({k: {"type": "boolean"} for k in _AUG_KEYS}),
+        "training": obj({"strategy": {"enum": list(STRATEGIES)},
+                         "learning_rate": {"type": "number", "exclusiveMinimum": 0, "maximum": LR_MAX},
+                         "num_train_epochs": {"type": "integer", "minimum": EPOCHS_RANGE[0],
+                                              "maximum": min(max_epochs, EPOCHS_RANGE[1])}}),
+    })
+
+
+def budget_epochs(max_examples: int, batch_size: int = 1, max_steps: int = MAX_STEPS) -> int:
+    """The most epochs that stay within `max_steps` on any TTT data of at most `max_examples` pairs:
+    ``max_steps * batch_size // max_examples``, at most 10 (0 when even one epoch of a full cap is over budget).
+
+    Args:
+        max_examples: the cap on TTT pairs (`ttt.max_examples`; the paper's 250 gives 3 epochs at batch 2).
+        batch_size: pairs per step (`ttt.batch_size * ttt.grad_accum`). Default: 1.
+        max_steps: the budget (`ttt.max_steps`). Default: 375 (SEAL).
+    """
+    return min(EPOCHS_RANGE[1], max_steps * batch_size // max_examples)
 
 
 def step_budget(n_examples: int, epochs: int, batch_size: int = 1) -> int:

@@ -26,6 +26,12 @@ The target (what the model is trained on and should generate) is `grid_to_text(t
 `SealError`: a malformed generation is an expected outcome that scores zero, not a user error) on an empty text,
 a non-digit character (spaces and ``\\r`` included), ragged rows, or a side over 30.
 
+Constrained answers (`solve.constrained`): `grid_regex(expected_shape(demos, test_input))` is the language of
+grids the answer is decoded under: digit rows of the shape the demonstrations imply (the test input's shape when
+every demonstration keeps its input's shape, else the one shape all demonstration outputs share), or, when they imply
+none, any rectangular grid up to 30x30 (the model picks the shape). Such an answer always parses unless the answer's
+token budget cuts it short.
+
 Departure from marc/SEAL: they write grids as Python-list text (``[[0, 1], [2, 3]]``, marc's
 `PythonListGridRepresenter`) inside chat messages; one digit per cell is about 3x fewer tokens and leaves no
 bracket/comma syntax to get wrong. Chat templating is the model code's job, not this module's.
@@ -86,6 +92,35 @@ def text_to_grid(text: str) -> np.ndarray:
     grid = flat.astype(DTYPE).reshape(len(lines), width)
     grid.flags.writeable = False
     return grid
+
+
+def expected_shape(demos: Sequence, test_input: np.ndarray) -> tuple[int, int] | None:
+    """The output shape the demonstrations imply for `test_input`, or None when they imply none.
+
+    The test input's shape when every demonstration's output has its input's shape; else the shape every
+    demonstration output shares; else None (the shape depends on the content). No demonstrations: None.
+    """
+    if not demos:
+        return None
+    if all(ex.output.shape == ex.input.shape for ex in demos):
+        return tuple(np.asarray(test_input).shape)
+    shapes = {ex.output.shape for ex in demos}
+    return tuple(shapes.pop()) if len(shapes) == 1 else None
+
+
+def grid_regex(shape: tuple[int, int] | None) -> str:
+    """A regular expression of `grid_to_text` grids of `shape` (rows, columns), or of any rectangular grid up to
+    30x30 when `shape` is None (one alternative per width, so rows cannot be ragged).
+
+    Raises:
+        ValueError: a side outside 1..30.
+    """
+    if shape is None:
+        return "|".join(f"[0-9]{{{w}}}(?:\n[0-9]{{{w}}}){{0,{MAX_SIDE - 1}}}" for w in range(1, MAX_SIDE + 1))
+    rows, cols = shape
+    if not (1 <= rows <= MAX_SIDE and 1 <= cols <= MAX_SIDE):
+        raise ValueError(f"grid shape must be within 1..{MAX_SIDE} on each side, got {rows}x{cols}")
+    return f"[0-9]{{{cols}}}(?:\n[0-9]{{{cols}}}){{{rows - 1}}}"
 
 
 def format_example(example) -> str:

@@ -6,7 +6,8 @@ inference), the task's ARC prompt (`format.format_task_prompt`) goes into the to
 message. Every prompt of the task is decoded greedily in one `HFGenerator.generate` call (sorted by length, so batches
 pad little). Each output is parsed strictly (`format.text_to_grid`), mapped back with the view's `invert_grid`, and
 `vote.vote` keeps `solve.attempts` (2) answers per test input; a test input is solved when one of them equals its
-solution (pass@2).
+solution (pass@2). With `solve.constrained` each answer is decoded under `format.grid_regex` of the shape the
+prompt's demonstrations imply (`format.expected_shape`, in the prompt's view), so it is a grid by construction.
 
 Test-time training pairs (`encode_pairs`) and inference prompts (`build_prompts`) go through the same
 `models.generate.chat_prompt` and `models.generate.encode` (prompt = user message, target grid = assistant reply, then
@@ -26,11 +27,12 @@ import numpy as np
 
 from seal.domains.arc.augment import Augmenter, geometric_views
 from seal.domains.arc.config import ArcSolveConfig
-from seal.domains.arc.format import format_task_prompt, grid_to_text
+from seal.domains.arc.format import expected_shape, format_task_prompt, grid_regex, grid_to_text
 from seal.domains.arc.grid import grid_to_list
 from seal.domains.arc.tasks import Task
 from seal.domains.arc.vote import candidates_from_texts, vote
 from seal.inner.train import Example
+from seal.models.constrain import Constraint
 from seal.models.generate import HFGenerator, chat_prompt, encode
 
 
@@ -79,6 +81,7 @@ class SolvePrompt:
     view: int  # index into the views
     text: str  # chat-formatted prompt
     n_tokens: int
+    shape: tuple[int, int] | None = None  # the answer shape its demonstrations imply (format.expected_shape)
 
 
 def build_prompts(tokenizer, task: Task, views: list[Augmenter], demos: str) -> list[SolvePrompt]:
@@ -89,7 +92,7 @@ def build_prompts(tokenizer, task: Task, views: list[Augmenter], demos: str) -> 
         for subset in demo_subsets(seen, demos):
             for ti, test in enumerate(seen.test):
                 text = chat_prompt(tokenizer, format_task_prompt(subset, test.input))
-                out.append(SolvePrompt(ti, vi, text, len(encode(tokenizer, text))))
+                out.append(SolvePrompt(ti, vi, text, len(encode(tokenizer, text)), expected_shape(subset, test.input)))
     return out
 
 
@@ -126,6 +129,7 @@ class SolveResult:
     n_prompts: int = 0
     n_dropped: int = 0  # prompts over the length limit
     n_parse_failures: int = 0  # outputs that are not a well-formed grid
+    constrained: bool = False  # answers decoded under the grid grammar (solve.constrained)
     max_prompt_tokens: int = 0
     max_new_tokens: int = 0
     sample_output: str = ""  # the shortest prompt's raw output, for inspection
@@ -139,7 +143,8 @@ class SolveResult:
         """JSON-ready summary (attempts as nested lists)."""
         return {"attempts": [[grid_to_list(g) for g in a] for a in self.attempts], "solved": self.solved,
                 "n_prompts": self.n_prompts, "n_dropped_prompts": self.n_dropped,
-                "n_parse_failures": self.n_parse_failures, "max_prompt_tokens": self.max_prompt_tokens,
+                "n_parse_failures": self.n_parse_failures, "constrained_answers": self.constrained,
+                "max_prompt_tokens": self.max_prompt_tokens,
                 "max_new_tokens": self.max_new_tokens, "sample_output": self.sample_output[:500],
                 **({"reason": self.reason} if self.reason else {})}
 
@@ -161,7 +166,8 @@ def solve_task(model, tokenizer, task: Task, cfg: ArcSolveConfig) -> SolveResult
     limit = context_limit(model, cfg, budget)
     prompts = build_prompts(tokenizer, task, views, cfg.demos)
     n_tests = len(task.test)
-    result = SolveResult([[] for _ in range(n_tests)], [None] * n_tests, max_new_tokens=budget)
+    result = SolveResult([[] for _ in range(n_tests)], [None] * n_tests, max_new_tokens=budget,
+                         constrained=cfg.constrained)
     result.reason = check_fits(prompts, n_tests, limit)
     if result.reason:
         result.solved = [False if t.output is not None else None for t in task.test]
@@ -169,7 +175,9 @@ def solve_task(model, tokenizer, task: Task, cfg: ArcSolveConfig) -> SolveResult
     kept = sorted((p for p in prompts if p.n_tokens <= limit), key=lambda p: p.n_tokens)
     result.n_prompts, result.n_dropped = len(kept), len(prompts) - len(kept)
     result.max_prompt_tokens = max(p.n_tokens for p in kept)
-    texts = HFGenerator(model, tokenizer, cfg.batch_size).generate([p.text for p in kept], max_new_tokens=budget)
+    constraints = [Constraint("regex", grid_regex(p.shape)) for p in kept] if cfg.constrained else None
+    texts = HFGenerator(model, tokenizer, cfg.batch_size).generate([p.text for p in kept], max_new_tokens=budget,
+                                                                   constraint=constraints)
     result.sample_output = texts[0]
     for ti, test in enumerate(task.test):
         by_view = []
