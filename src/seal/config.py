@@ -375,8 +375,9 @@ class InnerConfig:
     max_grad_norm: float = opt(1.0, "the gradient's L2 norm is clipped to this before each step (0 = no clipping); "
                                     "SEAL's inner loop runs HF Trainer, whose default is 1.0; multi clips each "
                                     "adapter by its own norm", NON_NEGATIVE)
-    append_eos: bool = opt(True, "fast and multi: end every document with one EOS token, in the loss (SEAL's code "
-                                 "trains on EOS pads after every document)")
+    append_eos: bool = opt(False, "fast and multi: end every document with one EOS token, in the loss, as SEAL's "
+                                  "code does with its EOS pads; off: on SEAL's GPT-4.1 self-edits it taught SmolLM2 "
+                                  "to answer with nothing (BENCHMARKS.md)")
 
     def __post_init__(self):
         check_ranges(self)

@@ -21,18 +21,20 @@ SEEDS = [0, 5, 9]
 def test_multi_adapter_training_equals_separate_runs(tiny, max_grad_norm):
     model, tokenizer = tiny
     cfg = InnerConfig(lora=LoraConfig(r=4, alpha=8, target_modules=("q_proj", "v_proj", "down_proj")),
-                      learning_rate=1e-2, epochs=3, batch_size=2, max_grad_norm=max_grad_norm)
+                      learning_rate=3e-3, epochs=3, batch_size=2, max_grad_norm=max_grad_norm)
+    # lr 3e-3: at 1e-2 this random model's training amplifies float rounding past 1e-5 (two fast runs that differ
+    # only in padding differ by 1.6e-4 on DOCS[0] without EOS)
     fast = FastAdapter(copy.deepcopy(model), tokenizer, cfg)
     separate = []
     for docs, seed in zip(DOCS, SEEDS):
         with fast.trained(docs, seed) as stats:
             separate.append((stats.losses, lora_state(fast.model)))
-    if max_grad_norm:  # clipping changed every adapter's weights by 10x the tolerance below: the comparison covers it
+    if max_grad_norm:  # clipping moved every adapter's weights by 5x the tolerance below: the comparison covers it
         unclipped = InnerConfig(**{**cfg.__dict__, "max_grad_norm": 0.0})
         for (_, weights), docs, seed in zip(separate, DOCS, SEEDS):
             with fast.trained(docs, seed, unclipped):
                 gap = max(float((w - weights[k]).abs().max()) for k, w in lora_state(fast.model).items())
-            assert gap > 1e-4
+            assert gap > 5e-5
     multi = MultiAdapter(copy.deepcopy(model), tokenizer, InnerConfig(**{**cfg.__dict__, "multi": 3}))
     with multi.trained_many(DOCS, SEEDS) as stats:
         for j, (losses, weights) in enumerate(separate):

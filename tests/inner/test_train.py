@@ -17,7 +17,8 @@ from seal.inner.train import (Example, FastAdapter, ReferenceAdapter, collate, e
 FACT = Passage("zorbia", "Zorbia", "The capital of Zorbia is Quelmar.",
                (QA("What is the capital of Zorbia?", ("Quelmar",)),))
 QUIZ_DOC = PLAIN.format(title="Zorbia", question="What is the capital of Zorbia?") + " Quelmar"
-CFG = InnerConfig(lora=LoraConfig(r=8, alpha=16), learning_rate=1e-2, epochs=30, seeds=1)
+# a trained EOS after the document ends the quiz answer right after the fact (the random model has no other stop)
+CFG = InnerConfig(lora=LoraConfig(r=8, alpha=16), learning_rate=1e-2, epochs=30, seeds=1, append_eos=True)
 
 
 def fresh(tiny):

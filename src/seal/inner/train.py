@@ -11,8 +11,10 @@ stats, with `adapter.model` answering the quiz inside it and the exact base mode
   (end-of-text) tokens in the loss, a fresh PEFT model and `transformers.Trainer` per self-edit, the adapter saved
   to disk and reloaded before the quiz.
 
-Departure from SEAL (fast mode only): pads never enter the loss. SEAL's pads are EOS tokens, so its model also
-learns to end every document; `inner.append_eos` keeps that part by ending each document with one trained EOS token.
+Departures from SEAL (fast mode only): pads never enter the loss, and neither does an end of document. SEAL's pads
+are EOS tokens, so its model also learns to end every document right after a short line; on SEAL's own GPT-4.1
+self-edits that taught SmolLM2 to answer quiz questions with nothing (BENCHMARKS.md). `inner.append_eos: true` ends
+each document with one trained EOS token, as SEAL's first pad does.
 Both modes clip the gradient norm at `inner.max_grad_norm` before each optimizer step, as Trainer does (default 1.0).
 """
 
