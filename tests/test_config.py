@@ -110,6 +110,19 @@ def test_every_numeric_option_refuses_a_negative_value_naming_key_and_value(kind
         assert section in str(e.value) and "-1" in str(e.value), (key, str(e.value))
 
 
+@pytest.mark.parametrize("kind", ["knowledge", "arc"])
+def test_every_float_option_refuses_nan(kind):
+    """NaN compares false with every bound; a range check that only compares would let it through."""
+    from seal.domains.arc.config import ArcConfig
+
+    cls = KnowledgeConfig if kind == "knowledge" else ArcConfig
+    keys = [k for k, v in numeric_keys(cls()) if isinstance(v, float)]
+    assert "inner.max_grad_norm" in keys or kind == "arc"
+    for key in keys:
+        with pytest.raises(ConfigError, match=f"{key}: must be .*, got nan"):
+            load_config(cls, None, [f"{key}=.nan"])
+
+
 @pytest.mark.parametrize("kind, override, message", [
     ("knowledge", "quiz.batch_size=0", "quiz.batch_size: must be at least 1, got 0"),
     ("knowledge", "self_edit.batch_size=0", "self_edit.batch_size: must be at least 1, got 0"),

@@ -35,6 +35,8 @@ class Range:
         """None when `value` (None = unset, always accepted) lies in the range, else what is wrong with it."""
         if value is None:
             return None
+        if value != value:  # NaN compares false with every bound, so it would pass them all
+            return f"must be {self}, got {value!r}"
         low = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
         high = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
         return f"must be {self}, got {value!r}" if low or high else None

@@ -52,10 +52,11 @@ import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
 
+from seal.config import COUNT, NON_NEGATIVE, POSITIVE, check_ranges, opt
 from seal.errors import ConfigError, JudgeError
 
 # Bump when the rubric changes, so cached verdicts from an older rubric are not reused.
@@ -703,56 +704,26 @@ class CachedJudge(Judge):
 class JudgeConfig:
     """Settings of the LLM judge."""
 
-    backend: str = field(
-        default="openai",
-        metadata={"help": "'openai' (any OpenAI-compatible endpoint) or 'local' (a Hugging Face model)."},
-    )
-    base_url: str = field(
-        default="",
-        metadata={
-            "help": "API root for the openai backend, e.g. https://api.openai.com/v1 or http://127.0.0.1:8000/v1."
-        },
-    )
-    model: str = field(
-        default="gpt-4.1",
-        metadata={"help": "Judge model name for the openai backend (the paper's judge is GPT-4.1; mini is cheaper)."},
-    )
-    api_key_env: str = field(
-        default="OPENAI_API_KEY",
-        metadata={"help": "Environment variable holding the API key; unset sends no key (local servers)."},
-    )
-    timeout_s: float = field(
-        default=30.0, metadata={"help": "Timeout of one request, in seconds (cut to what is left of deadline_s)."}
-    )
-    max_retries: int = field(
-        default=3, metadata={"help": "Retries per item after timeouts, HTTP 429/5xx or unparseable replies."}
-    )
-    backoff_s: float = field(
-        default=1.0, metadata={"help": "Wait before the first retry, in seconds; doubles at each retry."}
-    )
-    max_workers: int = field(default=8, metadata={"help": "Items requested concurrently (openai backend)."})
-    max_tokens: int = field(
-        default=8,
-        metadata={"help": "Reply length limit (openai backend); one word is enough, a reasoning judge needs more."},
-    )
-    deadline_s: float = field(
-        default=120.0,
-        metadata={"help": "Most seconds one quiz's verdicts (or one self-edit's rating) may take, retries included; "
-                          "past it the command stops with an error."},
-    )
+    backend: str = opt("openai", "'openai' (any OpenAI-compatible endpoint) or 'local' (a Hugging Face model).")
+    base_url: str = opt("", "API root for the openai backend, e.g. https://api.openai.com/v1 or "
+                            "http://127.0.0.1:8000/v1.")
+    model: str = opt("gpt-4.1", "Judge model name for the openai backend (the paper's judge is GPT-4.1; mini is "
+                                "cheaper).")
+    api_key_env: str = opt("OPENAI_API_KEY", "Environment variable holding the API key; unset sends no key (local "
+                                             "servers).")
+    timeout_s: float = opt(30.0, "Timeout of one request, in seconds (cut to what is left of deadline_s).", POSITIVE)
+    max_retries: int = opt(3, "Retries per item after timeouts, HTTP 429/5xx or unparseable replies.", NON_NEGATIVE)
+    backoff_s: float = opt(1.0, "Wait before the first retry, in seconds; doubles at each retry.", NON_NEGATIVE)
+    max_workers: int = opt(8, "Items requested concurrently (openai backend).", COUNT)
+    max_tokens: int = opt(8, "Reply length limit (openai backend); one word is enough, a reasoning judge needs more.",
+                          COUNT)
+    deadline_s: float = opt(120.0, "Most seconds one quiz's verdicts (or one self-edit's rating) may take, retries "
+                                   "included; past it the command stops with an error.", POSITIVE)
 
     def __post_init__(self) -> None:
         if self.backend not in ("openai", "local"):
             raise ConfigError(f"judge backend must be 'openai' or 'local', got {self.backend!r}")
-        if self.timeout_s <= 0:
-            raise ConfigError(f"judge timeout_s must be positive, got {self.timeout_s}")
-        if self.max_retries < 0 or self.backoff_s < 0:
-            raise ConfigError(f"judge max_retries and backoff_s must be >= 0, got {self.max_retries}, {self.backoff_s}")
-        if self.max_workers < 1:
-            raise ConfigError(f"judge max_workers must be >= 1, got {self.max_workers}")
-        if self.max_tokens < 1 or self.deadline_s <= 0:
-            raise ConfigError(f"judge max_tokens must be >= 1 and deadline_s positive, got {self.max_tokens}, "
-                              f"{self.deadline_s}")
+        check_ranges(self, "judge.")
         if self.base_url and not _is_http_url(self.base_url):
             from seal.store.runs import redact_text  # a key pasted into the URL stays off the terminal
 

@@ -52,9 +52,9 @@ class Example:
     n_prompt: int = 0
 
 
-def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool) -> list[Example]:
+def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = False) -> list[Example]:
     """Whole documents, every token in the loss: the tokenizer's own special tokens, the text, then EOS when
-    `add_eos` (`inner.append_eos`); truncated to `max_tokens`."""
+    `add_eos` (`inner.append_eos`, default false as there); truncated to `max_tokens`."""
     ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
     eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
     return [Example((list(x) + eos)[:max_tokens]) for x in ids]
