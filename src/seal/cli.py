@@ -85,9 +85,7 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
         SealError: the run is another command's; a value is invalid; an override changes a key outside RESUMABLE
             (all such keys named); a key recorded redacted is not given again.
     """
-    import yaml
-
-    from seal.config import _build, _set_dotted, load_config, parse_override, to_dict
+    from seal.config import _build, _set_dotted, load_config, load_yaml, parse_override, to_dict
     from seal.store.runs import redacted_keys
 
     if run.manifest["command"] != command:
@@ -95,7 +93,7 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
     tree: dict = {}
     if config is not None:
         load_config(cfg_class, config)  # the file's own errors, as for a new run
-        tree = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        tree = load_yaml(config.read_text(encoding="utf-8")) or {}
     for text in overrides:
         _set_dotted(tree, *parse_override(text))
     recorded = run.manifest["config"]
