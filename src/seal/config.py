@@ -97,7 +97,7 @@ class ModelConfig:
 
 def missing_model_dir(name: str) -> bool:
     """Whether a model name is a local path that is not a directory: it starts with ".", "/" or "~", or has more
-    than one "/" (a hub id has one), as `seal.models.load` reads names; checked before a run's work starts."""
+    than one "/" (a hub id has one). `seal.models.load` refuses such names; configs check them before a run's work."""
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
     return looks_like_path and not Path(name).expanduser().is_dir()
 

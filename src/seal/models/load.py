@@ -15,6 +15,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from seal.config import missing_model_dir
 from seal.errors import ModelError
 from seal.models import builtin
 
@@ -131,7 +132,7 @@ def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_rem
         model, tokenizer = builtin.random_model(name_or_path, torch_dtype, device, seed=seed)
         return model, _prepare_tokenizer(tokenizer)
     source = resolve_source(name_or_path)
-    if not Path(source).expanduser().is_dir() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
+    if missing_model_dir(source):
         raise ModelError(f"unknown model {name_or_path!r}: not a built-in name and no such directory")
     offline = None if Path(source).expanduser().is_dir() else _hub_local_only(source)
     kwargs = dict(trust_remote_code=trust_remote_code, local_files_only=offline is not None)
