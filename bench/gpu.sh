@@ -2,7 +2,7 @@
 # The prepared accelerator run: the paper's models (random weights, bf16) timed in one command, about 6-8 minutes on
 # one H100/H200. Needs only python3 with PyTorch, transformers and PEFT; installs nothing.
 #
-#   bench/gpu.sh OUT_DIR [DATA_DIR] [extra options of python -m seal.recipes.bench_gpu ...]
+#   bench/gpu.sh OUT_DIR [DATA_DIR] [extra options of python -m seal.bench.gpu ...]
 #
 # DATA_DIR (default: ../shared/data beside the checkout) holds SEAL's self-edits and ARC tasks, found as
 # DATA_DIR/gpt4_1_val.json or DATA_DIR/seal-self-edits/gpt4_1_val.json, and likewise
@@ -25,5 +25,5 @@ edits=$(find_file gpt4_1_val.json seal-self-edits)
 arc=$(find_file arc-agi_training_challenges_filtered_1B_training_set.json arc)
 mkdir -p "$out"
 export HF_HUB_OFFLINE=1 PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 SEAL_CACHE="${SEAL_CACHE:-$out/../seal-cache}"
-${PYTHON:-python3} -m seal.recipes.bench_gpu --out "$out" --self-edits "$edits" --arc-tasks "$arc" "$@" \
+${PYTHON:-python3} -m seal.bench.gpu --out "$out" --self-edits "$edits" --arc-tasks "$arc" "$@" \
   2>&1 | tee "$out/log.txt"

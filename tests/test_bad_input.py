@@ -123,8 +123,9 @@ CASES = [
     ("positional", KE + ["--set", "self_edit.families_file={d}/positional.yaml"], ["positional.yaml", "{0}"]),
     ("no-passage", KE + ["--set", "self_edit.families_file={d}/no_passage.yaml"], ["no_passage.yaml", "{passage}"]),
     *[(f"{' '.join(command)}-families-before-the-model",
-       [*command, "--set", "model.name=./no/such/model", "--set", "self_edit.families_file={d}/braces.yaml",
-        "--set", "outer.eval_contexts=1", "--set", "outer.contexts_per_round=1"], ["braces.yaml", "'fam'"])
+       [*command, "--set", "model.name=./no/such/model", "--set", "self_edit.families_file={d}/braces.yaml"]
+       + (["--set", "outer.eval_contexts=1", "--set", "outer.contexts_per_round=1"] if command[1] == "train" else []),
+       ["braces.yaml", "'fam'"])
       for command in (["bench", "inner-loop"], ["bench", "rewards"], ["knowledge", "eval"], ["knowledge", "train"],
                       ["knowledge", "cpt"], ["knowledge", "continual"])],
     # external self-edits: checked before any condition runs
@@ -283,3 +284,11 @@ def test_bad_arc_tasks_name_file_task_and_value(tmp_path, task, message):
     with pytest.raises(DataError) as e:
         load_tasks(path)
     assert str(e.value) == f"{path}: {message}"
+
+
+def test_a_section_another_command_reads_is_refused_by_name(tmp_path, capsys):
+    """One config per command: `outer` is `knowledge train`'s, so `knowledge eval` names it as unknown."""
+    code, _, err = seal_in_process(capsys, ["knowledge", "eval", "--set", "outer.rounds=3",
+                                            "--set", f"run.root={tmp_path / 'runs'}"])
+    assert code == 2 and "unknown config key outer (known: data, eval, executor, generation" in err
+    assert units_done(tmp_path / "runs") == 0

@@ -32,6 +32,19 @@ def test_help_and_listings(tmp_path):
     assert shown.returncode == 0 and "epochs: 3" in shown.stdout
 
 
+def test_config_show_of_a_command_lists_only_the_sections_it_reads():
+    sections = lambda out: {line.split(":")[0] for line in out.splitlines() if line and line[0].isalpha()}  # noqa: E731
+    every = sections(seal("config", "show", "knowledge").stdout)
+    assert {"outer", "cpt", "continual", "reward"} <= every
+    train = sections(seal("config", "show", "knowledge", "train").stdout)
+    assert "outer" in train and "reward" in train and not {"cpt", "continual"} & train
+    continual = sections(seal("config", "show", "knowledge", "continual").stdout)
+    assert "continual" in continual and not {"outer", "cpt", "reward", "eval", "executor"} & continual
+    assert continual < every and train < every
+    out = seal("config", "show", "knowledge", "learn")
+    assert out.returncode == 2 and "unknown command knowledge 'learn' (known: eval, train, cpt, continual)" in out.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["data", "show", "missing.json"], "no such file"),
     (["config", "show", "knowledge", "--set", "inner.nope=1"], "inner.nope"),

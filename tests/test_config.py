@@ -71,14 +71,29 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(KnowledgeConfig, bad)
 
 
-def test_every_shipped_config_validates():
+def test_every_shipped_config_validates(monkeypatch):
     from pathlib import Path
+
+    monkeypatch.setenv("SEAL_DATA", "/data")  # configs name SEAL's files under this root
 
     configs = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.yaml"))
     assert configs
     for path in configs:
         if path.parent.name == "knowledge":
             load_config(KnowledgeConfig, path)
+
+
+def test_a_data_root_variable_is_expanded_or_named_when_unset(monkeypatch, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("data:\n  source: ${SEAL_DATA}/squad/squad_val.json\n")
+    monkeypatch.setenv("SEAL_DATA", "/srv/seal-data")
+    assert load_config(KnowledgeConfig, config).data.source == "/srv/seal-data/squad/squad_val.json"
+    assert load_config(KnowledgeConfig, None, ["eval.external_file=${SEAL_DATA}/e.json",
+                                               "eval.conditions=[base,external]"]).eval.external_file == \
+        "/srv/seal-data/e.json"
+    monkeypatch.delenv("SEAL_DATA")
+    with pytest.raises(ConfigError, match=r"data.source: \$\{SEAL_DATA\} is not set; export SEAL_DATA"):
+        load_config(KnowledgeConfig, config)
 
 
 def numeric_keys(cfg, prefix=""):

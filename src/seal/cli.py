@@ -10,6 +10,7 @@ Every command that creates a run prints `run: <dir>` as its last line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from contextlib import contextmanager
@@ -38,16 +39,23 @@ ResumeOpt = typer.Option(None, "--resume", help="continue an interrupted run dir
                                                 "change only run-time keys (model.threads, executor.*, judge access)")
 
 
-def _config_class(kind: str):
+def _config_class(kind: str, command: str | None = None):
+    """The config of `seal KIND COMMAND` (every section of the kind when `command` is None)."""
     if kind == "knowledge":
-        from seal.domains.knowledge.config import KnowledgeConfig
+        from seal.domains.knowledge.config import COMMANDS, KnowledgeConfig
 
-        return KnowledgeConfig
-    if kind == "arc":
+        classes, every = COMMANDS, KnowledgeConfig
+    elif kind == "arc":
         from seal.domains.arc.config import ArcConfig
 
-        return ArcConfig
-    raise SealError(f"unknown config kind {kind!r} (knowledge, arc)")
+        classes, every = {"eval": ArcConfig, "train": ArcConfig}, ArcConfig
+    else:
+        raise SealError(f"unknown config kind {kind!r} (knowledge, arc)")
+    if command is None:
+        return every
+    if command not in classes:
+        raise SealError(f"unknown command {kind} {command!r} (known: {', '.join(classes)})")
+    return classes[command]
 
 
 # What a resume may change: how and where the work runs (threads, executor, the vLLM engine's memory, how the judge is
@@ -71,12 +79,6 @@ def _flat(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def _merged(base: dict, over: dict) -> dict:
-    """`base` with the keys of `over` replaced, section by section."""
-    return base | {k: _merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-                   for k, v in over.items()}
-
-
 def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overrides):
     """The config a resumed run continues with: its recorded config, then `--config` and `--set` on top, where only
     keys that `RESUMABLE` names (and keys recorded redacted) may change. Returns (config, {key: [recorded, new]}).
@@ -85,7 +87,7 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
         SealError: the run is another command's; a value is invalid; an override changes a key outside RESUMABLE
             (all such keys named); a key recorded redacted is not given again.
     """
-    from seal.config import _build, _set_dotted, load_config, load_yaml, parse_override, to_dict
+    from seal.config import _build, _set_dotted, load_config, load_yaml, merge_sections, parse_override, to_dict
     from seal.store.runs import redacted_keys
 
     if run.manifest["command"] != command:
@@ -96,8 +98,9 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
         tree = load_yaml(config.read_text(encoding="utf-8")) or {}
     for text in overrides:
         _set_dotted(tree, *parse_override(text))
-    recorded = run.manifest["config"]
-    cfg = _build(cfg_class, _merged(recorded, tree))
+    sections = {f.name for f in dataclasses.fields(cfg_class)}  # runs recorded before one config per command
+    recorded = {k: v for k, v in run.manifest["config"].items() if k in sections}  # hold every section
+    cfg = _build(cfg_class, merge_sections(recorded, tree))
     # keys a run recorded before they existed compare as their defaults
     before, after = _flat(to_dict(cfg_class())) | _flat(recorded), _flat(to_dict(cfg))
     changed = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
@@ -114,11 +117,11 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
     return cfg, changed
 
 
-def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path]):
+def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path], base: Optional[Path] = None):
     """A new run directory for the config (defaults, YAML, --set), or the run being resumed (`_resumed_config`).
     A refused resume writes nothing to the run. Returns (run, config, whether the run is new)."""
     from seal.config import load_config, to_dict
-    from seal.store.runs import create_run, read_run
+    from seal.store.runs import create_run, read_run, runs_root
 
     if resume is not None:
         run = read_run(resume)
@@ -130,15 +133,14 @@ def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path
             run.close()
             raise
         return run, cfg, False
-    cfg = load_config(cfg_class, config, overrides)
-    root = cfg.run.root if cfg.run.root != "runs" else os.environ.get("SEAL_RUNS", "runs")
-    return create_run(root, command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg, True
+    cfg = load_config(cfg_class, config, overrides, base=base)
+    return create_run(runs_root(cfg.run.root), command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg, True
 
 
-def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, defaults=()) -> None:
-    """The body of every command that creates a run: config (defaults, YAML, --set), run directory (new or
-    resumed), the recipe, its table, then the closing lines."""
-    run, cfg, new = _start_run(command, cfg_class, config, list(defaults) + list(overrides), resume)
+def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, base=None) -> None:
+    """The body of every command that creates a run: config (defaults, the command's own `base` YAML, --config,
+    --set), run directory (new or resumed), the recipe, its table, then the closing lines."""
+    run, cfg, new = _start_run(command, cfg_class, config, overrides, resume, base)
     with _finishing(run, new):
         result = recipe(run, cfg)
     typer.echo(formatter(result))
@@ -213,11 +215,11 @@ def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON 
 def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default: $SEAL_RUNS or ./runs)")):
     """Every run with its status and what it was; damaged runs (unreadable manifest or store) are listed, then named
     in an error (exit status 2)."""
-    from seal.store.runs import list_runs
+    from seal.store.runs import list_runs, runs_root
 
     rows = list_runs(root)
     if not rows:
-        typer.echo(f"no runs under {root or os.environ.get('SEAL_RUNS', 'runs')}")
+        typer.echo(f"no runs under {runs_root(root)}")
     for row in rows:
         typer.echo(f"{row['dir']:<60} {row['status']:<12} {row['command']:<18} {row['model']}")
     damaged = [row["error"] for row in rows if row["status"] == "damaged"]
@@ -226,40 +228,46 @@ def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default
 
 
 @config_app.command("show")
-def config_show(kind: str = typer.Argument("knowledge", help="knowledge or arc"), config: Optional[Path] = ConfigOpt,
-                set: List[str] = SetOpt):
+def config_show(kind: str = typer.Argument("knowledge", help="knowledge or arc"),
+                command: Optional[str] = typer.Argument(None, help="a command (knowledge: eval, train, cpt, continual): "
+                                                                   "only the sections it reads; default: every one"),
+                config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
     """Print the fully resolved config (defaults, then the YAML file, then --set overrides), each option's help as a
     comment above it."""
     from seal.config import load_config, to_commented_yaml
 
-    typer.echo(to_commented_yaml(load_config(_config_class(kind), config, set)), nl=False)
+    typer.echo(to_commented_yaml(load_config(_config_class(kind, command), config, set)), nl=False)
 
 
 @knowledge_app.command("eval")
 def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """The paper's single-passage table: base, passage, self-edit, external and checkpoint conditions."""
-    from seal.domains.knowledge.config import KnowledgeConfig
-    from seal.recipes.knowledge_eval import format_table, run_eval
+    from seal.recipes.knowledge_eval import run_eval
+    from seal.reports.tables import knowledge_table
 
-    _run_recipe("knowledge eval", KnowledgeConfig, config, set, resume, run_eval, format_table)
+    _run_recipe("knowledge eval", _config_class("knowledge", "eval"), config, set, resume, run_eval, knowledge_table)
 
 
 @knowledge_app.command("train")
 def knowledge_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """ReST-EM: train the model to write self-edits that help it learn; ends with the round curve."""
-    from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.knowledge_train import run_train
     from seal.reports.curve import format_curve
 
-    _run_recipe("knowledge train", KnowledgeConfig, config, set, resume, run_train, format_curve)
+    _run_recipe("knowledge train", _config_class("knowledge", "train"), config, set, resume, run_train, format_curve)
 
 
 bench_app = typer.Typer(help="Benchmarks whose output is a table of ratios measured side by side.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-QUICK = ["data.n=2", "self_edit.k=1", "self_edit.max_new_tokens=128", "inner.epochs=1", "inner.seeds=2",
-         "quiz.metric=short-contains"]
+
+
+def _bench_defaults(name: str) -> Path:
+    """A bench's own defaults, a YAML file shipped in `seal/bench/defaults/` (a --config file and --set go on top)."""
+    from importlib import resources
+
+    return Path(str(resources.files("seal.bench") / "defaults" / f"{name}.yaml"))
 
 
 @bench_app.command("inner-loop")
@@ -273,58 +281,53 @@ def bench_inner_loop(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt
                      jobs: int = typer.Option(8, help="inner loops per executor setup (with --executor)")):
     """SEAL's inner loop (reference) against the fast and multi-adapter paths, or (--executor) the local executor
     against N Ray workers; writes bench.json."""
-    from seal.domains.knowledge.config import KnowledgeConfig
-
+    bench_config = _config_class("knowledge", "eval")
     if executor is not None:
-        from seal.executors.bench import SETUP, format_executor_bench, run_executor_bench
+        from seal.bench.executors import SETUP, format_executor_bench, run_executor_bench
 
         setups = tuple(s.strip() for s in executor.split(",") if s.strip())
         if not setups or any(not SETUP.fullmatch(s) for s in setups) or jobs < 1:
             raise SealError("--executor: comma-separated local and ray-N setups (N >= 1), e.g. local,ray-1,ray-2; "
                             "--jobs at least 1")
-        defaults = ["data.n=2", "inner.epochs=3", "quiz.metric=short-contains", "model.threads=1"]
-        _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None,
-                    lambda run, cfg: run_executor_bench(run, cfg, jobs, setups), format_executor_bench, defaults)
+        _run_recipe("bench inner-loop", bench_config, config, set, None,
+                    lambda run, cfg: run_executor_bench(run, cfg, jobs, setups), format_executor_bench,
+                    _bench_defaults("executors"))
         return
-    from seal.recipes.bench_inner_loop import check_paths, format_bench, run_bench
+    from seal.bench.inner_loop import check_paths, format_bench, run_bench
 
     chosen = tuple(p.strip() for p in paths.split(",") if p.strip())
     if not chosen:
         raise SealError("--paths: comma-separated paths (reference, fast, multi, multi-N)")
     check_paths(chosen)
-    defaults = ["data.n=2", "self_edit.k=2", "self_edit.max_new_tokens=256", "quiz.metric=short-contains"]
-    _run_recipe("bench inner-loop", KnowledgeConfig, config, set, None, lambda run, cfg: run_bench(run, cfg, chosen),
-                format_bench, QUICK if quick else defaults)
+    _run_recipe("bench inner-loop", bench_config, config, set, None, lambda run, cfg: run_bench(run, cfg, chosen),
+                format_bench, _bench_defaults("inner_loop_quick" if quick else "inner_loop"))
 
 
 @bench_app.command("rewards")
 def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
     """Spearman rank agreement of the log-likelihood reward with the accuracy reward, and their noise."""
-    from seal.domains.knowledge.config import KnowledgeConfig
-    from seal.recipes.bench_rewards import format_reward_bench, run_reward_bench
+    from seal.bench.rewards import format_reward_bench, run_reward_bench
 
-    defaults = ["data.n=3", "self_edit.k=4", "self_edit.max_new_tokens=256", "inner.seeds=2",
-                "quiz.metric=short-contains"]
-    _run_recipe("bench rewards", KnowledgeConfig, config, set, None, run_reward_bench, format_reward_bench, defaults)
+    _run_recipe("bench rewards", _config_class("knowledge", "eval"), config, set, None, run_reward_bench,
+                format_reward_bench, _bench_defaults("rewards"))
 
 
 @knowledge_app.command("cpt")
 def knowledge_cpt(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """Continued pretraining: pool many passages' self-edits, train once, quiz on every passage."""
-    from seal.domains.knowledge.config import KnowledgeConfig
     from seal.recipes.knowledge_cpt import format_cpt, run_cpt
 
-    _run_recipe("knowledge cpt", KnowledgeConfig, config, set, resume, run_cpt, format_cpt)
+    _run_recipe("knowledge cpt", _config_class("knowledge", "cpt"), config, set, resume, run_cpt, format_cpt)
 
 
 @knowledge_app.command("continual")
 def knowledge_continual(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
                         resume: Optional[Path] = ResumeOpt):
     """Sequential self-edits kept one after another: the forgetting matrix, retention and damage."""
-    from seal.domains.knowledge.config import KnowledgeConfig
-    from seal.recipes.knowledge_continual import format_forgetting, run_continual
+    from seal.recipes.knowledge_continual import run_continual
+    from seal.reports.forgetting import format_forgetting
 
-    _run_recipe("knowledge continual", KnowledgeConfig, config, set, resume, run_continual, format_forgetting)
+    _run_recipe("knowledge continual", _config_class("knowledge", "continual"), config, set, resume, run_continual, format_forgetting)
 
 
 @app.command()
@@ -339,9 +342,10 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
 def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """The paper's ARC table: icl, ttt-untrained, seal (a trained checkpoint) and oracle success rates."""
     from seal.domains.arc.config import ArcConfig
-    from seal.recipes.arc_eval import format_table, run_arc_eval
+    from seal.recipes.arc_eval import run_arc_eval
+    from seal.reports.tables import arc_table
 
-    _run_recipe("arc eval", ArcConfig, config, set, resume, run_arc_eval, format_table)
+    _run_recipe("arc eval", ArcConfig, config, set, resume, run_arc_eval, arc_table)
 
 
 @arc_app.command("train")

@@ -9,6 +9,7 @@ machinery.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import textwrap
 import types
@@ -148,6 +149,30 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_variables(text: str, key: str) -> str:
+    """`text` with every `${NAME}` replaced by the environment variable NAME, so that configs name shared data by a
+    root (`${SEAL_DATA}/squad/squad_val.json`) rather than by where a checkout sits. The manifest stores the expanded
+    value, so `--resume` needs no variable.
+
+    Raises:
+        ConfigError: a variable is not set, naming `key` and the variable.
+
+    >>> import os; os.environ["SEAL_DOCTEST_ROOT"] = "/data"
+    >>> expand_variables("${SEAL_DOCTEST_ROOT}/squad.json", "data.source")
+    '/data/squad.json'
+    """
+    def value(m: re.Match) -> str:
+        if m[1] not in os.environ:
+            raise ConfigError(f"{key}: {m[0]} is not set; export {m[1]} (for SEAL's data: the folder holding squad/, "
+                              f"seal-self-edits/ and arc/), got {text!r}")
+        return os.environ[m[1]]
+
+    return _VARIABLE.sub(value, text)
+
+
 def _coerce(value: Any, tp, key: str):
     """Check (and minimally convert) `value` against the annotation `tp`, or raise ConfigError naming `key`."""
     origin = typing.get_origin(tp)
@@ -206,7 +231,7 @@ def _coerce(value: Any, tp, key: str):
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):
-            return value
+            return expand_variables(value, key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
         raise ConfigError(f"{key}: expected a string, got {value!r}")
@@ -285,27 +310,43 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def load_config(cls, path: str | Path | None = None, overrides: typing.Iterable[str] = ()):
-    """Build `cls` from defaults, then the YAML file at `path`, then `key=value` overrides.
+def load_config(cls, path: str | Path | None = None, overrides: typing.Iterable[str] = (),
+                base: str | Path | None = None):
+    """Build `cls` from defaults, then the YAML file `base` (a command's own defaults, e.g. a bench's), then the YAML
+    file at `path`, then `key=value` overrides.
 
     Raises:
         ConfigError: the file is missing or not a mapping, or a key is unknown, or a value has the wrong type.
     """
     tree: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        try:
-            loaded = load_yaml(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: the top level must be a mapping of sections")
-        tree = loaded
+    for file in (base, path):
+        if file is not None:
+            tree = merge_sections(tree, _read_config_file(Path(file)))
     for text in overrides:
         _set_dotted(tree, *parse_override(text))
     return _build(cls, tree)
+
+
+def _read_config_file(p: Path) -> dict:
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        loaded = load_yaml(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: the top level must be a mapping of sections")
+    return loaded
+
+
+def merge_sections(base: dict, over: dict) -> dict:
+    """`base` with the keys of `over` replaced, section by section (nested mappings merge, other values replace).
+
+    >>> merge_sections({"data": {"n": 2, "seed": 1}}, {"data": {"n": 5}, "quiz": {"metric": "f1"}})
+    {'data': {'n': 5, 'seed': 1}, 'quiz': {'metric': 'f1'}}
+    """
+    return base | {k: merge_sections(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                   for k, v in over.items()}
 
 
 def to_dict(cfg) -> dict:
@@ -408,6 +449,17 @@ class SftConfig:
     batch_size: int = opt(2, "per-device batch; batch_size x grad_accum = 10, the paper's effective batch", COUNT)
     grad_accum: int = opt(5, "gradient accumulation steps", COUNT)
     max_length: int = opt(2048, "sequence limit (prompt + self-edit)", COUNT)
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    kind: Literal["local", "ray"] = opt("local", "local: in process; ray: Ray actors, each with a model replica")
+    address: str = opt("", "Ray cluster address (empty: $RAY_ADDRESS, else start a local cluster)")
+    num_workers: int = opt(1, "Ray actors", COUNT)
+    cpus_per_worker: float = opt(1.0, "CPUs per Ray actor", NON_NEGATIVE)
+    gpus_per_worker: float = opt(0.0, "GPUs per Ray actor (fractions share a GPU, e.g. 0.25 for a 1B model)",
+                                 NON_NEGATIVE)
+    max_retries: int = opt(3, "times a job whose worker died is retried on another worker", NON_NEGATIVE)
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def test_arc_eval_on_ray_matches_local(ray_cluster, tmp_path):
 
 def test_executor_bench_runs_the_same_loops_everywhere(ray_cluster, passages_file, tmp_path):
     from seal.config import to_dict
-    from seal.executors.bench import format_executor_bench, run_executor_bench
+    from seal.bench.executors import format_executor_bench, run_executor_bench
     from seal.store.runs import create_run
 
     cfg = config(passages_file, tmp_path / "runs", "local")

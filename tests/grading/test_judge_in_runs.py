@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from openai_server import completion, serve, user_text
-from seal.recipes.knowledge_eval import format_table, summarize
+from seal.reports.tables import knowledge_summary as summarize
+from seal.reports.tables import knowledge_table as format_table
 from seal.store import Store
 
 PASSAGES = [

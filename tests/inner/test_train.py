@@ -11,7 +11,7 @@ from seal.config import InnerConfig, LoraConfig
 from seal.domains.knowledge.data import QA, Passage
 from seal.domains.knowledge.quiz import PLAIN, QuizConfig, answer_quiz
 from seal.inner.lora import attach_lora, lora_state, reset_lora
-from seal.inner.train import (Example, FastAdapter, ReferenceAdapter, collate, epoch_batches, tokenize_documents,
+from seal.inner.train import (TrainExample, FastAdapter, ReferenceAdapter, collate, epoch_batches, tokenize_documents,
                               train_lora)
 
 FACT = Passage("zorbia", "Zorbia", "The capital of Zorbia is Quelmar.",
@@ -60,7 +60,7 @@ def test_same_seed_same_adapter_and_losses(tiny):
 
 
 def test_pads_are_masked_and_batches_group_lengths():
-    batch = collate([Example([5, 6, 7]), Example([8])], pad_id=0, device="cpu")
+    batch = collate([TrainExample([5, 6, 7]), TrainExample([8])], pad_id=0, device="cpu")
     assert batch["labels"].tolist() == [[5, 6, 7], [8, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     lengths = [1, 50, 2, 49, 3, 48, 4, 47]
@@ -82,7 +82,7 @@ def test_reference_mode_trains_on_pads_and_restores_the_base(tiny):
 
 
 def test_prompts_are_masked_out_of_the_loss():
-    batch = collate([Example([1, 2, 3, 4], n_prompt=2), Example([5, 6])], pad_id=0, device="cpu")
+    batch = collate([TrainExample([1, 2, 3, 4], n_prompt=2), TrainExample([5, 6])], pad_id=0, device="cpu")
     assert batch["labels"].tolist() == [[-100, -100, 3, 4], [5, 6, -100, -100]]
 
 

@@ -10,7 +10,8 @@ import torch
 from seal.errors import ModelError
 from seal.models import fingerprint, load
 from seal.models.builtin import smollm2_dir
-from seal.models.generate import HFGenerator, chat_prompt
+from seal.models.generate import HFGenerator
+from seal.models.tokens import chat_prompt
 
 
 def test_tiny_models_are_deterministic_with_a_real_tokenizer():

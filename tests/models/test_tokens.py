@@ -18,7 +18,8 @@ from seal.domains.knowledge.quiz import answer_loglik, quiz_prompts
 from seal.inner.train import tokenize_documents
 from seal.models import load
 from seal.models.builtin import tiny_model
-from seal.models.generate import HFGenerator, chat_prompt, encode, stop_token_ids
+from seal.models.generate import HFGenerator
+from seal.models.tokens import chat_prompt, encode, stop_token_ids
 
 from rigged import always_emits
 

@@ -7,7 +7,7 @@ from seal.config import GenerationConfig, InnerConfig, LoraConfig
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.errors import ConfigError, SealError
 from seal.models.vllm_backend import vllm_max_lora_rank
-from seal.recipes.knowledge_eval import check_config
+from seal.domains.knowledge.evaluation import check_config
 from seal.utils.imports import is_vllm_available
 
 

@@ -6,7 +6,8 @@ from trl import SFTConfig, SFTTrainer
 
 from seal.config import LoraConfig, SftConfig
 from seal.models import load
-from seal.models.generate import HFGenerator, chat_prompt, encode
+from seal.models.generate import HFGenerator
+from seal.models.tokens import chat_prompt, encode
 from seal.outer.sft import sft_and_merge, sft_rows
 
 

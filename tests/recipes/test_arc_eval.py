@@ -9,7 +9,8 @@ from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
 from seal.domains.arc.config import (ArcConfig, ArcDataConfig, ArcEvalConfig, ArcSelfEditConfig, ArcSolveConfig,
                                      ArcTTTConfig)
 from seal.errors import ConfigError
-from seal.recipes.arc_eval import format_table, run_arc_eval
+from seal.recipes.arc_eval import run_arc_eval
+from seal.reports.tables import arc_table as format_table
 from seal.store import create_run, open_run
 
 

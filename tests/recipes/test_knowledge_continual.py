@@ -13,8 +13,8 @@ from seal.config import InnerConfig, LoraConfig, load_config, to_dict
 from seal.domains.knowledge.config import KnowledgeConfig
 from seal.inner.lora import attach_lora, base_weights, fold_lora, reset_lora, restore_base_weights
 from seal.inner.train import tokenize_documents, train_lora
-from seal.recipes.knowledge_continual import (assemble_matrix, build_forgetting, draw_sequences, format_forgetting,
-                                              kl_penalty, replay_documents, run_continual)
+from seal.recipes.knowledge_continual import draw_sequences, kl_penalty, replay_documents, run_continual
+from seal.reports.forgetting import assemble_matrix, build_forgetting, format_forgetting
 from seal.store.runs import create_run
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from seal.recipes.knowledge_continual import build_forgetting, write_forgetting
+from seal.reports.forgetting import build_forgetting, write_forgetting
 from seal.reports.curve import write_curve
 from seal.reports.html import build_report
 from seal.store.runs import create_run
@@ -71,9 +71,9 @@ def images(page: str) -> list[str]:
 def finished(tmp_path):
     run = create_run(tmp_path, "knowledge train", "finished", CONFIG, argv=[])
     fill(run, rounds=2, sequences=2)
-    from seal.recipes.knowledge_train import build_curve
+    from seal.reports.curve import knowledge_curve
 
-    write_curve(run.dir, build_curve(run, run.store.rows("rounds")))
+    write_curve(run.dir, knowledge_curve(run, run.store.rows("rounds")))
     (run.dir / "results.json").write_text(json.dumps({"conditions": {
         "base": {"accuracy": 0.1, "ci95": [0.0, 0.2], "n_questions": 12, "metric": "short-contains",
                  "n_inner_loops": 3, "seconds_per_inner_loop": {}, "empty_answers": 3, "empty_share": 0.25,

@@ -54,6 +54,7 @@ def build_domain(spec: DomainSpec):
 class Domain(Protocol):
     name: str
     tokenizer: Any
+    batch_size: int  # inner loops `evaluate_batch` runs together (1: one at a time); executors group jobs by it
 
     def release(self) -> Any:
         """The plain model without the inner loop's adapter (the domain is unusable afterwards), for the M-step."""
@@ -71,8 +72,12 @@ class Domain(Protocol):
     def self_edit_prompt(self, context) -> str:
         """The prompt the model completes with a self-edit, chat template applied when the model has one."""
 
-    def evaluate(self, context, self_edit: str, seed: int) -> Outcome:
-        """Run the inner loop for one self-edit and training seed; never raises on a malformed self-edit."""
+    def evaluate(self, context, self_edit: str | None, seed: int) -> Outcome:
+        """Run the inner loop for one self-edit (None: the context alone) and training seed; never raises on a
+        malformed self-edit."""
+
+    def evaluate_batch(self, items: list[tuple[Any, str | None, int]]) -> list[Outcome]:
+        """`evaluate` for several (context, self-edit, seed) items at once, in order (`batch_size` of them)."""
 
     def spec(self) -> DomainSpec:
         """How to rebuild this domain, model included, in another process (needed by the Ray executor only)."""

@@ -1,6 +1,6 @@
 """Where inner loops run: in process (`local`, the default) or on Ray actors (`ray`)."""
 
-from seal.executors.base import ExecutorConfig, Job, LocalExecutor, run_jobs
+from seal.executors.base import ExecutorConfig, Job, LocalExecutor, condition_jobs, run_condition, run_jobs
 from seal.utils.imports import is_ray_available
 
 
@@ -13,4 +13,5 @@ def make_executor(cfg: ExecutorConfig, domain):
     return LocalExecutor(domain)
 
 
-__all__ = ["ExecutorConfig", "Job", "LocalExecutor", "is_ray_available", "make_executor", "run_jobs"]
+__all__ = ["ExecutorConfig", "Job", "LocalExecutor", "condition_jobs", "is_ray_available", "make_executor",
+           "run_condition", "run_jobs"]

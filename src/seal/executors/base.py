@@ -10,23 +10,16 @@ in the store, so an interrupted command resumes where it stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Protocol
 
-from seal.config import COUNT, NON_NEGATIVE, opt
+from seal.config import ExecutorConfig
 from seal.domains.base import Outcome
-from seal.progress import progress_bar
+from seal.progress import console, progress_bar
+from seal.store import keys
 from seal.store.db import Store
 
-
-@dataclass(frozen=True)
-class ExecutorConfig:
-    kind: Literal["local", "ray"] = opt("local", "local: in process; ray: Ray actors, each with a model replica")
-    address: str = opt("", "Ray cluster address (empty: $RAY_ADDRESS, else start a local cluster)")
-    num_workers: int = opt(1, "Ray actors", COUNT)
-    cpus_per_worker: float = opt(1.0, "CPUs per Ray actor", NON_NEGATIVE)
-    gpus_per_worker: float = opt(0.0, "GPUs per Ray actor (fractions share a GPU, e.g. 0.25 for a 1B model)",
-                                 NON_NEGATIVE)
-    max_retries: int = opt(3, "times a job whose worker died is retried on another worker", NON_NEGATIVE)
+__all__ = ["Executor", "ExecutorConfig", "Job", "LocalExecutor", "condition_jobs", "record", "run_condition",
+           "run_jobs"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +51,7 @@ class LocalExecutor:
         self.domain = domain
 
     def run(self, jobs: list[Job], on_result: Callable[[Job, Outcome], None]) -> None:
-        size = getattr(self.domain, "batch_size", 1)
+        size = self.domain.batch_size
         for start in range(0, len(jobs), size):
             group = jobs[start:start + size]
             if size > 1:
@@ -91,3 +84,22 @@ def run_jobs(store: Store, executor: Executor, domain, jobs: list[Job], descript
             bar.advance(task)
 
         executor.run(todo, on_result)
+
+
+def condition_jobs(domain, condition: str, contexts: list, edits: dict[str, list[tuple[int | None, str | None]]],
+                   seeds: int, round: int) -> list[Job]:
+    """One job per (context, self-edit, training seed): `edits` holds (self-edit row id, text) per context id
+    (text None: the context alone), keyed as `seal.store.keys.inner`."""
+    return [Job(keys.inner(round, condition, domain.context_id(c), i, seed), c, text, seed, condition, round, edit_id)
+            for c in contexts for i, (edit_id, text) in enumerate(edits[domain.context_id(c)])
+            for seed in range(seeds)]
+
+
+def run_condition(store: Store, executor: Executor, domain, condition: str, contexts: list, edits: dict,
+                  seeds: int, round: int) -> list[Job]:
+    """Run one condition's inner loops (`condition_jobs`) that are not yet stored; returns all of its jobs. The
+    condition runner both domains' evaluations and the E-step share."""
+    jobs = condition_jobs(domain, condition, contexts, edits, seeds, round)
+    run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
+    console.log(f"{condition}: {len(jobs)} inner loop(s) done")
+    return jobs

@@ -117,11 +117,9 @@ class RayExecutor:
 
     def __init__(self, cfg: ExecutorConfig, domain):
         require_ray()
-        if not hasattr(domain, "spec"):
-            raise SealError(f"the {domain.name} domain cannot run on Ray: it has no spec() to rebuild it on a worker")
         self.cfg = cfg
         self.spec = domain.spec()
-        self.group_size = max(1, getattr(domain, "batch_size", 1))
+        self.group_size = max(1, domain.batch_size)
         self.workers: list = []
         self.retries = 0
         self.restarts = 0

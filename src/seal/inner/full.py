@@ -14,7 +14,7 @@ from typing import Iterator
 import torch
 
 from seal.config import InnerConfig
-from seal.inner.train import Example, TrainStats, tokenize_documents, train_lora
+from seal.inner.train import TrainExample, TrainStats, tokenize_documents, train_lora
 
 
 def snapshot_state(model) -> dict[str, torch.Tensor]:
@@ -31,7 +31,7 @@ def restore_state(model, snapshot: dict[str, torch.Tensor]) -> None:
 class FullAdapter:
     """Full fine-tuning per call of `trained`, the base weights restored from memory afterwards."""
 
-    def __init__(self, model, tokenizer, cfg: InnerConfig):
+    def __init__(self, model, tokenizer, cfg: InnerConfig, key: str = "inner"):
         self.model = model
         self.tokenizer = tokenizer
         self.cfg = cfg
@@ -44,11 +44,11 @@ class FullAdapter:
         yield self.model
 
     @contextmanager
-    def trained(self, docs: list[str] | list[Example], seed: int, cfg: InnerConfig | None = None
+    def trained(self, docs: list[str] | list[TrainExample], seed: int, cfg: InnerConfig | None = None
                 ) -> Iterator[TrainStats]:
         """Fine-tune every weight on `docs` with `cfg` (default: this adapter's); restore the base weights on exit."""
         cfg = cfg or self.cfg
-        examples = docs if docs and isinstance(docs[0], Example) else tokenize_documents(
+        examples = docs if docs and isinstance(docs[0], TrainExample) else tokenize_documents(
             self.tokenizer, docs, cfg.max_doc_tokens, cfg.append_eos)
         params = [p for p in self.model.parameters()]
         for p in params:

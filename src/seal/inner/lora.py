@@ -21,8 +21,13 @@ def peft_config(cfg: LoraConfig, task_type: str = "CAUSAL_LM"):
                            target_modules=list(cfg.target_modules), bias="none", task_type=task_type)
 
 
-def attach_lora(model, cfg: LoraConfig, seed: int = 0):
-    """Wrap `model` in a PEFT model with one trainable LoRA; base weights frozen. Returns the PEFT model."""
+def attach_lora(model, cfg: LoraConfig, seed: int = 0, key: str = "inner.lora"):
+    """Wrap `model` in a PEFT model with one trainable LoRA; base weights frozen. Returns the PEFT model.
+
+    Raises:
+        ConfigError: PEFT refuses `cfg` (target modules not in this architecture), naming `key`, the config section
+            the settings came from (`inner.lora`, `ttt.lora`, `cpt.lora`).
+    """
     import peft
 
     torch.manual_seed(seed)
@@ -31,7 +36,7 @@ def attach_lora(model, cfg: LoraConfig, seed: int = 0):
     except ValueError as e:  # e.g. target modules not found in this architecture
         from seal.errors import ConfigError
 
-        raise ConfigError(f"inner.lora.target_modules: {str(e).splitlines()[0]}") from None
+        raise ConfigError(f"{key}.target_modules: {str(e).splitlines()[0]}") from None
 
 
 def lora_layers(model):

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from seal.config import InnerConfig
-from seal.inner.train import Example, TrainStats, collate, epoch_batches, tokenize_documents
+from seal.inner.train import TrainExample, TrainStats, collate, epoch_batches, tokenize_documents
 
 
 class MultiLoraLinear(nn.Module):
@@ -39,7 +39,8 @@ class MultiLoraLinear(nn.Module):
         y = self.base(x)
         if self.index is None:
             return y
-        a, b = self.A[self.index], self.B[self.index]  # (batch, r, in), (batch, out, r)
+        index = self.index.expand(x.shape[0]) if self.index.dim() == 0 else self.index  # one adapter for every row
+        a, b = self.A[index], self.B[index]  # (batch, r, in), (batch, out, r)
         low = torch.einsum("bti,bri->btr", x.to(a.dtype), a)
         return y + (self.scale * torch.einsum("btr,bor->bto", low, b)).to(y.dtype)
 
@@ -52,11 +53,12 @@ def _parent(model: nn.Module, name: str) -> tuple[nn.Module, str]:
 class MultiAdapter:
     """Up to `cfg.multi` LoRAs on one frozen base; `trained_many(docs_per_adapter, seeds)` trains them together."""
 
-    def __init__(self, model, tokenizer, cfg: InnerConfig):
+    def __init__(self, model, tokenizer, cfg: InnerConfig, key: str = "inner"):
+        """`key`: the config section `cfg` came from, named by errors."""
         if cfg.grad_accum != 1:
             from seal.errors import ConfigError
 
-            raise ConfigError("inner.multi > 1 needs inner.grad_accum = 1")
+            raise ConfigError(f"{key}.multi > 1 needs {key}.grad_accum = 1")
         self.model, self.tokenizer, self.cfg = model, tokenizer, cfg
         for p in model.parameters():
             p.requires_grad_(False)
@@ -65,7 +67,7 @@ class MultiAdapter:
         if not targets:
             from seal.errors import ConfigError
 
-            raise ConfigError(f"inner.lora.target_modules: none of {cfg.lora.target_modules} found in the model")
+            raise ConfigError(f"{key}.lora.target_modules: none of {cfg.lora.target_modules} found in the model")
         self.layers: list[MultiLoraLinear] = []
         for name in targets:
             parent, child = _parent(model, name)
@@ -73,6 +75,7 @@ class MultiAdapter:
             setattr(parent, child, layer)
             self.layers.append(layer)
         self._names = targets
+        self.key = key
         model.eval()
 
     # -- routing --------------------------------------------------------------------------------------------------
@@ -124,7 +127,21 @@ class MultiAdapter:
                 for layer in self.layers:
                     layer.B.zero_()
 
-    def _train(self, examples: list[list[Example]], seeds: list[int]) -> list[TrainStats]:
+    @contextmanager
+    def trained(self, docs: list[str], seed: int, cfg: InnerConfig | None = None) -> Iterator[TrainStats]:
+        """One adapter (the first), as `FastAdapter.trained`: inside, `self.model` is adapted on every row.
+
+        Raises:
+            ConfigError: `cfg` differs from this adapter's settings (all adapters train with the same ones)."""
+        if cfg is not None and cfg != self.cfg:
+            from seal.errors import ConfigError
+
+            raise ConfigError(f"{self.key}.multi > 1 trains every adapter with the same settings; set "
+                              f"{self.key}.multi=1 to change them per self-edit")
+        with self.trained_many([docs], [seed]) as stats, self.route(torch.tensor(0)):
+            yield stats[0]
+
+    def _train(self, examples: list[list[TrainExample]], seeds: list[int]) -> list[TrainStats]:
         cfg, n = self.cfg, len(examples)
         params = [p for layer in self.layers for p in (layer.A, layer.B)]
         moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]

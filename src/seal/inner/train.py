@@ -45,19 +45,19 @@ class TrainStats:
 
 
 @dataclass(frozen=True)
-class Example:
+class TrainExample:
     """One training sequence: token ids, of which the first `n_prompt` are context only (masked out of the loss)."""
 
     ids: list[int]
     n_prompt: int = 0
 
 
-def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = False) -> list[Example]:
+def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = False) -> list[TrainExample]:
     """Whole documents, every token in the loss: the tokenizer's own special tokens, the text, then EOS when
     `add_eos` (`inner.append_eos`, default false as there); truncated to `max_tokens`."""
     ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
     eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
-    return [Example((list(x) + eos)[:max_tokens]) for x in ids]
+    return [TrainExample((list(x) + eos)[:max_tokens]) for x in ids]
 
 
 def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
@@ -75,7 +75,7 @@ def epoch_batches(lengths: list[int], batch_size: int, generator: torch.Generato
     return [batches[i] for i in perm]
 
 
-def collate(examples: list[Example], pad_id: int, device, pad_to: int = 0) -> dict[str, torch.Tensor]:
+def collate(examples: list[TrainExample], pad_id: int, device, pad_to: int = 0) -> dict[str, torch.Tensor]:
     """Right-padded input ids, attention mask, and labels with -100 on pads and prompts. Shapes (batch, width),
     width = the longest example, or `pad_to` when that is longer."""
     width = max(pad_to, max(len(e.ids) for e in examples))
@@ -98,7 +98,7 @@ def causal_lm_loss_sum(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Ten
     return loss, int((targets != -100).sum())
 
 
-def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_id: int,
+def train_lora(model, examples: list[TrainExample], cfg: InnerConfig, seed: int, pad_id: int,
                params: list[torch.nn.Parameter] | None = None, regularizer=None) -> TrainStats:
     """Train the (already reset) LoRA of `model` on `examples`: AdamW (betas 0.9/0.999, eps 1e-8, no weight decay),
     linear decay from `cfg.lr` to 0 over all steps, loss averaged over real tokens per optimizer step, the gradient's
@@ -154,10 +154,11 @@ def train_lora(model, examples: list[Example], cfg: InnerConfig, seed: int, pad_
 class FastAdapter:
     """One LoRA on the base model for the whole run, reset in place before and after each self-edit."""
 
-    def __init__(self, model, tokenizer, cfg: InnerConfig):
+    def __init__(self, model, tokenizer, cfg: InnerConfig, key: str = "inner"):
+        """`key`: the config section `cfg` came from, named by errors (`inner`, `ttt`, `cpt`)."""
         self.tokenizer = tokenizer
         self.cfg = cfg
-        self.model = attach_lora(model, cfg.lora)
+        self.model = attach_lora(model, cfg.lora, key=f"{key}.lora")
         self.model.eval()
 
     @contextmanager
@@ -171,13 +172,13 @@ class FastAdapter:
         return self.model.unload()
 
     @contextmanager
-    def trained(self, docs: list[str] | list[Example], seed: int, cfg: InnerConfig | None = None
+    def trained(self, docs: list[str] | list[TrainExample], seed: int, cfg: InnerConfig | None = None
                 ) -> Iterator[TrainStats]:
         """Train on `docs` (texts, or already tokenized examples) from a fresh LoRA drawn from `seed`; inside the
         context `self.model` is the adapted model; on exit it is the exact base model again. `cfg` overrides the
         training settings of this one call (ARC self-edits choose their own learning rate and epochs)."""
         cfg = cfg or self.cfg
-        examples = docs if docs and isinstance(docs[0], Example) else tokenize_documents(
+        examples = docs if docs and isinstance(docs[0], TrainExample) else tokenize_documents(
             self.tokenizer, docs, cfg.max_doc_tokens, cfg.append_eos)
         reset_lora(self.model, seed)
         try:
@@ -189,7 +190,7 @@ class FastAdapter:
 class ReferenceAdapter:
     """SEAL's inner loop as its code runs it (see module docstring); slow on purpose, for comparison."""
 
-    def __init__(self, model, tokenizer, cfg: InnerConfig):
+    def __init__(self, model, tokenizer, cfg: InnerConfig, key: str = "inner"):
         self.tokenizer = tokenizer
         self.cfg = cfg
         self.base_model = model
@@ -202,33 +203,35 @@ class ReferenceAdapter:
     def release(self):
         return self.base_model
 
-    def _dataset(self, docs: list[str]) -> list[dict]:
-        enc = self.tokenizer(list(docs), padding="max_length", max_length=self.cfg.reference_pad_length,
-                             truncation=True)
+    def _dataset(self, docs: list[str], cfg: InnerConfig) -> list[dict]:
+        enc = self.tokenizer(list(docs), padding="max_length", max_length=cfg.reference_pad_length, truncation=True)
         rows = []
         for ids, mask in zip(enc["input_ids"], enc["attention_mask"]):
             rows.append({"input_ids": ids, "attention_mask": mask, "labels": list(ids)})  # pads in the loss
         return rows
 
     @contextmanager
-    def trained(self, docs: list[str], seed: int) -> Iterator[TrainStats]:
+    def trained(self, docs: list[str], seed: int, cfg: InnerConfig | None = None) -> Iterator[TrainStats]:
+        """As `FastAdapter.trained`, through `transformers.Trainer` on a new PEFT model (texts only)."""
         import peft
         from transformers import PrinterCallback, Trainer, TrainingArguments, default_data_collator
+
+        cfg = cfg or self.cfg
 
         start = time.perf_counter()
         padding_side = self.tokenizer.padding_side
         self.tokenizer.padding_side = "right"
-        rows = self._dataset(docs)
+        rows = self._dataset(docs, cfg)
         self.tokenizer.padding_side = padding_side
         torch.manual_seed(seed)
         use_cache = self.base_model.config.use_cache
         with tempfile.TemporaryDirectory(prefix="seal-ref-") as tmp:
-            peft_model = peft.get_peft_model(self.base_model, peft_config(self.cfg.lora))
+            peft_model = peft.get_peft_model(self.base_model, peft_config(cfg.lora))
             args = TrainingArguments(
-                output_dir=tmp, per_device_train_batch_size=self.cfg.batch_size,
-                gradient_accumulation_steps=self.cfg.grad_accum, num_train_epochs=self.cfg.epochs,
-                learning_rate=self.cfg.lr, max_grad_norm=self.cfg.max_grad_norm, logging_steps=1, save_strategy="no",
-                report_to=[], seed=seed, bf16=self.cfg.autocast_bf16, disable_tqdm=True,
+                output_dir=tmp, per_device_train_batch_size=cfg.batch_size,
+                gradient_accumulation_steps=cfg.grad_accum, num_train_epochs=cfg.epochs,
+                learning_rate=cfg.lr, max_grad_norm=cfg.max_grad_norm, logging_steps=1, save_strategy="no",
+                report_to=[], seed=seed, bf16=cfg.autocast_bf16, disable_tqdm=True,
                 use_cpu=next(self.base_model.parameters()).device.type == "cpu",
             )
             trainer = Trainer(model=peft_model, args=args, train_dataset=rows, data_collator=default_data_collator)
@@ -240,8 +243,8 @@ class ReferenceAdapter:
             base.config.use_cache = use_cache  # Trainer turns the KV cache off; SEAL's quiz (vLLM) has one
             self.model = peft.PeftModel.from_pretrained(base, tmp + "/adapter").eval()
             n_real = sum(sum(r["attention_mask"]) for r in rows)
-            stats = TrainStats(steps=result.global_step, real_tokens=n_real * self.cfg.epochs,
-                               padded_tokens=len(rows) * self.cfg.reference_pad_length * self.cfg.epochs,
+            stats = TrainStats(steps=result.global_step, real_tokens=n_real * cfg.epochs,
+                               padded_tokens=len(rows) * cfg.reference_pad_length * cfg.epochs,
                                losses=losses, seconds=time.perf_counter() - start)
             try:
                 yield stats
@@ -249,14 +252,3 @@ class ReferenceAdapter:
                 self.base_model = self.model.unload()
                 self.model = self.base_model
                 self.base_model.eval()
-
-
-def make_adapter(model, tokenizer, cfg: InnerConfig):
-    """The inner loop's adapter for `cfg.mode` (and `cfg.multi` on the fast path)."""
-    if cfg.mode == "reference":
-        return ReferenceAdapter(model, tokenizer, cfg)
-    if cfg.multi > 1:
-        from seal.inner.multi import MultiAdapter
-
-        return MultiAdapter(model, tokenizer, cfg)
-    return FastAdapter(model, tokenizer, cfg)

@@ -55,7 +55,7 @@ def _prepare_tokenizer(tokenizer, model=None, name: str = ""):
     huggingface/transformers#22312).
     """
     if tokenizer.eos_token is None:
-        from seal.models.generate import stop_token_ids
+        from seal.models.tokens import stop_token_ids
 
         ids = stop_token_ids(model, tokenizer) if model is not None else []
         if ids:
@@ -146,6 +146,18 @@ def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_rem
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"could not load model {name_or_path!r}: {first}") from None
     return model.to(device).eval(), _prepare_tokenizer(tokenizer, model, name_or_path)
+
+
+def load_model(cfg, seed: int, source: str | None = None):
+    """The one way a command loads its model: torch's thread count from `cfg` (a `seal.config.ModelConfig`), then
+    `load(source or cfg.name, ...)` with the section's dtype, device and trust setting and the run's `seed` (the
+    weights of the tiny and random models), so every command and every Ray worker builds the same model.
+
+    Raises:
+        ModelError: as `load`.
+    """
+    set_threads(cfg.threads)
+    return load(source or cfg.name, cfg.dtype, cfg.device, cfg.trust_remote_code, seed=seed)
 
 
 def fingerprint(model) -> str:

@@ -141,7 +141,7 @@ class VLLMGenerator:
         from vllm.inputs import TokensPrompt
 
         from seal.models.constrain import Constraint, vllm_params
-        from seal.models.generate import encode
+        from seal.models.tokens import encode
 
         if not prompts:
             return []

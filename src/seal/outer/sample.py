@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from seal.models.generate import Generator
 from seal.progress import progress_bar
+from seal.store import keys
 from seal.store.db import Store
 
 
@@ -37,7 +38,8 @@ def stable_seed(*parts) -> int:
 def stored_self_edits(store: Store, context_ids: list[str], condition: str, round: int, k: int
                       ) -> dict[str, list[tuple[int, str]]] | None:
     """The stored self-edits of every context, or None when any is missing (then the writer must be loaded)."""
-    rows = {cid: [store.get("self_edits", f"r{round}/{condition}/{cid}/{j}") for j in range(k)] for cid in context_ids}
+    rows = {cid: [store.get("self_edits", keys.self_edit(round, condition, cid, j)) for j in range(k)]
+            for cid in context_ids}
     if any(r is None for rs in rows.values() for r in rs):
         return None
     return {cid: [(r["id"], r["text"]) for r in rs] for cid, rs in rows.items()}
@@ -47,7 +49,7 @@ def sample_and_store(store: Store, generator: Generator, prompts: dict[str, str]
                      sampling: Sampling, run_seed: int, family: str | None = None) -> dict[str, list[tuple[int, str]]]:
     """(self-edit row id, text) lists per context id, for the self-edit `prompts` by context id: stored self-edits
     are reused, missing ones sampled with `generator` (a domain's `writer()`) and stored one context at a time."""
-    key = lambda cid, j: f"r{round}/{condition}/{cid}/{j}"  # noqa: E731
+    key = lambda cid, j: keys.self_edit(round, condition, cid, j)  # noqa: E731
     todo = [cid for cid in prompts if not store.has("self_edits", key(cid, sampling.k - 1))]
     with progress_bar() as bar:
         task = bar.add_task(f"round {round} {condition}: sampling self-edits", total=len(todo))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from seal.config import SftConfig
 from seal.inner.lora import peft_config
-from seal.models.generate import encode
+from seal.models.tokens import encode
 
 M_STEP_LOG = "m_step.json"
 

@@ -17,31 +17,25 @@ import dataclasses
 
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain, check_constrained
+from seal.domains.arc.evaluation import choose_tasks, evaluate_conditions
 from seal.executors import make_executor
+from seal.models import load_model
+from seal.outer.restem import RestemSpec, run_restem
 from seal.outer.sample import Sampling
-from seal.recipes.arc_eval import choose_tasks, evaluate_conditions
-from seal.recipes.restem import RestemSpec, run_restem
-from seal.reports.curve import write_curve
-from seal.reports.stats import wilson
+from seal.reports.curve import arc_curve, write_curve
 from seal.store.runs import Run
 
 
 def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
-    from seal.models import load
-    from seal.models.load import set_threads
-
     check_constrained(cfg)
-    set_threads(cfg.model.threads)
     eval_tasks = choose_tasks(cfg)
     train_tasks = choose_tasks(dataclasses.replace(cfg, data=cfg.train_data))
     run.update_manifest(eval_ids=[t.id for t in eval_tasks], train_ids=[t.id for t in train_tasks],
                         seeds={"run": cfg.run.seed, "ttt": list(range(cfg.ttt.seeds))})
 
-    loaded = {}  # the name or path last loaded: the domain's `source`, so Ray workers load the same checkpoint
-
-    def load_model(name):
-        loaded["source"] = name
-        return load(name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
+    def make_domain(source: str) -> ArcDomain:
+        model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
+        return ArcDomain(model, tokenizer, cfg, source)
 
     def evaluate(round: int, domain: ArcDomain) -> dict:
         skipped = {t.id: r for t in eval_tasks if (r := domain.check_task(t))}
@@ -51,27 +45,10 @@ def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
 
     spec = RestemSpec(outer=cfg.outer, seeds=cfg.ttt.seeds, run_seed=cfg.run.seed, initial_model=cfg.model.name,
                       sampling=Sampling.of(dataclasses.replace(cfg.self_edit, k=cfg.outer.k or cfg.self_edit.k)),
-                      round_contexts=[train_tasks] * cfg.outer.rounds, load_model=load_model,
-                      make_domain=lambda model, tokenizer: ArcDomain(model, tokenizer, cfg, loaded.get("source")),
+                      round_contexts=[train_tasks] * cfg.outer.rounds, make_domain=make_domain,
                       make_executor=lambda domain: make_executor(cfg.executor, domain), evaluate=evaluate)
     run_restem(run, spec)
-    curve = build_curve(run)
+    curve = arc_curve(run)
     write_curve(run.dir, curve)
     return curve
 
-
-def build_curve(run: Run) -> dict:
-    """Success rate of the model's own self-edits per round, with icl and oracle as reference lines."""
-    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
-
-    def point(c: dict) -> tuple[float | None, list]:
-        rate = c["success_rate"]
-        return rate, (list(wilson(rate * c["n"], c["n"])) if rate is not None else [None, None])
-
-    rounds = []
-    for r in sorted(evaluations):
-        rate, ci = point(evaluations[r]["conditions"]["self-edit"])
-        rounds.append({"round": r, "accuracy": rate, "ci95": ci})
-    first = evaluations[0]["conditions"]
-    return {"metric": "success rate (pass@2)", "rounds": rounds,
-            "reference": {name: first[name]["success_rate"] for name in ("icl", "oracle") if name in first}}

@@ -18,8 +18,8 @@ state dict is copied back from a CPU snapshot taken once. Full mode wants fp32 w
 `inner.autocast_bf16: true` for speed): with bf16 weights most updates at lr 1e-5 round away, and the run says so.
 
 `results.json` has the shape of `seal knowledge eval`'s (one row per passage and condition in the store, so
-`summarize` gives accuracy and the gold answers' log-likelihood, scored by the trained model right after its quiz,
-with passage-level intervals, and `differences` the paired differences: passage - base, self-edit - passage,
+`knowledge_summary` gives accuracy and the gold answers' log-likelihood, scored by the trained model right after its
+quiz, with passage-level intervals, and `differences` the paired differences: passage - base, self-edit - passage,
 external - passage, checkpoint - passage); a condition whose rows are all stored is skipped on resume.
 Departures from SEAL's CPT.py: each passage enters the pool once (`cpt.passage_per_self_edit: true` repeats it per
 self-edit, as SEAL's code does); generations are not split at `---`; one training seed.
@@ -34,24 +34,26 @@ from dataclasses import dataclass
 
 import torch
 
-from seal.domains.knowledge.config import KnowledgeConfig
+from seal.config import InnerConfig
+from seal.domains.knowledge.config import KnowledgeCptConfig
 from seal.domains.knowledge.data import Passage
+from seal.domains.knowledge.evaluation import edits_for, prepare
 from seal.domains.knowledge.parse import title_document
 from seal.domains.knowledge.prompts import load_families
-from seal.domains.knowledge.quiz import Grader, answer_loglik, answer_quiz
+from seal.domains.knowledge.quiz import Grader, answer_loglik, answer_quiz, make_grader
 from seal.domains.knowledge.selfedit import render_prompt
-from seal.config import InnerConfig
+from seal.inner import make_adapter
 from seal.models.generate import base_writer
 from seal.progress import console
-from seal.recipes.knowledge_eval import (differences, edits_for, format_table, make_grader, prepare, summarize,
-                                         timing_summary)
+from seal.reports.tables import differences, knowledge_summary, knowledge_table, timing_summary
+from seal.store import keys
 from seal.store.runs import Run
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Pieces
 
 
-def cpt_inner(cfg: KnowledgeConfig) -> InnerConfig:
+def cpt_inner(cfg: KnowledgeCptConfig) -> InnerConfig:
     """The training settings of `cfg.cpt` as an inner-loop config (what the adapters and `train_lora` read)."""
     c = cfg.cpt
     return dataclasses.replace(cfg.inner, lora=c.lora, learning_rate=c.lr, epochs=c.epochs, batch_size=c.batch_size,
@@ -77,7 +79,7 @@ def cpt_documents(passages: list[Passage], edits: dict[str, list[tuple[int | Non
     return docs
 
 
-def quiz_passages(model, tokenizer, passages: list[Passage], cfg: KnowledgeConfig) -> tuple[list[list[str]], list]:
+def quiz_passages(model, tokenizer, passages: list[Passage], cfg: KnowledgeCptConfig) -> tuple[list[list[str]], list]:
     """Greedy closed-book answers to every passage's questions, all batched together, and each gold answer's mean
     log-likelihood per token under the same weights (one list per passage)."""
     logliks = [answer_loglik(model, tokenizer, p, cfg.quiz.style) for p in passages]
@@ -90,12 +92,12 @@ def grade(grader: Grader, passages: list[Passage], answers: list[list[str]]) -> 
 
 @dataclass
 class EditWriter:
-    """What `knowledge_eval.edits_for` needs from a domain: self-edit prompts and a generator over the unadapted
-    model."""
+    """What `seal.domains.knowledge.evaluation.edits_for` needs from a domain: self-edit prompts and a generator over
+    the unadapted model."""
 
     adapter: object
     tokenizer: object
-    cfg: KnowledgeConfig
+    cfg: KnowledgeCptConfig
 
     def __post_init__(self):
         self.families = load_families(self.cfg.self_edit.families_file)
@@ -107,24 +109,22 @@ class EditWriter:
         return base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size)
 
 
-def make_cpt_adapter(model, tokenizer, cfg: KnowledgeConfig):
+def make_cpt_adapter(model, tokenizer, cfg: KnowledgeCptConfig):
     """A LoRA reset in place (lora mode) or full fine-tuning restored from a CPU snapshot (full mode)."""
     if cfg.cpt.mode == "full":
         from seal.inner.full import FullAdapter
 
-        return FullAdapter(model, tokenizer, cpt_inner(cfg))
-    from seal.inner.train import FastAdapter
-
-    return FastAdapter(model, tokenizer, cpt_inner(cfg))
+        return FullAdapter(model, tokenizer, cpt_inner(cfg), "cpt")
+    return make_adapter(model, tokenizer, cpt_inner(cfg), "cpt")  # the fast path (cpt_inner: one LoRA)
 
 
 def store_condition(run: Run, condition: str, passages: list[Passage], answers, scores, logliks, base: dict,
                     extra: dict, timings: dict, seed: int) -> None:
-    """One inner_results row per passage (the shape `summarize` reads), then the condition's training record."""
+    """One inner_results row per passage (the shape `knowledge_summary` reads), then the condition's training record."""
     for i, (p, preds, sc, ll) in enumerate(zip(passages, answers, scores, logliks)):
         graded = [s for s in sc if s is not None]
         acc = sum(graded) / len(graded) if graded else None
-        run.store.add_inner_result(key=f"cpt/{condition}/{p.id}", context_id=p.id, round=0, condition=condition,
+        run.store.add_inner_result(key=keys.cpt(condition, p.id), context_id=p.id, round=0, condition=condition,
                                    seed=seed, score=acc, base_score=base.get(p.id), n_questions=len(p.questions),
                                    details={"predictions": preds, "scores": sc, "logliks": ll} | extra,
                                    timings=timings if i == 0 else {})  # one training run: its times once
@@ -134,7 +134,7 @@ def store_condition(run: Run, condition: str, passages: list[Passage], answers, 
 # The recipe
 
 
-def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
+def run_cpt(run: Run, cfg: KnowledgeCptConfig) -> dict:
     """`seal knowledge cpt`: fill the run's store and return the results table (also written to results.json)."""
     passages, model, tokenizer = prepare(run, cfg, served=False)
     run.update_manifest(seeds={"run": cfg.run.seed, "train": cfg.run.seed},
@@ -142,13 +142,13 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     if cfg.cpt.mode == "full" and next(model.parameters()).dtype != torch.float32:
         console.log(f"warning: full fine-tuning with {next(model.parameters()).dtype} weights loses most updates at "
                     f"lr {cfg.cpt.lr:g}; use --set model.dtype=fp32 --set inner.autocast_bf16=true")
-    grader = make_grader(cfg, model, tokenizer)
+    grader = make_grader(cfg.quiz, model, tokenizer)
     adapter = make_cpt_adapter(model, tokenizer, cfg)
     writer = EditWriter(adapter, tokenizer, cfg)
     store = run.store
     for p in passages:
         store.put_context(p.id, "knowledge", p.to_dict())
-    done = lambda c: all(store.has("inner_results", f"cpt/{c}/{p.id}") for p in passages)  # noqa: E731
+    done = lambda c: all(store.has("inner_results", keys.cpt(c, p.id)) for p in passages)  # noqa: E731
 
     # -- base: the untrained model's quiz, also every row's base_score ------------------------------------------------
     if not done("base"):
@@ -163,7 +163,7 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     n_docs = {}
     for condition in [c for c in cfg.eval.conditions if c != "base"]:
         if done(condition):  # resumed: its rows and training record are stored
-            record = store.get("evaluations", f"cpt/{condition}") or {}
+            record = store.get("evaluations", keys.cpt(condition)) or {}
             n_docs[condition] = record.get("payload", {}).get("n_documents")
             continue
         edits = edits_for(condition, run, cfg, writer, passages, 0)
@@ -178,7 +178,7 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
                  "final_loss": stats.losses[-1] if stats.losses else None, "mode": cfg.cpt.mode}
         store_condition(run, condition, passages, answers, grade(grader, passages, answers), logliks, base,
                         {"train": train}, {"train_s": stats.seconds, "quiz_s": quiz_s}, cfg.run.seed)
-        store.add_evaluation(key=f"cpt/{condition}", condition=condition, payload=train | {"losses": stats.losses})
+        store.add_evaluation(key=keys.cpt(condition), condition=condition, payload=train | {"losses": stats.losses})
         console.log(f"cpt {condition}: {stats.steps} steps in {stats.seconds:.0f} s, quiz {quiz_s:.0f} s")
 
     # -- the table -----------------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
     rows = {c: [r for r in store.rows("inner_results", "condition=? AND round=0", (c,)) if r["context_id"] in ids]
             for c in cfg.eval.conditions}
     for condition in cfg.eval.conditions:
-        results["conditions"][condition] = summarize(rows[condition], cfg.quiz.metric) | {
+        results["conditions"][condition] = knowledge_summary(rows[condition], cfg.quiz.metric) | {
             "seconds_per_inner_loop": timing_summary(rows[condition])}
     results["differences"] = differences(rows)
     (run.dir / "results.json").write_text(json.dumps(results, indent=2))
@@ -198,8 +198,8 @@ def run_cpt(run: Run, cfg: KnowledgeConfig) -> dict:
 
 
 def format_cpt(results: dict) -> str:
-    """`knowledge_eval.format_table` plus the training mode; times are per training run (one per condition)."""
+    """`seal.reports.tables.knowledge_table` plus the training mode; times are per training run (one per condition)."""
     docs = ", ".join(f"{c} {n}" for c, n in results.get("n_documents", {}).items() if n is not None)
-    return (format_table(results) + f"\ncontinued pretraining: mode {results['mode']}, learning rate "
+    return (knowledge_table(results) + f"\ncontinued pretraining: mode {results['mode']}, learning rate "
             f"{results['learning_rate']:g}, {results['n_passages']} passages; documents per condition: {docs or '-'}; "
             "the train s column is the whole training run")

@@ -10,9 +10,58 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from seal.reports.stats import format_difference
+from seal.reports.stats import format_difference, paired_rows, wilson
 
 PANELS = (("accuracy", "ci95", "reference", 100.0), ("loglik", "loglik_ci95", "reference_loglik", 1.0))
+
+
+def knowledge_curve(run, records: list[dict]) -> dict:
+    """Accuracy and log-likelihood of the model's own self-edits per round, each round's paired difference from
+    round 0 on the held-out questions (`vs_round0`), and the round-0 reference lines (Figure 4), from a
+    `seal.store.runs.Run` of `seal knowledge train`. Works on the evaluations stored so far (an interrupted run:
+    `records` are the `rounds` rows)."""
+    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+    held_out = set(run.manifest.get("eval_ids") or [])
+
+    def own(r: int) -> list[dict]:
+        return [row for row in run.store.rows("inner_results", "condition='self-edit' AND round=?", (r,))
+                if not held_out or row["context_id"] in held_out]
+
+    first = evaluations[0]["conditions"]
+    points = []
+    for r in sorted(evaluations):
+        c = evaluations[r]["conditions"]["self-edit"]
+        points.append({"round": r, "accuracy": c["accuracy"], "ci95": c["ci95"], "loglik": c.get("loglik"),
+                       "loglik_ci95": c.get("loglik_ci95", [None, None]),
+                       "vs_round0": paired_rows(own(r), own(0)) if r > 0 else None})
+    for rec in records:
+        point = next((p for p in points if p["round"] == rec["round"]), None)
+        if point is not None:
+            point["seconds"] = rec["payload"].get("seconds")
+            point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
+    refs = [name for name in ("base", "passage", "external") if name in first]
+    return {"metric": first["self-edit"]["metric"], "rounds": points,
+            "reference": {name: first[name]["accuracy"] for name in refs},
+            "reference_loglik": {name: first[name].get("loglik") for name in refs},
+            "round0_differences": evaluations[0].get("differences", {})}
+
+
+def arc_curve(run) -> dict:
+    """Success rate of the model's own self-edits per round, with icl and oracle as reference lines, from a
+    `seal.store.runs.Run` of `seal arc train`."""
+    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+
+    def point(c: dict) -> tuple[float | None, list]:
+        rate = c["success_rate"]
+        return rate, (list(wilson(rate * c["n"], c["n"])) if rate is not None else [None, None])
+
+    rounds = []
+    for r in sorted(evaluations):
+        rate, ci = point(evaluations[r]["conditions"]["self-edit"])
+        rounds.append({"round": r, "accuracy": rate, "ci95": ci})
+    first = evaluations[0]["conditions"]
+    return {"metric": "success rate (pass@2)", "rounds": rounds,
+            "reference": {name: first[name]["success_rate"] for name in ("icl", "oracle") if name in first}}
 
 
 def format_curve(curve: dict) -> str:

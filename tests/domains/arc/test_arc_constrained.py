@@ -19,7 +19,8 @@ from seal.domains.arc.solve import solve_task
 from seal.domains.arc.tasks import Example, Task
 from seal.errors import ConfigError
 from seal.models.constrain import Constraint, compile_constraint
-from seal.models.generate import HFGenerator, chat_prompt
+from seal.models.generate import HFGenerator
+from seal.models.tokens import chat_prompt
 
 pytest.importorskip("xgrammar")
 
@@ -140,7 +141,8 @@ def write_tasks(folder):
 
 @pytest.mark.parametrize("constrained", [False, True])
 def test_arc_eval_records_the_self_edit_parse_failures(tmp_path, constrained):
-    from seal.recipes.arc_eval import format_table, run_arc_eval
+    from seal.recipes.arc_eval import run_arc_eval
+    from seal.reports.tables import arc_table as format_table
     from seal.store import create_run
 
     cfg = ArcConfig(run=RunConfig(root=str(tmp_path / "runs")), model=ModelConfig(name="tiny-llama", dtype="fp32"),

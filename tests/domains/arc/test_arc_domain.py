@@ -10,7 +10,7 @@ import pytest
 from seal.config import LoraConfig, ModelConfig, load_config
 from seal.domains.arc.config import ArcConfig, ArcSolveConfig, ArcTTTConfig
 from seal.domains.arc.domain import ArcDomain
-from seal.domains.arc.edit import ORACLE_EDIT, EditConfig, TOOLS_DESCRIPTION
+from seal.domains.arc.edit import ORACLE_EDIT, EditConfig, tools_description
 from seal.domains.arc.solve import build_prompts, encode_pairs, select_views, solve_task
 from seal.domains.arc.tasks import Example, Task
 from seal.errors import ConfigError
@@ -99,7 +99,7 @@ def test_rejected_self_edits_score_zero_with_the_reason(domain, text, fragment):
 def test_protocol_and_skipping(domain, tiny):
     assert domain.context_id(CONST) == "const5" and Task.from_dict(domain.context_payload(CONST)) == CONST
     prompt = domain.self_edit_prompt(CONST)
-    assert prompt.startswith("<|im_start|>user\n") and TOOLS_DESCRIPTION in prompt
+    assert prompt.startswith("<|im_start|>user\n") and tools_description() in prompt
     assert domain.check_task(CONST) is None
     model, tok = tiny
     short = tiny_cfg(max_prompt_tokens=20).solve
@@ -108,7 +108,8 @@ def test_protocol_and_skipping(domain, tiny):
     assert ORACLE_EDIT.leave_two_out
 
 
-def test_every_arc_config_validates():
+def test_every_arc_config_validates(monkeypatch):
+    monkeypatch.setenv("SEAL_DATA", "/data")  # configs name SEAL's files under this root
     configs = sorted((REPO / "configs" / "arc").glob("*.yaml"))
     assert {p.name for p in configs} >= {"paper.yaml", "cpu_smollm2.yaml"}
     for path in configs:

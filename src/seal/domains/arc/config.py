@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seal.config import (ALL_PROJECTIONS, COUNT, NON_NEGATIVE, InnerConfig, LoraConfig, ModelConfig, OuterConfig,
-                         Range, RunConfig, SftConfig, check_ranges, opt)
+from seal.config import (ALL_PROJECTIONS, COUNT, NON_NEGATIVE, ExecutorConfig, InnerConfig, LoraConfig, ModelConfig,
+                         OuterConfig, Range, RunConfig, SftConfig, check_ranges, opt)
 from seal.domains.arc.edit import budget_epochs
-from seal.executors.base import ExecutorConfig
 
 CONDITIONS = ("icl", "ttt-untrained", "seal", "oracle")
 VIEW_NAMES = ("Identity()", "Transpose()", "Flip(0)", "Flip(1)", "Rotate(90)", "Rotate(180)", "Rotate(270)")

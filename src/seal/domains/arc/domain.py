@@ -33,9 +33,10 @@ from seal.domains.arc.solve import (answer_budget, build_prompts, check_fits, co
 from seal.domains.arc.tasks import Task
 from seal.domains.arc.ttt_data import make_ttt_examples
 from seal.domains.base import DomainSpec, Outcome, portable_source
-from seal.inner.train import FastAdapter
+from seal.inner import make_adapter
 from seal.models.constrain import Constrained, Constraint, require_xgrammar
-from seal.models.generate import base_writer, chat_prompt, encode
+from seal.models.generate import base_writer
+from seal.models.tokens import chat_prompt, encode
 
 
 def self_edit_constraint(cfg: ArcConfig) -> Constraint | None:
@@ -61,15 +62,16 @@ def constrained_writer(cfg: ArcConfig, generator):
     return generator if constraint is None else Constrained(generator, constraint)
 
 
-def render_self_edit_prompt(tokenizer, task: Task) -> str:
-    """`edit.self_edit_prompt(task)` as the user message of the tokenizer's chat template."""
-    return chat_prompt(tokenizer, edit_prompt_text(task))
+def render_self_edit_prompt(tokenizer, task: Task, max_steps: int) -> str:
+    """`edit.self_edit_prompt(task, max_steps)` as the user message of the tokenizer's chat template."""
+    return chat_prompt(tokenizer, edit_prompt_text(task, max_steps))
 
 
 class ArcDomain:
     """Holds the model with its one TTT LoRA and the ARC config for a run (implements `domains.base.Domain`)."""
 
     name = "arc"
+    batch_size = 1  # one TTT at a time: each self-edit chooses its own learning rate and epochs
 
     def __init__(self, model, tokenizer, cfg: ArcConfig, source: str | None = None):
         """`source`: the name or path `model` was loaded from, so that `spec()` can rebuild the domain on a Ray
@@ -77,7 +79,7 @@ class ArcDomain:
         self.cfg = cfg
         self.source = source
         self.tokenizer = tokenizer
-        self.adapter = FastAdapter(model, tokenizer, cfg.ttt.inner())
+        self.adapter = make_adapter(model, tokenizer, cfg.ttt.inner(), "ttt")
 
     def spec(self) -> DomainSpec:
         """Rebuilds this domain in another process: the config and the model's source (see `from_spec`)."""
@@ -91,7 +93,7 @@ class ArcDomain:
         return task.to_dict()
 
     def self_edit_prompt(self, task: Task) -> str:
-        return render_self_edit_prompt(self.tokenizer, task)
+        return render_self_edit_prompt(self.tokenizer, task, self.cfg.ttt.max_steps)
 
     @contextmanager
     def writer(self):
@@ -110,6 +112,10 @@ class ArcDomain:
         if isinstance(parsed, EditRejection):
             return self.rejected(task, parsed.reason)
         return self.evaluate_config(task, parsed, seed)
+
+    def evaluate_batch(self, items: list[tuple[Task, str | None, int]]) -> list[Outcome]:
+        """`evaluate` on each (task, self-edit, seed) in turn."""
+        return [self.evaluate(*item) for item in items]
 
     # -- ARC specifics ------------------------------------------------------------------------------------------------
     def rejected(self, task: Task, reason: str, **details) -> Outcome:
@@ -170,9 +176,7 @@ class ArcDomain:
 
 def from_spec(cfg: ArcConfig, source: str) -> ArcDomain:
     """An ARC domain with its own replica of the model at `source`, loaded as the recipes load it."""
-    from seal.models import load
-    from seal.models.load import set_threads
+    from seal.models import load_model
 
-    set_threads(cfg.model.threads)
-    model, tokenizer = load(source, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
+    model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
     return ArcDomain(model, tokenizer, cfg, source=source)

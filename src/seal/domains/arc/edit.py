@@ -24,7 +24,7 @@ SEAL sampled free-form, as `constrained: false` does.
 
 Departures from SEAL: the key and strategy names are this project's schema; anything that does not match it is
 rejected rather than patched up. Leave-two-out data are always on, as in SEAL's TTT (`EditConfig.leave_two_out`,
-not part of the JSON the model writes). The prompt text (`TOOLS_DESCRIPTION`) is written afresh.
+not part of the JSON the model writes). The prompt text (`tools_description`) is written afresh.
 """
 
 from __future__ import annotations
@@ -251,7 +251,9 @@ def check_budget(cfg: EditConfig, n_examples: int, batch_size: int = 1, max_step
     return None
 
 
-TOOLS_DESCRIPTION = f"""\
+def tools_description(max_steps: int = MAX_STEPS) -> str:
+    """What the self-edit may choose, as the model reads it; `max_steps` is the run's budget (`ttt.max_steps`)."""
+    return f"""\
 You can adapt yourself to this puzzle before solving it, by training on examples made from its demonstrations.
 Each demonstration in turn is held out and used as a practice question, with the others as its examples.
 Choose how to build that practice data and how to train on it.
@@ -268,7 +270,7 @@ Training:
 - learning_rate: a number greater than 0 and at most {LR_MAX} (1e-4 is a common choice).
 - num_train_epochs: an integer from {EPOCHS_RANGE[0]} to {EPOCHS_RANGE[1]}, passes over the practice data.
 
-More augmentation gives more practice data, and up to {MAX_STEPS} training steps are allowed in all: configurations
+More augmentation gives more practice data, and up to {max_steps} training steps are allowed in all: configurations
 that would take longer are discarded.
 
 Answer with one JSON object in exactly this form, and nothing else:
@@ -277,11 +279,12 @@ Answer with one JSON object in exactly this form, and nothing else:
 "training": {{"strategy": "output_only", "learning_rate": 0.0001, "num_train_epochs": 2}}}}"""
 
 
-def self_edit_prompt(task) -> str:
-    """The prompt asking the model for a self-edit: the task's demonstrations, then `TOOLS_DESCRIPTION`.
+def self_edit_prompt(task, max_steps: int = MAX_STEPS) -> str:
+    """The prompt asking the model for a self-edit: the task's demonstrations, then `tools_description(max_steps)`.
 
     Args:
         task: a `tasks.Task`; its test inputs are shown without outputs (test outputs are never shown).
+        max_steps: the step budget the prompt states (`ttt.max_steps`, the one the budget check applies).
     """
     demos = "\n\n".join(format_example(ex) for ex in task.train)
     tests = "\n\n".join(f"Test input:\n{grid_to_text(ex.input)}" for ex in task.test)
@@ -289,5 +292,5 @@ def self_edit_prompt(task) -> str:
              demos]
     if tests:
         parts.append(tests)
-    parts.append(TOOLS_DESCRIPTION)
+    parts.append(tools_description(max_steps))
     return "\n\n".join(parts)

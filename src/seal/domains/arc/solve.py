@@ -31,13 +31,14 @@ from seal.domains.arc.format import expected_shape, format_task_prompt, grid_reg
 from seal.domains.arc.grid import grid_to_list
 from seal.domains.arc.tasks import Task
 from seal.domains.arc.vote import candidates_from_texts, vote
-from seal.inner.train import Example
+from seal.inner.train import TrainExample
 from seal.models.constrain import Constraint
-from seal.models.generate import HFGenerator, chat_prompt, encode
+from seal.models.generate import HFGenerator
+from seal.models.tokens import chat_prompt, encode
 
 
 def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, prompt_in_loss: bool
-                 ) -> tuple[list[Example], int]:
+                 ) -> tuple[list[TrainExample], int]:
     """TTT pairs ``(ARC prompt, target grid text)`` as training examples in the chat layout of inference.
 
     Args:
@@ -57,7 +58,7 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, promp
         if len(p) + len(t) > max_tokens:
             dropped += 1
             continue
-        out.append(Example(p + t, 0 if prompt_in_loss else len(p)))
+        out.append(TrainExample(p + t, 0 if prompt_in_loss else len(p)))
     return out, dropped
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from seal.config import (COUNT, NON_NEGATIVE, POSITIVE, GenerationConfig, InnerConfig, LoraConfig, ModelConfig,
-                         OuterConfig, Range, RunConfig, check_ranges, opt)
-from seal.executors.base import ExecutorConfig
+from seal.config import (COUNT, NON_NEGATIVE, POSITIVE, ExecutorConfig, GenerationConfig, InnerConfig, LoraConfig,
+                         ModelConfig, OuterConfig, Range, RunConfig, check_ranges, opt)
 from seal.domains.knowledge.quiz import QuizConfig
+from seal.domains.knowledge.rewards import RatingReward, make_reward
 from seal.grading.judge import JudgeConfig
 
 
@@ -41,13 +41,46 @@ class SelfEditConfig:
 
 
 @dataclass(frozen=True)
+class SelfQuizConfig:
+    """The self-written quiz of `reward.kind: self-quiz` (our extension, not in the paper;
+    `seal.domains.knowledge.selfquiz`): the unadapted model writes question-answer pairs about each passage."""
+
+    k: int = opt(4, "completions sampled per passage (one generate call); their pairs are pooled", COUNT)
+    max_new_tokens: int = opt(256, "length limit of each completion", COUNT)
+    temperature: float = opt(1.0, "sampling temperature (0 = greedy: the k completions are then the same)",
+                             NON_NEGATIVE)
+    top_p: float = opt(0.95, "nucleus sampling", Range(0, 1, lo_open=True))
+    max_questions: int = opt(12, "questions kept per passage, the first ones that pass the filter (answer found in "
+                                 "the passage, not given away by its question, question not repeated)", COUNT)
+
+    def __post_init__(self):
+        check_ranges(self)
+
+
+@dataclass(frozen=True)
 class RewardConfig:
-    kind: Literal["accuracy", "loglik", "judge"] = opt(
-        "accuracy", "accuracy: quiz accuracy gain over the base model (paper); loglik: gain in mean log-likelihood of "
-        "the gold answers (continuous, no generation, far less noisy on small quizzes); judge: an LLM judge rates "
-        "each self-edit against a rubric, no inner loop (the paper's v2 proxy reward; one rating per self-edit)")
-    judge: JudgeConfig = opt(JudgeConfig(), "the judge that rates self-edits when kind=judge (backend local: the "
+    kind: str = opt(
+        "accuracy", "a reward of seal.domains.knowledge.rewards: accuracy: quiz accuracy gain over the base model "
+        "(paper); loglik: gain in mean log-likelihood of the gold answers (continuous, no generation, far less noisy "
+        "on small quizzes); rubric (or judge, its first name): an LLM judge rates each self-edit against a rubric, no "
+        "inner loop (the paper's v2 proxy reward; one rating per self-edit); self-quiz, self-quiz-accuracy: the same "
+        "gains on questions the unadapted model writes about the passage itself (no answer key; reward.self_quiz)")
+    judge: JudgeConfig = opt(JudgeConfig(), "the judge that rates self-edits when kind=rubric (backend local: the "
                                             "model being trained rates its own self-edits, for offline runs)")
+    self_quiz: SelfQuizConfig = opt(SelfQuizConfig(), "the quiz the unadapted model writes about each passage when "
+                                                      "kind=self-quiz or self-quiz-accuracy (the gold questions are "
+                                                      "then not used)")
+
+    def __post_init__(self):
+        try:
+            make_reward(self.kind)
+        except ValueError as e:
+            raise ValueError(f"kind: {e}") from None  # names reward.kind, the value and the known rewards
+
+    @property
+    def rated(self) -> bool:
+        """Whether the reward rates self-edits with no inner loop (the rubric)."""
+        return isinstance(make_reward(self.kind), RatingReward)
 
 
 @dataclass(frozen=True)
@@ -118,26 +151,72 @@ class ContinualConfig:
 
 
 @dataclass(frozen=True)
-class KnowledgeConfig:
+class KnowledgeSections:
+    """The sections every knowledge command reads; each command's config adds its own (one config per command, so
+    `seal config show knowledge COMMAND` and a run's manifest hold only what that command reads)."""
+
     run: RunConfig = opt(RunConfig(), "run directory and seed")
     model: ModelConfig = opt(ModelConfig(), "the model that writes self-edits and is adapted")
     data: DataConfig = opt(DataConfig(), "passages")
     self_edit: SelfEditConfig = opt(SelfEditConfig(), "self-edit sampling")
     inner: InnerConfig = opt(InnerConfig(), "inner loop (LoRA fine-tune on a self-edit)")
     quiz: QuizConfig = opt(QuizConfig(), "closed-book quiz and grading")
+
+    def judges(self) -> list[tuple]:
+        """(in use, key, value, judge section) of every LLM judge this config may call."""
+        return [(self.quiz.metric == "judge", "quiz.metric", self.quiz.metric, self.quiz.judge)]
+
+    def __post_init__(self):
+        for used, key, value, judge in self.judges():
+            if used and judge.backend == "openai" and not judge.base_url:
+                section = key.split(".")[0]
+                raise ValueError(f"{section}.judge.base_url: needed by {key}={value} with the openai backend, e.g. "
+                                 f"https://api.openai.com/v1 (or set {section}.judge.backend=local)")
+
+
+@dataclass(frozen=True)
+class KnowledgeEvalConfig(KnowledgeSections):
+    """`seal knowledge eval` (and the benches): the single-passage table."""
+
     reward: RewardConfig = opt(RewardConfig(), "reward of a self-edit")
-    eval: EvalConfig = opt(EvalConfig(), "seal knowledge eval")
-    outer: OuterConfig = opt(OuterConfig(), "seal knowledge train (ReST-EM)")
+    eval: EvalConfig = opt(EvalConfig(), "conditions of the single-passage table")
     executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")
-    generation: GenerationConfig = opt(GenerationConfig(), "the engine that samples self-edits and answers quizzes "
-                                                           "(knowledge eval and train)")
+    generation: GenerationConfig = opt(GenerationConfig(), "the engine that samples self-edits and answers quizzes")
+
+    def judges(self) -> list[tuple]:
+        return super().judges() + [(self.reward.rated, "reward.kind", self.reward.kind, self.reward.judge)]
+
+
+@dataclass(frozen=True)
+class KnowledgeTrainConfig(KnowledgeEvalConfig):
+    """`seal knowledge train`: ReST-EM rounds, evaluated on held-out passages with the eval command's conditions."""
+
+    outer: OuterConfig = opt(OuterConfig(), "ReST-EM")
+
+
+@dataclass(frozen=True)
+class KnowledgeCptConfig(KnowledgeSections):
+    """`seal knowledge cpt`: continued pretraining on many passages and their self-edits."""
+
+    eval: EvalConfig = opt(EvalConfig(), "conditions (each trains once on every passage's documents)")
+    generation: GenerationConfig = opt(GenerationConfig(), "the engine that samples self-edits (hf only here)")
+    cpt: CptConfig = opt(CptConfig(), "continued pretraining")
+
+
+@dataclass(frozen=True)
+class KnowledgeContinualConfig(KnowledgeSections):
+    """`seal knowledge continual`: sequential self-edits and the forgetting matrix."""
+
+    continual: ContinualConfig = opt(ContinualConfig(), "sequential self-edits")
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig(KnowledgeTrainConfig):
+    """Every knowledge section at once: the Python API's config, which any knowledge recipe accepts."""
+
     cpt: CptConfig = opt(CptConfig(), "seal knowledge cpt (continued pretraining)")
     continual: ContinualConfig = opt(ContinualConfig(), "seal knowledge continual (sequential self-edits)")
 
-    def __post_init__(self):
-        for used, key, judge in ((self.quiz.metric == "judge", "quiz.metric", self.quiz.judge),
-                                 (self.reward.kind == "judge", "reward.kind", self.reward.judge)):
-            if used and judge.backend == "openai" and not judge.base_url:
-                section = key.split(".")[0]
-                raise ValueError(f"{section}.judge.base_url: needed by {key}=judge with the openai backend, e.g. "
-                                 f"https://api.openai.com/v1 (or set {section}.judge.backend=local)")
+
+COMMANDS = {"eval": KnowledgeEvalConfig, "train": KnowledgeTrainConfig, "cpt": KnowledgeCptConfig,
+            "continual": KnowledgeContinualConfig}  # the config class of each `seal knowledge` command

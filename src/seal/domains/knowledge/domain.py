@@ -2,58 +2,36 @@
 
 `KnowledgeDomain.inner_loop(passage, self_edit, seed)` parses the self-edit into documents, trains the adapter on
 them, answers the passage's quiz closed-book with the adapted model, grades it, and returns the reward against the
-base model's score on the same quiz (computed once per passage and cached). With `reward.kind = loglik` the reward is
-the gain in mean log-likelihood of the gold answers instead (no generation); with `reward.kind = judge` there is no
-inner loop at all: an LLM judge rates the self-edit against a rubric (`seal.grading.rubric`). A quiz graded for
-accuracy also scores each gold answer's log-likelihood with the same adapted model before its adapter is reset
+base model's score on the same quiz (computed once per passage and cached). The reward is an object the domain is
+given (`seal.domains.knowledge.rewards`): the accuracy gain (the paper's), the gain in the gold answers' mean
+log-likelihood (no generation), or a rating with no inner loop at all (an LLM judge's rubric). A quiz that generates
+answers also scores each gold answer's log-likelihood with the same adapted model before its adapter is reset
 (`details["logliks"]`, one forward pass per question), so every table can report knowledge as well as accuracy
 without a second training run.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
 from seal.domains.base import DomainSpec, Outcome, portable_source
-from seal.domains.knowledge.config import KnowledgeConfig
+from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.prompts import load_families
-from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_quiz
+from seal.domains.knowledge.quiz import Grader, QuizResult, accuracy, answer_loglik, answer_quiz, make_grader
+from seal.domains.knowledge.rewards import QuizReward, RatingReward, make_reward
 from seal.domains.knowledge.selfedit import render_prompt
-from seal.errors import JudgeError
+from seal.inner import make_adapter
 from seal.inner.multi import MultiAdapter
-from seal.inner.train import make_adapter
 from seal.models.generate import base_writer, make_generator
-
-
-@dataclass
-class QuizResult:
-    predictions: list[str]
-    scores: list[float | None]
-    accuracy: float | None
-    loglik: float | None = None
-    judged: dict = field(default_factory=dict)  # under an LLM judge: each verdict's error and raw reply
-    logliks: list[float] | None = None  # per question: mean log-probability per token of the first gold answer
-    loglik_s: float = 0.0  # seconds spent scoring `logliks` (what the knowledge measure costs)
-
-    def details(self) -> dict:
-        """What the store keeps of a quiz: the answers, their scores, the gold answers' log-likelihoods (`logliks`,
-        nats per token, one per question) and, under a judge, `judge_errors` and `judge_replies` (one per answer),
-        so that a wrong grade can be seen afterwards."""
-        return {"predictions": self.predictions, "scores": self.scores, "logliks": self.logliks} | self.judged
-
-    @property
-    def score(self) -> float | None:
-        """What the reward compares: mean answer log-likelihood for `reward.kind = loglik`, else accuracy."""
-        return self.loglik if self.loglik is not None else self.accuracy
 
 
 @dataclass
@@ -66,14 +44,6 @@ class InnerOutcome:
     train: dict
     timings: dict = field(default_factory=dict)
 
-    @property
-    def score(self) -> float | None:
-        return self.result.score
-
-    @property
-    def base_score(self) -> float | None:
-        return self.base.score
-
 
 class KnowledgeDomain:
     """Holds the model (with its inner-loop adapter), the grader and the base-score cache for one run.
@@ -81,27 +51,33 @@ class KnowledgeDomain:
 
     name = "knowledge"
 
-    def __init__(self, model, tokenizer, cfg: KnowledgeConfig, grader: Grader, source: str | None = None):
-        """`source` is the name or path `model` was loaded from (a round's checkpoint in ReST-EM), so that `spec()`
-        can rebuild the domain on a Ray actor; None when unknown (the local executor does not need it)."""
+    def __init__(self, model, tokenizer, cfg: KnowledgeEvalConfig, grader: Grader,
+                 reward: QuizReward | RatingReward | None = None, source: str | None = None):
+        """`reward` scores each inner loop (default: the one `cfg.reward.kind` names). `source` is the name or path
+        `model` was loaded from (a round's checkpoint in ReST-EM), so that `spec()` can rebuild the domain on a Ray
+        actor; None when unknown (the local executor does not need it)."""
         self.cfg = cfg
         self.source = source
         self.tokenizer = tokenizer
         self.adapter = make_adapter(model, tokenizer, cfg.inner)
         self.grader = grader
+        self.reward = reward if reward is not None else make_reward(cfg.reward.kind)
         self.families = load_families(cfg.self_edit.families_file)
-        self.measure = cfg.reward.kind  # what a reward measures: accuracy (generate and grade), loglik, or judge
-        self._base: dict[tuple[str, str], QuizResult] = {}
-        self._engine = None  # the vLLM engine (generation.backend: vllm), started on first use
+        self._base: dict[tuple, QuizResult] = {}  # (passage id, answers generated, questions) -> the base quiz
+        self._shared = {"engine": None}  # the vLLM engine (generation.backend: vllm), started on first use; shared
+        # with the views of `rewarded_by`
 
-    @contextmanager
-    def measuring(self, measure: str) -> Iterator[None]:
-        """Score quizzes by `measure` inside the block (evaluation tables report accuracy whatever the reward)."""
-        previous, self.measure = self.measure, measure
-        try:
-            yield
-        finally:
-            self.measure = previous
+    def rewarded_by(self, reward: QuizReward | RatingReward) -> "KnowledgeDomain":
+        """This domain scored by `reward` instead: the same model, adapter, engine and base-quiz cache (an
+        evaluation reports accuracy whatever reward trains)."""
+        view = copy.copy(self)
+        view.reward = reward
+        return view
+
+    @property
+    def answers(self) -> bool:
+        """Whether quizzes generate and grade answers (the reward needs them), or only score log-likelihoods."""
+        return isinstance(self.reward, QuizReward) and self.reward.answers
 
     def context_id(self, passage: Passage) -> str:
         return passage.id
@@ -116,11 +92,11 @@ class KnowledgeDomain:
 
     def engine(self):
         """The vLLM engine over this domain's model source, started once; adapters reach it as LoRA requests."""
-        if self._engine is None:
-            self._engine = make_generator(self.cfg.generation, None, self.tokenizer, self.source, 0,
-                                          max_lora_rank=self.cfg.inner.lora.r, max_loras=self.cfg.generation.lora_batch,
-                                          seed=self.cfg.run.seed, dtype=self.cfg.model.dtype)
-        return self._engine
+        if self._shared["engine"] is None:
+            self._shared["engine"] = make_generator(
+                self.cfg.generation, None, self.tokenizer, self.source, 0, max_lora_rank=self.cfg.inner.lora.r,
+                max_loras=self.cfg.generation.lora_batch, seed=self.cfg.run.seed, dtype=self.cfg.model.dtype)
+        return self._shared["engine"]
 
     def writer(self):
         if self.served:
@@ -128,9 +104,9 @@ class KnowledgeDomain:
         return base_writer(self.adapter, self.tokenizer, self.cfg.self_edit.batch_size)
 
     def release(self):
-        if self._engine is not None:
-            self._engine.close()
-            self._engine = None
+        if self._shared["engine"] is not None:
+            self._shared["engine"].close()
+            self._shared["engine"] = None
         return self.adapter.release()
 
     def spec(self) -> DomainSpec:
@@ -140,7 +116,8 @@ class KnowledgeDomain:
         if cfg.self_edit.families_file:
             cfg = dataclasses.replace(cfg, self_edit=dataclasses.replace(
                 cfg.self_edit, families_file=str(Path(cfg.self_edit.families_file).resolve())))
-        return DomainSpec("seal.domains.knowledge.domain:from_spec", {"cfg": cfg, "source": source})
+        return DomainSpec("seal.domains.knowledge.domain:from_spec",
+                          {"cfg": cfg, "source": source, "reward": self.reward.name})
 
     def self_edit_prompt(self, passage: Passage) -> str:
         return render_prompt(self.tokenizer, self.cfg.self_edit, passage, self.families)
@@ -151,20 +128,22 @@ class KnowledgeDomain:
         vLLM answers in one batch; 1 otherwise."""
         if isinstance(self.adapter, MultiAdapter):
             return self.cfg.inner.multi
-        return self.cfg.generation.lora_batch if self.served and self.measure == "accuracy" else 1
+        return self.cfg.generation.lora_batch if self.served and self.answers else 1
 
     def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
-        """The inner loop as an `Outcome` (reward = adapted score - base score)."""
-        if self.measure == "judge" or self.batch_size > 1:  # the multi-adapter, vLLM and judge paths
+        """The inner loop as an `Outcome` (reward = adapted score - base score under `self.reward`)."""
+        if isinstance(self.reward, RatingReward) or self.batch_size > 1:  # the multi-adapter, vLLM and rating paths
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
+        passage = self.reward.quiz_of(self, passage)
         return self._outcome(passage, self.inner_loop(passage, self_edit, seed))
 
     def evaluate_batch(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
         """Several inner loops at once on the multi-adapter path: one LoRA per item, trained together, and all
         quizzes answered in one batched generate with per-row adapters."""
-        if self.measure == "judge":
-            return self.rated(items)
-        if self.served and self.measure == "accuracy":
+        if isinstance(self.reward, RatingReward):
+            return self.reward.rate(self, items)
+        items = [(self.reward.quiz_of(self, p), e, seed) for p, e, seed in items]
+        if self.served and self.answers:
             return self.evaluate_served(items)
         if not isinstance(self.adapter, MultiAdapter):
             return [self.evaluate(*item) for item in items]
@@ -204,28 +183,6 @@ class KnowledgeDomain:
                                               {"train_s": st.seconds, "quiz_s": quiz_s, "loglik_s": ll_s}))
                 for p, (n_docs, st, (ll, ll_s)), preds, base in zip(passages, trained, answers, bases)]
 
-    def rated(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
-        """The judge's rubric ratings as outcomes (reward = rating - 0.5, see `seal.grading.rubric`); no training.
-        A rating the judge fails to give stops the caller with `JudgeError`: the finished ones are already stored."""
-        from seal.grading.judge import make_backend
-        from seal.grading.rubric import RUBRIC_VERSION, SelfEditRater
-
-        t0 = time.perf_counter()
-        passages = ", ".join(dict.fromkeys(p.id for p, _, _ in items))
-        with self.adapter.base() as model:
-            rater = SelfEditRater(make_backend(self.cfg.reward.judge, model, self.tokenizer))
-            try:
-                result = rater.rate([(p.title, p.context, edit or "") for p, edit, _ in items])
-            except JudgeError as e:
-                raise JudgeError(f"rating a self-edit of passage {passages}: {e}") from None
-        judge_s = (time.perf_counter() - t0) / len(items)
-        for (p, _, _), error in zip(items, result.errors):
-            if error is not None:
-                raise JudgeError(f"rating a self-edit of passage {p.id}: {error}")
-        return [Outcome(score - 0.5, score, 0.5, len(p.questions),
-                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id, "judge_reply": reply}, {"judge_s": judge_s})
-                for (p, _, _), score, reply in zip(items, result.scores, result.replies)]
-
     def quiz_routed(self, passages: list[Passage]) -> list[QuizResult]:
         """Quiz passage j with adapter j of the multi-adapter path, all in one batched generate."""
         model = self.adapter.model
@@ -233,11 +190,10 @@ class KnowledgeDomain:
         for j, p in enumerate(passages):
             with self.adapter.route(torch.tensor([j])):
                 logliks.append(self.gold_logliks(model, p))
-        if self.measure == "loglik":
-            return [QuizResult([""] * len(ll), [None] * len(ll), None, sum(ll) / len(ll), logliks=ll, loglik_s=s)
-                    for ll, s in logliks]
+        if not self.answers:
+            return [QuizResult([""] * len(ll), [None] * len(ll), None, logliks=ll, loglik_s=s) for ll, s in logliks]
         owner = torch.tensor([j for j, p in enumerate(passages) for _ in p.questions])
-        one_batch = dataclasses.replace(self.cfg.quiz, batch_size=len(owner))
+        one_batch = dataclasses.replace(self.cfg.quiz, batch_size=max(1, len(owner)))  # 0: no question at all
         with self.adapter.route(owner):
             answers = answer_quiz(model, self.tokenizer, passages, one_batch)
         return [dataclasses.replace(self.graded(p, preds), logliks=ll, loglik_s=s)
@@ -250,17 +206,16 @@ class KnowledgeDomain:
         return ll, time.perf_counter() - t0
 
     def _outcome(self, passage: Passage, out: InnerOutcome) -> Outcome:
-        reward = None if out.score is None or out.base_score is None else out.score - out.base_score
         details = out.result.details() | {"n_documents": out.n_documents, "train": out.train}
-        return Outcome(reward, out.score, out.base_score, len(passage.questions), details, out.timings)
+        return Outcome(self.reward.gain(out.result, out.base), self.reward.score(out.result),
+                       self.reward.score(out.base), len(passage.questions), details, out.timings)
 
     def quiz(self, model, passage: Passage, adapted: bool = False) -> QuizResult:
         """Score `model` on the passage's quiz; `adapted` says it carries the inner loop's trained adapter (which the
         vLLM engine then serves as a LoRA request)."""
         ll, loglik_s = self.gold_logliks(model, passage)  # the same adapted weights the answers come from
-        if self.measure == "loglik":
-            preds, scores = [""] * len(ll), [None] * len(ll)
-            return QuizResult(preds, scores, None, sum(ll) / len(ll), logliks=ll, loglik_s=loglik_s)
+        if not self.answers:
+            return QuizResult([""] * len(ll), [None] * len(ll), None, logliks=ll, loglik_s=loglik_s)
         if self.served:
             with self.engine().adapted(self.adapter.model) if adapted else nullcontext():
                 preds = answer_quiz(None, self.tokenizer, [passage], self.cfg.quiz, self.engine())[0]
@@ -276,17 +231,18 @@ class KnowledgeDomain:
 
     def base_result(self, passage: Passage) -> QuizResult:
         """The unadapted model's quiz on `passage`, computed once per run and reused."""
-        key = (passage.id, self.measure)
+        if isinstance(self.reward, QuizReward):  # a rating reward brings no questions: the gold ones
+            passage = self.reward.quiz_of(self, passage)
+        key = (passage.id, self.answers, tuple(q.question for q in passage.questions))
         if key not in self._base:
             with self.adapter.base() as model:
                 self._base[key] = self.quiz(model, passage)
         return self._base[key]
 
-    def inner_loop(self, passage: Passage, self_edit: str | None, seed: int,
-                   include_passage: bool = True) -> InnerOutcome:
+    def inner_loop(self, passage: Passage, self_edit: str | None, seed: int) -> InnerOutcome:
         """Train on the self-edit's documents (plus the passage) with `seed`, quiz, and compare with the base."""
         base = self.base_result(passage)
-        docs = to_documents(passage, self_edit, include_passage=include_passage)
+        docs = to_documents(passage, self_edit)
         with self.adapter.trained(docs, seed) as stats:
             t0 = time.perf_counter()
             result = self.quiz(self.adapter.model, passage, adapted=True)
@@ -301,13 +257,11 @@ def train_summary(stats) -> dict:
             "final_loss": stats.losses[-1] if stats.losses else None}
 
 
-def from_spec(cfg: KnowledgeConfig, source: str) -> KnowledgeDomain:
+def from_spec(cfg: KnowledgeEvalConfig, source: str, reward: str | None = None) -> KnowledgeDomain:
     """A knowledge domain with its own replica of the model at `source`, loaded as the recipes load it (same dtype,
     device, thread count and tiny-model seed) and with the same grader."""
-    from seal.models import load
-    from seal.models.load import set_threads
-    from seal.recipes.knowledge_eval import make_grader
+    from seal.models import load_model
 
-    set_threads(cfg.model.threads)
-    model, tokenizer = load(source, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code, seed=cfg.run.seed)
-    return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=source)
+    model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
+    return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer),
+                           make_reward(reward or cfg.reward.kind), source)

@@ -1,4 +1,4 @@
-"""Self-edit prompt families and the closed-book quiz prompt, as named templates.
+"""Self-edit prompt families, as named templates (the quiz prompts are `seal.domains.knowledge.quiz`'s).
 
 The families follow the paper's descriptions (Section 4.2 and its appendix: implications, longer implications,
 rewrites, self-generated question-answer pairs, and no instruction at all); the wording is ours. A user adds a
@@ -100,10 +100,3 @@ def self_edit_prompt(family: str, title: str, passage: str, families: dict[str, 
         raise ConfigError(f"unknown prompt family {family!r} (known: {', '.join(families)})")
     return families[family].format(title=title, passage=passage)
 
-
-QUIZ_TEMPLATE = "Answer the question in a few words.\nTopic: {title}\nQuestion: {question}\nAnswer:"
-
-
-def quiz_prompt(title: str, question: str) -> str:
-    """Closed-book quiz prompt: the passage title as topic, then the question (paper's evaluation, our words)."""
-    return QUIZ_TEMPLATE.format(title=title, question=question)

@@ -18,7 +18,8 @@ from seal.config import COUNT, opt
 from seal.domains.knowledge.data import Passage
 from seal.errors import ConfigError, JudgeError
 from seal.grading.judge import JudgeConfig, JudgeResult
-from seal.models.generate import HFGenerator, chat_prompt, encode
+from seal.models.generate import HFGenerator
+from seal.models.tokens import chat_prompt, encode
 
 PLAIN = "Title: {title}\nQuestion: {question}\nAnswer:"
 CHAT = "Answer this question about {title} in a few words.\nQuestion: {question}"
@@ -63,6 +64,30 @@ def answer_quiz(model, tokenizer, passages: Sequence[Passage], cfg: QuizConfig, 
 
 
 @dataclass
+class QuizResult:
+    """One quiz of one model on one passage: answers and their grades (empty when the quiz only scored
+    log-likelihoods), and each gold answer's log-likelihood under the same weights."""
+
+    predictions: list[str]
+    scores: list[float | None]
+    accuracy: float | None
+    judged: dict = field(default_factory=dict)  # under an LLM judge: each verdict's error and raw reply
+    logliks: list[float] | None = None  # per question: mean log-probability per token of the first gold answer
+    loglik_s: float = 0.0  # seconds spent scoring `logliks` (what the knowledge measure costs)
+
+    @property
+    def loglik(self) -> float | None:
+        """The gold answers' mean log-likelihood over the questions, nats per token (None when not scored)."""
+        return sum(self.logliks) / len(self.logliks) if self.logliks else None
+
+    def details(self) -> dict:
+        """What the store keeps of a quiz: the answers, their scores, the gold answers' log-likelihoods (`logliks`,
+        nats per token, one per question) and, under a judge, `judge_errors` and `judge_replies` (one per answer),
+        so that a wrong grade can be seen afterwards."""
+        return {"predictions": self.predictions, "scores": self.scores, "logliks": self.logliks} | self.judged
+
+
+@dataclass
 class Grader:
     """Scores answers against a passage's gold answers with the configured metric. A judge's unreadable verdicts
     score None and are kept in `errors`; a judge whose endpoint fails raises `JudgeError` naming the passage."""
@@ -88,6 +113,23 @@ class Grader:
 
         none = [None] * len(predictions)
         return JudgeResult(list(get_grader(self.metric)(predictions, refs)), none, none)
+
+
+def make_grader(cfg: QuizConfig, model=None, tokenizer=None) -> Grader:
+    """The grader of `cfg.metric`; an LLM judge (`metric: judge`) is built and its endpoint checked here, so an
+    unreachable judge fails before any work (`local`: `model` judges with `tokenizer`).
+
+    Raises:
+        JudgeError: the judge's endpoint is unreachable.
+    """
+    if cfg.metric != "judge":
+        return Grader(cfg.metric)
+    from seal.grading.judge import make_judge
+
+    judge = make_judge(cfg.judge, local_model=model, local_tokenizer=tokenizer)
+    if hasattr(judge, "check_reachable"):
+        judge.check_reachable()
+    return Grader("judge", judge)
 
 
 def accuracy(scores: Sequence[float | None]) -> float | None:

@@ -13,7 +13,7 @@ from seal.domains.knowledge.data import Passage, passage_key
 from seal.domains.knowledge.prompts import self_edit_prompt
 from seal.errors import DataError
 from seal.jsonfile import read_json
-from seal.models.generate import chat_prompt
+from seal.models.tokens import chat_prompt
 
 
 def render_prompt(tokenizer, cfg: SelfEditConfig, passage: Passage, families: dict[str, str]) -> str:

@@ -5,7 +5,7 @@
     seal bench inner-loop --set model.name=Qwen/Qwen2.5-7B --set model.device=cuda
     seal bench inner-loop --set data.source=gpt4_1_val.json --set eval.external_file=gpt4_1_val.json  # SEAL's edits
     seal bench inner-loop --paths reference,fast,multi-4,multi-8 --set model.name=random:qwen2.5-7b   # on a GPU
-    bench/gpu.sh OUT_DIR                           # the prepared accelerator run (seal.recipes.bench_gpu)
+    bench/gpu.sh OUT_DIR                           # the prepared accelerator run (seal.bench.gpu)
 
 Same model, same passages, same self-edits (sampled once and stored, or read from `eval.external_file` in SEAL's
 layout), same seeds for every path. Per path: self-edit evaluations per minute, mean reward, training tokens per
@@ -41,17 +41,19 @@ import time
 
 import torch
 
-from seal.domains.knowledge.config import KnowledgeConfig
+from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.domain import KnowledgeDomain
+from seal.domains.knowledge.evaluation import check_config, choose_passages, external_edits
 from seal.domains.knowledge.prompts import load_families
+from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.errors import ConfigError
-from seal.executors import Job, LocalExecutor, run_jobs
+from seal.executors import LocalExecutor, condition_jobs, run_jobs
 from seal.models import builtin
 from seal.models.generate import HFGenerator
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import console
-from seal.recipes.knowledge_eval import check_config, choose_passages, external_edits, make_grader
+from seal.store import keys
 from seal.store.runs import Run
 
 PATHS = ("reference", "fast", "multi")
@@ -137,13 +139,13 @@ def training_flops(model, processed_tokens: int, seq_len: float) -> float:
     return processed_tokens * (4 * n_matrix + attention)
 
 
-def path_config(cfg: KnowledgeConfig, path: str) -> KnowledgeConfig:
+def path_config(cfg: KnowledgeEvalConfig, path: str) -> KnowledgeEvalConfig:
     mode = "reference" if path == "reference" else "fast"
     multi = max(cfg.inner.multi, 4) if path == "multi" else int(path[6:]) if path.startswith("multi-") else 1
     return dataclasses.replace(cfg, inner=dataclasses.replace(cfg.inner, mode=mode, multi=multi))
 
 
-def run_path(run: Run, cfg: KnowledgeConfig, path: str, model, tokenizer, passages, edits,
+def run_path(run: Run, cfg: KnowledgeEvalConfig, path: str, model, tokenizer, passages, edits,
              cap_s: float | None = None) -> dict:
     """The (passage, self-edit, seed) inner loops of one path, recorded under condition `bench-<path>`: all of them,
     or as many groups (`inner.multi` loops each) as start within `cap_s` seconds."""
@@ -154,9 +156,8 @@ def run_path(run: Run, cfg: KnowledgeConfig, path: str, model, tokenizer, passag
         torch.cuda.reset_peak_memory_stats()
     with PeakRSS() as rss:
         start = time.perf_counter()
-        domain = KnowledgeDomain(model, tokenizer, pcfg, make_grader(pcfg, model, tokenizer))
-        jobs = [Job(f"{condition}/{p.id}/{i}/s{seed}", p, text, seed, condition, 0, edit_id)
-                for p in passages for i, (edit_id, text) in enumerate(edits[p.id]) for seed in range(cfg.inner.seeds)]
+        domain = KnowledgeDomain(model, tokenizer, pcfg, make_grader(pcfg.quiz, model, tokenizer))
+        jobs = condition_jobs(domain, condition, passages, edits, cfg.inner.seeds, 0)
         group = pcfg.inner.multi
         for first in range(0, len(jobs), group):
             if cap_s is not None and first and time.perf_counter() - start > cap_s:
@@ -194,8 +195,14 @@ def run_path(run: Run, cfg: KnowledgeConfig, path: str, model, tokenizer, passag
         "peak_rss_gb": rss.peak / 2 ** 30,
         "peak_gpu_gb": torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else None,
         "train_flops_per_s": flops / train_s if train_s else None,
-        "rewards": {r["key"].split("/", 1)[1]: r["reward"] for r in rows},
+        "rewards": {same_loop(r["key"]): r["reward"] for r in rows},
     }
+
+
+def same_loop(key: str) -> str:
+    """The part of an inner loop's store key that names the same loop on every path: `passage/self-edit/s<seed>`."""
+    k = keys.parse(key)
+    return f"{k.context_id}/{k.index}/s{k.seed}"
 
 
 def mean_abs_diff(a: dict, b: dict) -> float | None:
@@ -210,7 +217,7 @@ def seed_spread(rewards: dict) -> float | None:
     return sum(abs(x - y) for x, y in pairs) / len(pairs) if pairs else None
 
 
-def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS, path_cap_s: float | None = None,
+def run_bench(run: Run, cfg: KnowledgeEvalConfig, paths: tuple[str, ...] = PATHS, path_cap_s: float | None = None,
               peak_flops: float | None = None) -> dict:
     """Every path of `paths` on the same passages, self-edits and seeds; writes and returns bench.json.
 
@@ -225,15 +232,12 @@ def run_bench(run: Run, cfg: KnowledgeConfig, paths: tuple[str, ...] = PATHS, pa
     Raises:
         ConfigError: an unknown path.
     """
-    from seal.models import load
-    from seal.models.load import set_threads
+    from seal.models import load_model
 
     check_paths(paths)
-    set_threads(cfg.model.threads)
     passages = choose_passages(cfg)
     check_config(cfg, served=False, passages=passages)  # families and external file before the model loads
-    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
-    model.eval()
+    model, tokenizer = load_model(cfg.model, cfg.run.seed)
     if cfg.eval.external_file:  # self-edits written elsewhere (e.g. SEAL's GPT-4.1 ones), the first k per passage
         edits = external_edits(run.store, cfg, passages, 0)
     else:

@@ -10,8 +10,8 @@ Per round r = 1..R, starting from the model of round r-1 (round 0 = the initial 
 
 Every unit (sampled self-edit, inner loop, checkpoint, evaluation) is stored under a unique key as soon as it is
 done, so a killed run resumes where it stopped and ends with the same records as an uninterrupted run (on CPU,
-where training and sampling are deterministic under their seeds). The recipe never branches on the domain: it
-calls `make_domain(model, tokenizer)` and the `Domain` protocol (`seal.domains.base`).
+where training and sampling are deterministic under their seeds). The loop never branches on the domain: it calls
+`make_domain(source)` and the `Domain` protocol (`seal.domains.base`).
 
 Departure from SEAL's code: the inner loop of round r adapts the round-r model, the same model that writes the
 self-edits (SEAL restarts its servers on the new checkpoint by hand).
@@ -26,17 +26,18 @@ from dataclasses import dataclass
 from typing import Callable
 
 from seal.config import OuterConfig
-from seal.executors.base import Job, run_jobs
+from seal.executors.base import run_condition
 from seal.outer.sample import Sampling, sample_and_store
 from seal.outer.select import scored_edits, select, signal_to_noise
 from seal.outer.sft import M_STEP_LOG, save_log, sft_and_merge
 from seal.progress import console
+from seal.store import keys
 from seal.store.runs import Run
 
 
 @dataclass
 class RestemSpec:
-    """What the generic recipe needs from its caller (the knowledge or ARC train command)."""
+    """What the outer loop needs from its caller (the knowledge or ARC train command)."""
 
     outer: OuterConfig
     sampling: Sampling
@@ -44,8 +45,7 @@ class RestemSpec:
     run_seed: int
     initial_model: str
     round_contexts: list[list]  # fresh training contexts of rounds 1..R
-    load_model: Callable  # name_or_path -> (model, tokenizer)
-    make_domain: Callable  # (model, tokenizer) -> Domain
+    make_domain: Callable  # model name or path -> Domain holding that model (and its source, for Ray workers)
     make_executor: Callable  # domain -> Executor
     evaluate: Callable  # (round, domain) -> dict of results (stored under its round)
     family: str | None = None
@@ -64,11 +64,8 @@ def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> di
     with domain.writer() as writer:
         edits = sample_and_store(store, writer, prompts, "train", round, spec.sampling,
                                  spec.run_seed, spec.family)
-    jobs = [Job(f"r{round}/train/{domain.context_id(c)}/{j}/s{seed}", c, text, seed, "train", round, edit_id)
-            for c in contexts for j, (edit_id, text) in enumerate(edits[domain.context_id(c)])
-            for seed in range(spec.seeds)]
     executor = spec.make_executor(domain)
-    run_jobs(store, executor, domain, jobs, f"round {round}: rewarding self-edits")
+    run_condition(store, executor, domain, "train", contexts, edits, spec.seeds, round)
     executor.close()  # Ray actors hold replicas of this round's model
     scored = scored_edits(store.rows("self_edits", "round=? AND condition='train'", (round,)),
                           store.rows("inner_results", "round=? AND condition='train'", (round,)))
@@ -91,10 +88,10 @@ def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
         if done.get(round, {}).get("status") == "done" and ckpt.is_dir():
             current = str(ckpt)
             continue
-        model, tokenizer = spec.load_model(current)
-        domain = spec.make_domain(model, tokenizer)
-        if round == 1 and not store.has("evaluations", "round/0"):
-            store.add_evaluation(key="round/0", round=0, condition="round", payload=spec.evaluate(0, domain))
+        domain = spec.make_domain(current)
+        tokenizer = domain.tokenizer
+        if round == 1 and not store.has("evaluations", keys.evaluation(0)):
+            store.add_evaluation(key=keys.evaluation(0), round=0, condition="round", payload=spec.evaluate(0, domain))
         t0 = time.perf_counter()
         store.set_round(round, "e-step", {"model": current})
         e = e_step(run, spec, domain, round, spec.round_contexts[round - 1])
@@ -119,19 +116,18 @@ def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
                 tokenizer.save_pretrained(partial)
                 save_log(partial, sft_log)
                 partial.rename(ckpt)
-        del model, domain
+        del domain
         gc.collect()
         m_seconds = time.perf_counter() - t1
         current = str(ckpt)
         t2 = time.perf_counter()
-        model, tokenizer = spec.load_model(current)
-        domain = spec.make_domain(model, tokenizer)
+        domain = spec.make_domain(current)
         evaluation = spec.evaluate(round, domain)
-        store.add_evaluation(key=f"round/{round}", round=round, condition="round", payload=evaluation)
+        store.add_evaluation(key=keys.evaluation(round), round=round, condition="round", payload=evaluation)
         payload = {"model": current, "e_step": e["stats"], "m_step": sft_log, "evaluation": evaluation,
                    "seconds": {"e_step": e_seconds, "m_step": m_seconds, "eval": time.perf_counter() - t2}}
         store.set_round(round, "done", payload)
         domain.release()  # frees what the domain holds beyond the model (a vLLM engine)
-        del model, domain
+        del domain
         gc.collect()
     return store.rows("rounds")

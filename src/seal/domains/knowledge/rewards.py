@@ -1,0 +1,181 @@
+"""Rewards of a knowledge self-edit: objects the domain is given, one class each, found by name (`reward.kind`).
+
+A `QuizReward` scores the inner loop: the adapted model's quiz against the unadapted model's on the same questions
+(reward = score(adapted) - score(base)); its `answers` says whether the quiz must generate and grade answers or only
+score the gold answers' log-likelihood. A `RatingReward` scores the self-edit without an inner loop. Adding a reward
+is one class and `@register`:
+
+    @register
+    class NonEmptyGain(QuizReward):
+        '''Gain in the share of answers that are not empty.'''
+        name = "non-empty"
+
+        def score(self, quiz):
+            return sum(1 for p in quiz.predictions if p.strip()) / len(quiz.predictions)
+
+after which `--set reward.kind=non-empty` trains and evaluates with it (the module that defines it must be imported
+before the config is read; the built-in ones live here).
+
+>>> sorted(REWARDS)
+['accuracy', 'judge', 'loglik', 'rubric', 'self-quiz', 'self-quiz-accuracy']
+>>> make_reward("loglik").answers
+False
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from seal.domains.base import Outcome
+from seal.domains.knowledge.data import Passage
+from seal.domains.knowledge.quiz import QuizResult
+from seal.domains.knowledge.selfquiz import self_quiz
+from seal.errors import JudgeError
+
+if TYPE_CHECKING:  # the domain calls rewards; rewards only read what it hands them
+    from seal.domains.knowledge.domain import KnowledgeDomain
+
+REWARDS: dict[str, Callable[[], "QuizReward | RatingReward"]] = {}
+
+
+def register(cls=None, *, aliases: tuple[str, ...] = ()):
+    """Class decorator: make a reward known under its `name` (and `aliases`) to `make_reward` and `reward.kind`."""
+    def add(cls):
+        for key in (cls.name, *aliases):
+            if key in REWARDS:
+                raise ValueError(f"reward {key!r} is registered twice")
+            REWARDS[key] = cls
+        return cls
+    return add(cls) if cls is not None else add
+
+
+def make_reward(kind: str) -> "QuizReward | RatingReward":
+    """The reward registered as `kind`. Raises ValueError naming the known ones when there is none."""
+    if kind not in REWARDS:
+        raise ValueError(f"unknown reward {kind!r} (known: {', '.join(sorted(REWARDS))})")
+    return REWARDS[kind]()
+
+
+class QuizReward:
+    """A reward read from the closed-book quiz of the adapted model, against the unadapted model's quiz."""
+
+    name: ClassVar[str] = ""
+    answers: ClassVar[bool] = True  # the quiz generates and grades answers (False: gold-answer log-likelihoods only)
+
+    def score(self, quiz: QuizResult) -> float | None:
+        """The quiz's score under this reward (None when it cannot be computed)."""
+        raise NotImplementedError
+
+    def quiz_of(self, domain: "KnowledgeDomain", passage: Passage) -> Passage:
+        """The passage whose questions the quiz asks: the passage itself (its gold questions) unless the reward
+        brings its own questions (same id, title and text, other questions). Must return the same questions when
+        called again on what it returned."""
+        return passage
+
+    def gain(self, adapted: QuizResult, base: QuizResult) -> float | None:
+        """The reward of an inner loop: score(adapted) - score(base), None when either is None."""
+        a, b = self.score(adapted), self.score(base)
+        return None if a is None or b is None else a - b
+
+
+class RatingReward:
+    """A reward given to the self-edit itself, with no inner loop (no training, no quiz)."""
+
+    name: ClassVar[str] = ""
+
+    def rate(self, domain: "KnowledgeDomain", items: list[tuple]) -> list[Outcome]:
+        """One outcome per (passage, self-edit, seed) item."""
+        raise NotImplementedError
+
+
+@register
+class AccuracyGain(QuizReward):
+    """Gain in quiz accuracy under the configured grader (paper Section 4.2)."""
+
+    name = "accuracy"
+
+    def score(self, quiz: QuizResult) -> float | None:
+        return quiz.accuracy
+
+
+@register
+class LoglikGain(QuizReward):
+    """Gain in the gold answers' mean log-likelihood, nats per token (continuous, no generation: far less noisy than
+    accuracy on a quiz of a dozen questions)."""
+
+    name = "loglik"
+    answers = False
+
+    def score(self, quiz: QuizResult) -> float | None:
+        return quiz.loglik
+
+
+@register(aliases=("judge",))
+class RubricRating(RatingReward):
+    """An LLM judge rates the self-edit against a rubric, rating - 0.5 (the paper's v2 proxy reward;
+    `seal.grading.rubric`); the judge is `reward.judge` of the domain's config. `judge` is the name it had first.
+    A rating the judge fails to give stops the caller with `JudgeError`: the finished ones are already stored."""
+
+    name = "rubric"
+
+    def rate(self, domain: "KnowledgeDomain", items: list[tuple]) -> list[Outcome]:
+        from seal.grading.judge import make_backend
+        from seal.grading.rubric import RUBRIC_VERSION, SelfEditRater
+
+        t0 = time.perf_counter()
+        passages = ", ".join(dict.fromkeys(p.id for p, _, _ in items))
+        with domain.adapter.base() as model:
+            rater = SelfEditRater(make_backend(domain.cfg.reward.judge, model, domain.tokenizer))
+            try:
+                result = rater.rate([(p.title, p.context, edit or "") for p, edit, _ in items])
+            except JudgeError as e:
+                raise JudgeError(f"rating a self-edit of passage {passages}: {e}") from None
+        judge_s = (time.perf_counter() - t0) / len(items)
+        for (p, _, _), error in zip(items, result.errors):
+            if error is not None:
+                raise JudgeError(f"rating a self-edit of passage {p.id}: {error}")
+        return [Outcome(score - 0.5, score, 0.5, len(p.questions),
+                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id, "judge_reply": reply}, {"judge_s": judge_s})
+                for (p, _, _), score, reply in zip(items, result.scores, result.replies)]
+
+
+class SelfQuizReward(QuizReward):
+    """A gain on questions the unadapted model writes about the passage itself (`seal.domains.knowledge.selfquiz`;
+    our extension, not in the paper): no answer key needed, the passage's gold questions are never asked.
+
+    Each passage's quiz is written once, on first use, with the domain's unadapted model (`domain.writer()`, run seed
+    `run.seed`, settings `reward.self_quiz`) and kept in `quizzes` by passage id. When no written pair passes the
+    filter the quiz has no question: the scores are then None (an empty `QuizResult` has no `loglik` and no
+    `accuracy`), and so is the reward."""
+
+    def __init__(self) -> None:
+        self.quizzes: dict[str, Passage] = {}  # passage id -> the passage with its self-written questions
+
+    def quiz_of(self, domain: "KnowledgeDomain", passage: Passage) -> Passage:
+        if passage.id not in self.quizzes:
+            with domain.writer() as generator:
+                self.quizzes[passage.id] = self_quiz(generator, domain.tokenizer, passage,
+                                                     domain.cfg.reward.self_quiz, domain.cfg.run.seed)
+        return self.quizzes[passage.id]
+
+
+@register
+class SelfQuizLoglik(SelfQuizReward):
+    """Gain in the mean log-likelihood of the self-written answers, nats per token (no generation)."""
+
+    name = "self-quiz"
+    answers = False
+
+    def score(self, quiz: QuizResult) -> float | None:
+        return quiz.loglik
+
+
+@register
+class SelfQuizAccuracy(SelfQuizReward):
+    """Gain in accuracy on the self-written questions under the configured grader."""
+
+    name = "self-quiz-accuracy"
+
+    def score(self, quiz: QuizResult) -> float | None:
+        return quiz.accuracy

@@ -1,0 +1,202 @@
+"""The tables every command prints and stores: per-condition summaries with intervals, paired differences, and their
+text layout, for the knowledge table (Table 2 of arXiv 2506.10943) and few-shot ARC (Table 1).
+
+Knowledge: each condition reports accuracy (the mean over every graded answer) and knowledge, the gold answers' mean
+log-likelihood (nats per token, the mean over every question's score; scored with the same adapted model in the same
+inner loop). Their 95% intervals treat passages as the unit (Student t over per-passage means; for a single passage,
+Wilson over answers for accuracy and t over questions for log-likelihood). The paired differences (passage - base,
+self-edit - passage, external - passage, checkpoint - passage) are taken per question, each condition's value
+averaged over its seeds and self-edits, with a t interval over passages (`seal.reports.stats`).
+
+ARC: the success rate over (task, self-edit) configurations, with the self-edits' parse failures and the seconds per
+task of each step.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from seal.reports.stats import paired_rows, pooled_interval, wilson
+
+# The paired differences each table reports, (a, b) for a - b, when both conditions ran.
+DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"))
+
+
+
+def judge_failures(rows: list[dict]) -> dict:
+    """The LLM judge's unreadable verdicts in inner-loop rows: `judge_errors` of `judge_verdicts` asked, and the first
+    error (rows graded without a judge count none)."""
+    errors = [e for row in rows for e in row["details"].get("judge_errors", [])]
+    failed = [e for e in errors if e is not None]
+    return {"judge_errors": len(failed), "judge_verdicts": len(errors),
+            "first_judge_error": failed[0] if failed else None}
+
+
+def empty_answers(rows: list[dict], metric: str) -> dict:
+    """How many of the rows' answers are empty after stripping whitespace, and their share (None under the
+    log-likelihood measure, which generates no answers): a model trained to end its answer before it begins shows
+    here, not only as a low accuracy."""
+    if metric == "loglik":
+        return {"empty_answers": None, "empty_share": None}
+    predictions = [p for row in rows for p in row["details"]["predictions"]]
+    empty = sum(1 for p in predictions if not p.strip())
+    return {"empty_answers": empty, "empty_share": empty / len(predictions) if predictions else None}
+
+
+def per_passage(rows: list[dict], field: str) -> dict[str, list[float]]:
+    """Every value of `details[field]` (a per-question list: `scores` or `logliks`) by passage; None and rows
+    without the field (stored before it existed) are left out."""
+    out: dict[str, list[float]] = {}
+    for row in rows:
+        out.setdefault(row["context_id"], []).extend(v for v in row["details"].get(field) or [] if v is not None)
+    return out
+
+
+def knowledge_summary(rows: list[dict], metric: str) -> dict:
+    """Accuracy and the gold answers' log-likelihood over the inner-loop rows of one condition, each with its 95%
+    interval (passages as the unit, see the module docstring), with their count, the share of empty answers
+    (`empty_answers`) and the judge's unreadable verdicts (`judge_failures`). `loglik` is in nats per token."""
+    n_questions = sum(row["n_questions"] for row in {r["context_id"]: r for r in rows}.values())
+    counts = {"n_questions": n_questions, "metric": metric, "n_inner_loops": len(rows),
+              "n_passages": len({row["context_id"] for row in rows})} | judge_failures(rows)
+    counts |= empty_answers(rows, metric)
+    loglik, loglik_ci = pooled_interval(per_passage(rows, "logliks"))
+    counts |= {"loglik": loglik, "loglik_ci95": loglik_ci}
+    graded = per_passage(rows, "scores")
+    answers = [s for scores in graded.values() for s in scores]
+    if not answers:
+        return {"accuracy": None, "ci95": [None, None]} | counts
+    if sum(1 for v in graded.values() if v) >= 2:
+        acc, ci = pooled_interval(graded, bounds=(0.0, 1.0))
+    else:
+        acc, ci = sum(answers) / len(answers), list(wilson(sum(answers), len(answers)))
+    return {"accuracy": acc, "ci95": ci} | counts
+
+
+def differences(rows: dict[str, list[dict]], pairs=DIFFERENCES) -> dict[str, dict]:
+    """The paired differences `a - b` of `pairs` whose conditions both have rows, per measure: {"a - b": {"accuracy":
+    paired_difference, "loglik": ...}} (`seal.reports.stats.paired_rows`: per question, t over passages)."""
+    return {f"{a} - {b}": paired_rows(rows[a], rows[b]) for a, b in pairs if rows.get(a) and rows.get(b)}
+
+
+def timing_summary(rows: list[dict]) -> dict:
+    timed = [r["timings"] for r in rows if r["timings"]]
+    if not timed:
+        return {}
+    return {k: sum(t.get(k, 0.0) for t in timed) / len(timed) for k in ("train_s", "quiz_s", "loglik_s")}
+
+
+def _interval(lo, hi, fmt: str) -> str:
+    return "-" if lo is None else f"[{fmt.format(lo)}, {fmt.format(hi)}]"
+
+
+def format_differences(diffs: dict[str, dict], seeds: int | None = None) -> list[str]:
+    """The paired differences as lines: accuracy in points, log-likelihood in nats per token, each with its 95%
+    interval, and how many questions and passages (the interval's unit) they pair."""
+    if not diffs:
+        return []
+    lines = [f"{'paired difference':<20} {'accuracy':>9} {'95% CI':>17} {'loglik':>8} {'95% CI':>17} "
+             f"{'questions':>9} {'unit':>12}"]
+    for name, d in diffs.items():
+        acc, ll = d["accuracy"], d["loglik"]
+        main = ll if ll["mean"] is not None else acc  # the pairing both measures share, unless only accuracy ran
+        acc_mean = "-" if acc["mean"] is None else f"{100 * acc['mean']:+.1f}"
+        acc_ci = _interval(*[None if x is None else 100 * x for x in acc["ci95"]], "{:+.1f}")
+        ll_mean = "-" if ll["mean"] is None else f"{ll['mean']:+.3f}"
+        unit = f"{main['n_units']} {main['unit']}"
+        lines.append(f"{name:<20} {acc_mean:>9} {acc_ci:>17} {ll_mean:>8} {_interval(*ll['ci95'], '{:+.3f}'):>17} "
+                     f"{main['n_items']:>9} {unit:>12}")
+    per = f"averaged over {seeds} seed(s) and the self-edits, " if seeds else ""
+    lines.append(f"paired per question ({per}then per passage); 95% Student t interval over the unit; "
+                 "accuracy in points, loglik in nats per token")
+    return lines
+
+
+def knowledge_table(results: dict) -> str:
+    """The results as printed: per condition accuracy and log-likelihood with their intervals, then the paired
+    differences (`format_differences`)."""
+    judged = any(c.get("judge_verdicts") for c in results["conditions"].values())  # a column only under a judge
+    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'loglik':>7} {'95% CI':>17} {'empty %':>7} "
+             f"{'questions':>9} {'loops':>6} {'train s':>8} {'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
+    for name, c in results["conditions"].items():
+        acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}"
+        ci = _interval(*[None if x is None else 100 * x for x in c["ci95"]], "{:.1f}")
+        loglik = "-" if c.get("loglik") is None else f"{c['loglik']:.3f}"
+        ll_ci = _interval(*(c.get("loglik_ci95") or [None, None]), "{:.3f}")
+        empty = "-" if c.get("empty_share") is None else f"{100 * c['empty_share']:.1f}"
+        t = c.get("seconds_per_inner_loop", {})
+        unread = f" {str(c.get('judge_errors', 0)) + '/' + str(c.get('judge_verdicts', 0)):>9}" if judged else ""
+        lines.append(f"{name:<12} {acc:>9} {ci:>15} {loglik:>7} {ll_ci:>17} {empty:>7} {c['n_questions']:>9} "
+                     f"{c.get('n_inner_loops', 0):>6} {t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{unread}")
+    metric = next(iter(results["conditions"].values()))["metric"] if results["conditions"] else ""
+    lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; loglik: the gold answers' mean "
+                 f"log-likelihood, nats per token; empty %: answers that are empty text; times are per inner loop")
+    first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
+    if first:
+        lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
+    lines += format_differences(results.get("differences") or {}, results.get("seeds"))
+    return "\n".join(lines)
+
+
+ARC_STEPS = ("generate_s", "ttt_data_s", "train_s", "solve_s")  # the seconds per task each ARC table reports
+
+
+def arc_summary(rows: list[dict], edit_rows: list[dict]) -> dict:
+    """Success rate and diagnostics of one condition's inner-loop rows, with per-task step times."""
+    done = [r for r in rows if r["reward"] is not None]
+    per_task: dict[str, list[float]] = {}
+    for r in done:
+        per_task.setdefault(r["context_id"], []).append(r["reward"])
+    rejected = [r["details"]["rejected"] for r in done if "rejected" in r["details"]]
+    kinds = Counter("budget" if "budget" in reason or "no training data" in reason else "malformed"
+                    for reason in rejected)
+    prompts = sum(r["details"].get("n_prompts", 0) for r in done)
+    failures = sum(r["details"].get("n_parse_failures", 0) for r in done)
+    times = {s: 0.0 for s in ARC_STEPS}
+    for r in done:
+        for s in ARC_STEPS[1:]:
+            times[s] += r["timings"].get(s, 0.0)
+    for e in edit_rows:
+        times["generate_s"] += (e["sampling"] or {}).get("generation_s", 0.0)
+    n_tasks = len(per_task)
+    lengths = [r["details"]["max_prompt_tokens"] for r in done if r["details"].get("max_prompt_tokens")]
+    return {
+        "success_rate": sum(r["reward"] for r in done) / len(done) if done else None,
+        "n": len(done), "n_tasks": n_tasks, "n_solved": int(sum(r["reward"] for r in done)),
+        "n_skipped": len(rows) - len(done), "n_rejected": len(rejected),
+        "n_rejected_malformed": kinds["malformed"], "n_rejected_budget": kinds["budget"],
+        # self-edits that do not parse, and those that ran test-time training (neither malformed nor over budget)
+        "edit_parse_failure_rate": kinds["malformed"] / len(done) if done and edit_rows else None,
+        "edit_ttt_rate": (len(done) - len(rejected)) / len(done) if done and edit_rows else None,
+        "parse_failure_rate": failures / prompts if prompts else None,
+        "mean_max_prompt_tokens": sum(lengths) / len(lengths) if lengths else None,
+        "mean_ttt_examples": _mean(r["details"].get("n_examples") for r in done),
+        "seconds_per_task": {s: (t / n_tasks if n_tasks else 0.0) for s, t in times.items()},
+        "per_task": per_task,
+    }
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def arc_table(results: dict) -> str:
+    """The results as a text table: success rate, counts, parse failures and seconds per task per step."""
+    head = (f"{'condition':<14} {'success':>8} {'n':>4} {'rejected':>8} {'edit fail':>9} {'parse fail':>10} "
+            f"{'gen s':>7} {'data s':>7} {'train s':>8} {'solve s':>8}")
+    lines = [head]
+    for name, c in results["conditions"].items():
+        rate = "-" if c["success_rate"] is None else f"{100 * c['success_rate']:.1f}"
+        pf = "-" if c["parse_failure_rate"] is None else f"{100 * c['parse_failure_rate']:.0f}%"
+        ef = "-" if c.get("edit_parse_failure_rate") is None else f"{100 * c['edit_parse_failure_rate']:.0f}%"
+        t = c["seconds_per_task"]
+        lines.append(f"{name:<14} {rate:>8} {c['n']:>4} {c['n_rejected']:>8} {ef:>9} {pf:>10} {t['generate_s']:>7.1f} "
+                     f"{t['ttt_data_s']:>7.1f} {t['train_s']:>8.1f} {t['solve_s']:>8.1f}")
+    lines.append(f"success in % over (task, self-edit) configurations, pass@2; {results['n_tasks']} task(s), "
+                 f"{len(results['skipped'])} skipped; times are seconds per task")
+    if "decoding" in results:  # runs recorded before the option existed have no such entry
+        d = results["decoding"]
+        lines.append(f"edit fail: self-edits that do not parse ({d['self_edits']}); parse fail: answers that are no "
+                     f"grid ({d['answers']})")
+    return "\n".join(lines)
