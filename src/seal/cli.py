@@ -358,6 +358,38 @@ def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resum
     _run_recipe("arc train", ArcConfig, config, set, resume, run_arc_train, format_curve)
 
 
+@app.command()
+def learn(paths: Optional[List[Path]] = typer.Argument(None, help="text, Markdown (and, with pypdf, PDF) files and "
+                                                                  "folders to learn; none with --resume"),
+          into: Optional[Path] = typer.Option(None, "--into", help="an adapter written by seal learn to continue "
+                                                                   "from (its documents are replayed)"),
+          config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """Learn your own files into one LoRA adapter (our extension): self-edits scored by self-written quizzes."""
+    import json
+
+    from seal.learn.config import LearnConfig
+    from seal.recipes.learn import format_learn, run_learn
+
+    if resume is not None and (paths or into is not None):
+        raise SealError("--resume continues with the recorded files and --into; give no PATH or --into")
+    if resume is None and not paths:
+        raise SealError("seal learn: give at least one file or folder")
+    given = [f"learn.paths={json.dumps([str(p.expanduser().resolve()) for p in paths or []])}"] if paths else []
+    given += [f"learn.into={json.dumps(str(into.expanduser().resolve()))}"] if into is not None else []
+    _run_recipe("learn", LearnConfig, config, given + list(set), resume, run_learn, format_learn)
+
+
+@app.command()
+def ask(adapter: Path = typer.Argument(..., help="an adapter directory written by seal learn"),
+        question: Optional[str] = typer.Argument(None, help="the question; none: read questions from stdin, one a "
+                                                            "line, until an empty line or the end"),
+        compare: bool = typer.Option(False, "--compare", help="also print the base model's answer")):
+    """Answer a question closed-book with an adapter from seal learn (greedy, one line)."""
+    from seal.recipes.learn import run_ask
+
+    run_ask(adapter, question, compare, typer.echo)
+
+
 def main() -> None:
     """Entry point: one-line errors with exit status 2 for user errors."""
     import warnings

@@ -1,0 +1,253 @@
+"""A person's own text files as passages for `seal learn` (our extension, not in the paper).
+
+`read_sources(paths)` reads files and folders (folders recursively, in sorted order, hidden entries left out) of
+plain text (`.txt`) and Markdown (`.md`, `.markdown`), and PDF (`.pdf`) when `pypdf` is installed. A file that is
+empty, binary (a NUL byte, or not UTF-8) or of another type is skipped and reported (`format_skipped`), not an error.
+
+`to_passages(sources, tokenizer, max_tokens)` splits each text at Markdown headings (Markdown files only, outside
+code fences) and blank lines, and packs consecutive paragraphs of one section into passages of at most `max_tokens`
+tokens (counted with the model's tokenizer, no special tokens); a paragraph over the budget is split at sentence
+ends, a sentence over it into token slices. A passage is titled `<file stem>: <heading>` (the file stem alone
+before the first heading) and has no questions; its id is `passage_id(<source name> + "\\n" + title, text)`, so the
+same file gives the same ids in every run. A repeated passage (same source, heading and text) is kept once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from seal.domains.knowledge.data import Passage, passage_id
+from seal.errors import DataError
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+_HEADING = re.compile(r" {0,3}(#{1,6})\s+(.*?)\s*#*\s*")
+_FENCE = re.compile(r" {0,3}(```|~~~)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One readable file: its absolute `path`, the `name` reports use (relative to the folder given, or the file's
+    name when the file itself was given), its text and the SHA-256 of its bytes (hex)."""
+
+    path: Path
+    name: str
+    text: str
+    sha256: str
+
+    @property
+    def markdown(self) -> bool:
+        return self.path.suffix.lower() in MARKDOWN_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out, and why: `empty`, `binary`, `unsupported type` or `unreadable pdf`."""
+
+    name: str
+    why: str
+
+
+def format_skipped(skipped: Sequence[Skipped]) -> str:
+    """One line naming every skipped file, or "" when none was.
+
+    >>> format_skipped([Skipped("a.bin", "binary"), Skipped("b.docx", "unsupported type")])
+    'skipped 2 files: a.bin (binary), b.docx (unsupported type)'
+    """
+    if not skipped:
+        return ""
+    files = "file" if len(skipped) == 1 else "files"
+    return f"skipped {len(skipped)} {files}: " + ", ".join(f"{s.name} ({s.why})" for s in skipped)
+
+
+def _pdf_text(path: Path, name: str) -> str:
+    """The text of every page of a PDF, pages separated by blank lines.
+
+    Raises:
+        DataError: `pypdf` is not installed (naming the file and the install command)."""
+    try:
+        import pypdf
+    except ImportError:
+        raise DataError(f"{name}: reading PDF files needs pypdf: pip install pypdf") from None
+    reader = pypdf.PdfReader(path)
+    return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+def _read_file(path: Path, name: str) -> Source | Skipped:
+    suffix = path.suffix.lower()
+    with path.open("rb") as f:
+        head = f.read(8192)
+    if suffix != ".pdf" and b"\x00" in head:  # whatever its name says, a file with NUL bytes is not text
+        return Skipped(name, "binary")
+    if suffix not in TEXT_SUFFIXES + (".pdf",):
+        return Skipped(name, "unsupported type")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if suffix == ".pdf":
+        try:
+            text = _pdf_text(path, name)
+        except DataError:
+            raise
+        except Exception:  # pypdf's errors on a damaged or encrypted file have no common base class
+            return Skipped(name, "unreadable pdf")
+    elif b"\x00" in data:
+        return Skipped(name, "binary")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return Skipped(name, "binary")
+    if not text.strip():
+        return Skipped(name, "empty")
+    return Source(path, name, text.replace("\r\n", "\n").replace("\r", "\n"), digest)
+
+
+def _files(root: Path) -> list[Path]:
+    """The files under a folder, recursively in sorted order, leaving out hidden files and folders."""
+    out = []
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        out.extend(_files(entry) if entry.is_dir() else [entry] if entry.is_file() else [])
+    return out
+
+
+def read_sources(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skipped]]:
+    """The readable files of `paths` (files, or folders read recursively), each file once, and those skipped.
+
+    Raises:
+        DataError: no path given; a path that does not exist; no readable text in any file (the skipped files named);
+            a PDF without `pypdf` installed.
+    """
+    if not paths:
+        raise DataError("no file or folder given")
+    sources: list[Source] = []
+    skipped: list[Skipped] = []
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given).expanduser()
+        if not path.exists():
+            raise DataError(f"{given}: no such file or folder")
+        path = path.resolve()
+        files = _files(path) if path.is_dir() else [path]
+        for file in files:
+            if file in seen:
+                continue
+            seen.add(file)
+            name = file.relative_to(path.parent).as_posix()
+            found = _read_file(file, name)
+            (sources if isinstance(found, Source) else skipped).append(found)
+    if not sources:
+        detail = f" ({format_skipped(skipped)})" if skipped else " (no files)"
+        raise DataError(f"no readable text in {', '.join(map(str, paths))}{detail}")
+    return sources, skipped
+
+
+def sections(text: str, markdown: bool) -> list[tuple[str, list[str]]]:
+    """(heading, paragraphs) in order: Markdown headings outside code fences start a section (its heading is "" before
+    the first one); blank lines separate paragraphs. Sections without text are dropped.
+
+    >>> sections("Intro.\\n\\n# Tor\\nTor is a town.\\n\\nIt has a port.\\n## Empty\\n", markdown=True)
+    [('', ['Intro.']), ('Tor', ['Tor is a town.', 'It has a port.'])]
+    """
+    found: list[tuple[str, list[str]]] = []
+    heading, lines, fenced = "", [], False
+
+    def close():
+        paragraphs = [p.strip() for p in _BLANK_LINES.split("\n".join(lines)) if p.strip()]
+        if paragraphs:
+            found.append((heading, paragraphs))
+
+    for line in text.split("\n"):
+        if markdown and _FENCE.match(line):
+            fenced = not fenced
+        m = _HEADING.fullmatch(line) if markdown and not fenced else None
+        if m:
+            close()
+            heading, lines = m[2], []
+        else:
+            lines.append(line)
+    close()
+    return found
+
+
+def _pack(pieces: list[str], sep: str, size: Callable[[str], int], max_tokens: int) -> list[str]:
+    """Consecutive pieces joined with `sep` while the joined text stays within `max_tokens` (pieces fit alone)."""
+    out: list[str] = []
+    for piece in pieces:
+        joined = f"{out[-1]}{sep}{piece}" if out else piece
+        if out and size(joined) <= max_tokens:
+            out[-1] = joined
+        else:
+            out.append(piece)
+    return out
+
+
+def split_section(paragraphs: list[str], tokenizer, max_tokens: int) -> list[str]:
+    """Passage texts of one section, each at most `max_tokens` tokens: paragraphs packed together (blank line between),
+    a paragraph over the budget split at sentence ends and its sentences packed, a sentence over it cut into slices of
+    `max_tokens` tokens (decoded back to text).
+
+    Raises:
+        ValueError: `max_tokens` < 1.
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def size(text: str) -> int:
+        return len(ids(text))
+
+    def fitted(paragraph: str) -> list[str]:
+        if size(paragraph) <= max_tokens:
+            return [paragraph]
+        pieces = []
+        for sentence in _SENTENCE_END.split(paragraph):
+            tokens = ids(sentence)
+            if len(tokens) <= max_tokens:
+                pieces.append(sentence)
+                continue
+            for start in range(0, len(tokens), max_tokens):
+                piece = tokenizer.decode(tokens[start:start + max_tokens], skip_special_tokens=True).strip()
+                pieces.extend([piece] if piece else [])
+        return _pack(pieces, " ", size, max_tokens)
+
+    out: list[str] = []
+    extendable = False  # the last passage is whole paragraphs (a split paragraph's parts are not joined with others)
+    for paragraph in paragraphs:
+        parts = fitted(paragraph)
+        whole = len(parts) == 1
+        if whole and extendable and size(f"{out[-1]}\n\n{parts[0]}") <= max_tokens:
+            out[-1] = f"{out[-1]}\n\n{parts[0]}"
+        else:
+            out += parts
+        extendable = whole
+    return out
+
+
+def to_passages(sources: Sequence[Source], tokenizer, max_tokens: int) -> list[Passage]:
+    """Every source's passages, in order (rules in the module docstring); a repeated passage is kept once.
+
+    Raises:
+        ValueError: `max_tokens` < 1.
+    """
+    passages: list[Passage] = []
+    ids: set[str] = set()
+    for source in sources:
+        stem = source.path.stem
+        for heading, paragraphs in sections(source.text, source.markdown):
+            title = f"{stem}: {heading}" if heading else stem
+            for text in split_section(paragraphs, tokenizer, max_tokens):
+                pid = passage_id(f"{source.name}\n{title}", text)
+                if pid not in ids:
+                    ids.add(pid)
+                    passages.append(Passage(pid, title, text, ()))
+    return passages

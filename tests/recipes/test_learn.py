@@ -1,0 +1,204 @@
+"""`seal learn` and `seal ask` (our extension) on the tiny random-weight model: reading and splitting files, bad
+input, kept self-edits, the adapter directory end to end through the command line, `--into`, and `seal ask`.
+Nothing here depends on what tiny-llama writes."""
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from seal.config import load_config, to_dict
+from seal.domains.knowledge.data import QA, Passage
+from seal.domains.knowledge.rewards import SelfQuizReward
+from seal.errors import DataError
+from seal.learn.config import LearnConfig
+from seal.learn.documents import format_skipped, read_sources, sections, split_section, to_passages
+from seal.recipes.learn import format_learn, run_learn
+from seal.store.runs import create_run
+
+TINY = ["model.name=tiny-llama", "model.threads=1", "inner.lora.r=4", "inner.epochs=1", "learn.k=1",
+        "self_edit.max_new_tokens=16", "reward.self_quiz.max_new_tokens=16", "learn.epochs=1"]
+TOR = ("# Tor\nTor is a harbour town with 12 bridges.\n\nIt was founded in 1201 by Ama Venn.\n\n"
+       "## Trade\nTor sells quelm.\n")
+BRILL = "Brill is a river that floods every April.\n\nThe Brill has three fords.\n"
+
+
+def n_tokens(tokenizer, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def write_notes(folder, files=(("tor.md", TOR), ("brill.md", BRILL))):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files:
+        (folder / name).write_text(text)
+    return folder
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Reading and splitting
+
+
+def test_headings_paragraphs_titles_and_stable_ids(tmp_path, tiny):
+    _, tok = tiny
+    notes = write_notes(tmp_path / "notes")
+    sources, skipped = read_sources([notes])
+    assert [s.name for s in sources] == ["notes/brill.md", "notes/tor.md"] and skipped == []  # sorted
+    assert sources[1].sha256 == hashlib.sha256(TOR.encode()).hexdigest()
+    passages = to_passages(sources, tok, 256)
+    assert [(p.title, p.context) for p in passages] == [
+        ("brill", "Brill is a river that floods every April.\n\nThe Brill has three fords."),
+        ("tor: Tor", "Tor is a harbour town with 12 bridges.\n\nIt was founded in 1201 by Ama Venn."),
+        ("tor: Trade", "Tor sells quelm.")]
+    assert all(p.questions == () for p in passages)
+    again = to_passages(read_sources([notes])[0], tok, 256)
+    assert [p.id for p in again] == [p.id for p in passages] and len({p.id for p in passages}) == 3
+    (notes / "tor.md").write_text(TOR.replace("12", "13"))
+    changed = to_passages(read_sources([notes])[0], tok, 256)
+    assert changed[1].id != passages[1].id and changed[2].id == passages[2].id
+    # a plain text file has no headings; a heading inside a code fence is no heading
+    assert sections("# not a heading\n\ntext", markdown=False) == [("", ["# not a heading", "text"])]
+    assert sections("```\n# comment\n```", markdown=True) == [("", ["```\n# comment\n```"])]
+
+
+def test_the_token_budget(tiny):
+    _, tok = tiny
+    long = " ".join(f"Sentence number {i} is here." for i in range(30))
+    paragraphs = ["One short line.", "Another short line.", long, "x" * 400]
+    budget = 40
+    parts = split_section(paragraphs, tok, budget)
+    assert all(n_tokens(tok, p) <= budget for p in parts)
+    assert parts[0] == "One short line.\n\nAnother short line."  # paragraphs packed together
+    assert any(p.startswith("Sentence number 0 is here. Sentence number 1") for p in parts)  # split at sentence ends
+    assert all(p.endswith("here.") for p in parts if p.startswith("Sentence"))
+    assert sum(p.count("x") for p in parts) == 400 and len([p for p in parts if "x" in p]) > 1  # hard split
+    with pytest.raises(ValueError):
+        split_section(paragraphs, tok, 0)
+
+
+def test_bad_input_is_skipped_counted_or_one_line(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Tor is a town.")
+    (folder / "empty.md").write_text("  \n\n")
+    (folder / "a.bin").write_bytes(b"\x00\x01\x02")
+    (folder / "nul.txt").write_bytes(b"text\x00more")
+    (folder / "latin.md").write_bytes("caf\xe9".encode("latin-1"))
+    (folder / "b.docx").write_text("not really a docx")
+    (folder / ".hidden.txt").write_text("left out")
+    sources, skipped = read_sources([folder])
+    assert [s.name for s in sources] == ["mixed/good.txt"]
+    assert format_skipped(skipped) == ("skipped 5 files: mixed/a.bin (binary), mixed/b.docx (unsupported type), "
+                                       "mixed/empty.md (empty), mixed/latin.md (binary), mixed/nul.txt (binary)")
+    with pytest.raises(DataError, match="no such file or folder") as e:
+        read_sources([folder / "good.txt", tmp_path / "missing.md"])
+    assert "\n" not in str(e.value)
+    (folder / "good.txt").unlink()
+    with pytest.raises(DataError, match=r"no readable text in .*\(skipped 5 files: ") as e:
+        read_sources([folder])
+    assert "\n" not in str(e.value)
+    (folder / "sub").mkdir()
+    with pytest.raises(DataError, match="no files"):
+        read_sources([folder / "sub"])
+
+
+def test_pdf_without_pypdf_is_one_line(tmp_path):
+    if importlib.util.find_spec("pypdf") is not None:
+        pytest.skip("pypdf is installed: the one-line error is for machines without it")
+    (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.4\n")
+    with pytest.raises(DataError, match=r"paper\.pdf: reading PDF files needs pypdf: pip install pypdf"):
+        read_sources([tmp_path / "paper.pdf"])
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The recipe in process, with a quiz that keeps a question: self-edits sampled, scored, the best positive one kept
+
+
+def test_self_edits_are_scored_kept_and_resumed(tmp_path, monkeypatch):
+    def one_question(self, domain, passage):  # the written quiz, rigged: one question whose answer is in the text
+        return Passage(passage.id, passage.title, passage.context, (QA("What is this about?", (passage.title,)),))
+
+    monkeypatch.setattr(SelfQuizReward, "quiz_of", one_question)
+    notes = write_notes(tmp_path / "notes")
+    cfg = load_config(LearnConfig, None, [*TINY, "learn.k=2", f"learn.paths=[{json.dumps(str(notes))}]"])
+    run = create_run(tmp_path / "runs", "learn", "learn", to_dict(cfg), argv=[])
+    results = run_learn(run, cfg)
+    assert (results["n_passages"], results["n_quizzed"], results["n_unquizzed"]) == (3, 3, 0)
+    rows = run.store.rows("inner_results", "condition='learn'")
+    assert len(rows) == 3 * 2 and len(run.store.rows("self_edits")) == 3 * 2
+    best = {}
+    for r in rows:
+        if r["reward"] is not None and r["reward"] > 0:
+            best[r["context_id"]] = max(best.get(r["context_id"], r["reward"]), r["reward"])
+    assert results["kept"] == best and results["n_kept"] == len(best)
+    assert isinstance(results["self_quiz"]["before"], float) and isinstance(results["self_quiz"]["after"], float)
+    record = json.loads((run.dir / "adapter" / "seal-learn.json").read_text())
+    assert all(p["questions"] == [["What is this about?", p["title"]]] for p in record["passages"])
+    assert {p["id"] for p in record["passages"] if p["self_edit"] is not None} == set(best)
+    assert "self-quiz loglik" in format_learn(results)
+    assert run_learn(run, cfg) == results  # resumed after the adapter was recorded: nothing is redone
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The command line end to end: learn, load the adapter, --into, ask
+
+
+def seal(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`seal ARGS...` in a subprocess; its output decoded by hand, since text mode would turn the "\r" of a
+    gibberish answer into a line break."""
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "seal.cli", *map(str, args)], capture_output=True, env=env,
+                          input=stdin.encode() if stdin is not None else None, timeout=600)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
+                                       done.stderr.decode(errors="replace"))
+
+
+def test_learn_and_ask_through_the_command_line(tmp_path):
+    import peft
+
+    from seal.models import load
+
+    notes = write_notes(tmp_path / "notes")
+    sets = [a for s in TINY for a in ("--set", s)] + ["--set", f"run.root={tmp_path / 'runs'}"]
+    done = seal("learn", notes, *sets)
+    assert done.returncode == 0, done.stderr
+    run_dir = done.stdout.strip().splitlines()[-1].removeprefix("run: ")
+    adapter = os.path.join(run_dir, "adapter")
+    results = json.loads(open(os.path.join(run_dir, "results.json")).read())
+    # tiny-llama's self-quiz keeps no question: every passage trains on its text alone, and the run still finishes
+    assert results["n_passages"] == results["n_unquizzed"] == 3 and results["n_kept"] == 0
+    assert "3 without a self-quiz question" in done.stdout
+    record = json.loads(open(os.path.join(adapter, "seal-learn.json")).read())
+    assert {s["name"]: s["sha256"] for s in record["sources"]} == {
+        "notes/brill.md": hashlib.sha256(BRILL.encode()).hexdigest(),
+        "notes/tor.md": hashlib.sha256(TOR.encode()).hexdigest()}
+    assert record["documents"] == [f"{p['title']}\n{p['context']}" for p in record["passages"]]
+    assert record["base_model"]["name"] == "tiny-llama" and not os.path.exists(adapter + ".partial")
+    resumed = seal("learn", "--resume", run_dir)  # a finished run: the recorded results, nothing redone
+    assert resumed.returncode == 0 and f"adapter             {adapter}" in resumed.stdout, resumed.stderr
+    model, _ = load("tiny-llama", dtype="fp32", device="cpu")
+    loaded = peft.PeftModel.from_pretrained(model, adapter)
+    assert any("lora_" in name for name, _ in loaded.named_parameters())
+
+    more = write_notes(tmp_path / "more", [("quelm.txt", "Quelm is mined on Pell island since 1750.\n")])
+    into = seal("learn", more, "--into", adapter, *sets)
+    assert into.returncode == 0, into.stderr
+    new_adapter = os.path.join(into.stdout.strip().splitlines()[-1].removeprefix("run: "), "adapter")
+    new_record = json.loads(open(os.path.join(new_adapter, "seal-learn.json")).read())
+    assert len(new_record["passages"]) == 4 and len(new_record["sources"]) == 3
+    assert set(record["documents"]) < set(new_record["documents"])  # the earlier documents are replayed
+    assert new_record["retention"]["n_passages"] == 3 and "retention" in into.stdout
+
+    asked = seal("ask", adapter, "Who founded Tor?", "--compare")
+    assert asked.returncode == 0, asked.stderr
+    lines = asked.stdout.split("\n")  # gibberish answers may hold other line separators than "\n"
+    assert len(lines) == 3 and lines[0].startswith("adapter:") and lines[1].startswith("base:")
+    loop = seal("ask", adapter, stdin="First question?\nSecond question?\n\nnot asked\n")
+    assert loop.returncode == 0, loop.stderr
+    assert loop.stdout.count("\n") == 2  # one line per answer, up to the empty line
+    missing = seal("ask", tmp_path / "nowhere", "Who?")
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0
+    assert missing.stderr.startswith("error: ") and "no such adapter directory" in missing.stderr
