@@ -100,7 +100,7 @@ def run_reward_bench(run: Run, cfg: KnowledgeEvalConfig) -> dict:
                                 "self_quiz_rewards": own if base_self is not None else None,
                                 "self_quiz_questions": len(quizzed.questions),
                                 "spearman": spearman(means(acc), means(ll)),
-                                "spearman_self_quiz": spearman(means(own), means(ll)) if base_self is not None else None,
+                                "spearman_self_quiz": None if base_self is None else spearman(means(own), means(ll)),
                                 "noise_ratio_accuracy": noise_ratio(acc), "noise_ratio_loglik": noise_ratio(ll),
                                 "noise_ratio_self_quiz": noise_ratio(own) if base_self is not None else None})
     known = lambda key: [x[key] for x in per_passage if x[key] is not None]  # noqa: E731
@@ -129,8 +129,10 @@ def format_reward_bench(results: dict) -> str:
     for key, name in (("spearman", "accuracy"), ("spearman_self_quiz", "self-quiz")):
         lo, hi = s.get(f"{key}_ci95", [None, None])
         if lo is not None:
-            lines.append(f"rho({name}, gold loglik): {s[key]:+.2f}, 95% t interval over passages [{lo:+.2f}, {hi:+.2f}]")
-    lines.append(f"{s['passages']} passages x {s['self_edits']} self-edits x {s['seeds']} seeds; rho: Spearman over a "
-                 f"passage's self-edits against the gold-answer log-likelihood reward; self Qs: self-written questions "
-                 f"kept; noise = across-seed SD / between-self-edit SD (lower is better); accuracy metric {s['metric']}")
+            lines.append(f"rho({name}, gold loglik): {s[key]:+.2f}, 95% t interval over passages "
+                         f"[{lo:+.2f}, {hi:+.2f}]")
+    lines.append(f"{s['passages']} passages x {s['self_edits']} self-edits x {s['seeds']} seeds; rho: Spearman over "
+                 f"a passage's self-edits against the gold-answer log-likelihood reward; self Qs: self-written "
+                 f"questions kept; noise = across-seed SD / between-self-edit SD (lower is better); accuracy metric "
+                 f"{s['metric']}")
     return "\n".join(lines)
