@@ -52,6 +52,7 @@ from seal.learn.keys import CONDITION, adapter
 from seal.models.generate import HFGenerator
 from seal.models.load import fingerprint, load_model
 from seal.outer.sample import Sampling, sample_and_store
+from seal.outer.select import scored_edits, select
 from seal.progress import console, progress_bar
 from seal.store.db import Store
 from seal.store.runs import Run
@@ -126,14 +127,12 @@ def write_quizzes(domain: KnowledgeDomain, passages: Sequence[Passage]) -> dict[
 
 
 def best_edits(store: Store, jobs: Sequence[Job]) -> dict[str, tuple[str, float]]:
-    """Per passage id, the self-edit with the highest positive reward among its stored inner loops, and the reward."""
-    kept: dict[str, tuple[str, float]] = {}
-    for job in jobs:
-        reward = store.get("inner_results", job.key)["reward"]
-        pid = job.context.id
-        if reward is not None and reward > 0 and (pid not in kept or reward > kept[pid][1]):
-            kept[pid] = (job.self_edit, reward)
-    return kept
+    """Per passage id, the self-edit with the highest positive reward among its stored inner loops, and the reward
+    (the E-step's filter, `seal.outer.select.select` with `keep="best"`)."""
+    ids = {job.self_edit_id for job in jobs}
+    edits = [e for e in store.rows("self_edits", "condition=?", (CONDITION,)) if e["id"] in ids]
+    scored = scored_edits(edits, [store.get("inner_results", job.key) for job in jobs])
+    return {e.context_id: (e.text, e.reward) for e in select(scored, "best")}
 
 
 def save_adapter(model, tokenizer, record: dict, out: Path) -> None:
