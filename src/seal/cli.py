@@ -348,6 +348,15 @@ def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume
     _run_recipe("arc eval", ArcConfig, config, set, resume, run_arc_eval, arc_table)
 
 
+@arc_app.command("curate")
+def arc_curate(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+    """The tasks a hand-set TTT configuration solves and in-context answers do not: a list for arc eval / train."""
+    from seal.domains.arc.config import ArcConfig
+    from seal.recipes.arc_curate import format_curate, run_arc_curate
+
+    _run_recipe("arc curate", ArcConfig, config, set, resume, run_arc_curate, format_curate)
+
+
 @arc_app.command("train")
 def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """ReST-EM for ARC: keep the self-edit configurations whose test-time training solved the task."""

