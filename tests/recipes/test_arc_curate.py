@@ -57,6 +57,7 @@ def test_every_candidate_gets_a_verdict_from_its_stored_rows(curated):
     assert seconds["aaaa0001"] == pytest.approx(stored, abs=1e-3) and seconds["aaaa0001"] > 0
     m = result["manifest"]
     assert m["model"] == "tiny-llama" and len(m["grid"]) == 2 and m["settings"]["curate"]["epochs"] == [1]
+    assert m["complete"] and m["examined"] == m["candidates"] == 3 and m["wall_seconds"] > 0
     assert "0 curated of 3 examined" in format_curate(result)
 
 

@@ -80,7 +80,8 @@ def curate_task(store, domain: ArcDomain, task: Task, configs: list, cfg: ArcCon
 
 
 def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
-    """Curate the candidates (resuming what the store holds), write `curated.json` and return the summary."""
+    """Curate the candidates (resuming what the store holds) and return the list; `curated.json` is rewritten after
+    every candidate (`manifest.complete` false until the last), so a killed run leaves the list so far."""
     check_constrained(cfg)
     t_start = time.time()
     pool = candidates(cfg.curate)
@@ -89,7 +90,25 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
     run.update_manifest(data_ids=[t.id for _, t in pool], model_fingerprint=fingerprint(model))
     domain = ArcDomain(model, tokenizer, cfg, source=cfg.model.name)
     store = run.store
+    earlier = store.get_meta("curate_seconds", 0.0)  # wall time of the sessions before a resume
+    manifest = {"model": cfg.model.name, "model_fingerprint": fingerprint(model),
+                "date": datetime.date.today().isoformat(), "run": run.dir.name,
+                "grid": [c.to_dict() for c in configs],
+                "settings": {"curate": dataclasses.asdict(cfg.curate), "ttt": dataclasses.asdict(cfg.ttt),
+                             "solve": dataclasses.asdict(cfg.solve), "model": dataclasses.asdict(cfg.model)}}
     kept, rejected = [], []
+
+    def write(complete: bool) -> dict:
+        wall = earlier + time.time() - t_start
+        store.set_meta("curate_seconds", wall)
+        text = json.dumps({"manifest": manifest | {"complete": complete, "wall_seconds": round(wall, 1),
+                                                   "examined": len(kept) + len(rejected), "candidates": len(pool)},
+                           "tasks": kept, "not_curated": rejected}, indent=2)
+        partial = run.dir / "curated.json.partial"
+        partial.write_text(text)
+        partial.replace(run.dir / "curated.json")
+        return json.loads(text)  # what the file holds (lists where the settings hold tuples)
+
     with progress_bar() as bar:
         job = bar.add_task("curating", total=len(pool))
         for source, task in pool:
@@ -101,21 +120,11 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
                 console.log(f"{task.id}: curated (configuration {v.config_index})")
             else:
                 rejected.append(entry | {"reason": v.reason})
+            write(complete=False)
             bar.advance(job)
             if cfg.curate.keep and len(kept) >= cfg.curate.keep:
                 break
-    previous = run.store.get_meta("curate_seconds", 0.0)
-    wall = previous + time.time() - t_start
-    run.store.set_meta("curate_seconds", wall)
-    result = {"manifest": {"model": cfg.model.name, "model_fingerprint": fingerprint(model),
-                           "date": datetime.date.today().isoformat(), "run": run.dir.name,
-                           "wall_seconds": round(wall, 1), "grid": [c.to_dict() for c in configs],
-                           "settings": {"curate": dataclasses.asdict(cfg.curate), "ttt": dataclasses.asdict(cfg.ttt),
-                                        "solve": dataclasses.asdict(cfg.solve), "model": dataclasses.asdict(cfg.model)}},
-              "tasks": kept, "not_curated": rejected}
-    text = json.dumps(result, indent=2)
-    (run.dir / "curated.json").write_text(text)
-    return json.loads(text)  # what the file holds (lists where the settings hold tuples)
+    return write(complete=True)
 
 
 def format_curate(result: dict) -> str:
