@@ -9,6 +9,7 @@ from seal.config import OuterConfig, to_dict
 from seal.domains.arc.config import ArcDataConfig, ArcEvalConfig
 from seal.models import load
 from seal.recipes.arc_train import run_arc_train
+from seal.reports.curve import format_curve
 from seal.store import create_run
 
 
@@ -32,3 +33,29 @@ def test_one_round_end_to_end(tmp_path):
     assert round1["status"] == "done" and round1["payload"]["e_step"]["self_edits"] == 4
     load(str(run.dir / "checkpoints" / "round-1"))  # a normal model directory
     assert json.loads((run.dir / "manifest.json").read_text())["train_ids"] == ["aaaa0001", "bbbb0002"]
+    # paper Table 1's rows on the held-out task: round 0's icl, own self-edits and oracle, round 1's own self-edits
+    table = curve["table"]
+    assert list(table["conditions"]) == ["icl", "ttt-untrained", "seal", "oracle"] and table["n_tasks"] == 1
+    by_round = {r: [row["reward"] for row in store.rows("inner_results", "condition='self-edit' AND round=?", (r,))]
+                for r in (0, 1)}
+    assert table["conditions"]["seal"]["per_task"] == {"aaaa0001": by_round[1]}
+    assert table["conditions"]["ttt-untrained"]["per_task"] == {"aaaa0001": by_round[0]}
+    diff = table["differences"]["seal - ttt-untrained"]
+    assert diff["n_tasks"] == 1 and diff["mean"] == (sum(by_round[1]) / len(by_round[1])
+                                                   - sum(by_round[0]) / len(by_round[0]))
+    assert diff["ci95"] == [None, None]  # one task: no spread between tasks to measure
+    assert "Table 1 rows" in format_curve(curve) and "paired per task: oracle - icl" in format_curve(curve)
+
+
+def test_arc_intervals_are_over_tasks():
+    from seal.reports.tables import arc_differences, arc_summary
+
+    rows = [{"context_id": t, "reward": r, "details": {}, "timings": {}}
+            for t, rs in (("t1", [1.0, 1.0]), ("t2", [0.0, 0.0]), ("t3", [1.0, 0.0])) for r in rs]
+    s = arc_summary(rows, [])
+    assert s["success_rate"] == 0.5 and s["n_tasks"] == 3
+    lo, hi = s["ci95"]  # t(2) x sd(1, 0, 0.5)/sqrt(3) = 4.303 x 0.2887, clipped to [0, 1]
+    assert lo == 0.0 and abs(hi - min(1.0, 0.5 + 4.3027 * 0.5 / 3 ** 0.5)) < 1e-3
+    other = arc_summary([dict(r, reward=0.0) for r in rows], [])
+    d = arc_differences({"oracle": s, "icl": other})["oracle - icl"]
+    assert d["mean"] == 0.5 and d["n_tasks"] == 3 and d["ci95"][0] < 0.5 < d["ci95"][1]

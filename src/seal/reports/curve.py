@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from seal.reports.stats import format_difference, paired_rows, wilson
+from seal.reports.tables import arc_differences, arc_table
 
 PANELS = (("accuracy", "ci95", "reference", 100.0), ("loglik", "loglik_ci95", "reference_loglik", 1.0))
 
@@ -51,8 +52,10 @@ def arc_curve(run) -> dict:
     `seal.store.runs.Run` of `seal arc train`."""
     evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
 
-    def point(c: dict) -> tuple[float | None, list]:
+    def point(c: dict) -> tuple[float | None, list]:  # the interval over tasks; Wilson for runs recorded before it
         rate = c["success_rate"]
+        if "ci95" in c:
+            return rate, c["ci95"]
         return rate, (list(wilson(rate * c["n"], c["n"])) if rate is not None else [None, None])
 
     rounds = []
@@ -60,15 +63,34 @@ def arc_curve(run) -> dict:
         rate, ci = point(evaluations[r]["conditions"]["self-edit"])
         rounds.append({"round": r, "accuracy": rate, "ci95": ci})
     first = evaluations[0]["conditions"]
+    last = max(evaluations)
+    # Paper Table 1's rows on the held-out tasks: round 0's icl, own self-edits (ttt-untrained) and oracle, and the
+    # last round's own self-edits (seal; the same as ttt-untrained before any round has trained)
+    rows = {"icl": first.get("icl"), "ttt-untrained": first["self-edit"],
+            "seal": evaluations[last]["conditions"]["self-edit"] if last > 0 else None, "oracle": first.get("oracle")}
+    rows = {name: c for name, c in rows.items() if c is not None}
+    table = {"conditions": rows, "differences": arc_differences(rows), "round": last,
+             "n_tasks": len(set().union(*(c["per_task"] for c in rows.values()))),
+             "skipped": evaluations[0].get("skipped", {}), **{k: evaluations[0][k] for k in ("decoding",)
+                                                              if k in evaluations[0]}}
     return {"metric": "success rate (pass@2)", "rounds": rounds,
-            "reference": {name: first[name]["success_rate"] for name in ("icl", "oracle") if name in first}}
+            "reference": {name: first[name]["success_rate"] for name in ("icl", "oracle") if name in first},
+            "table": table}
 
 
 def format_curve(curve: dict) -> str:
     """One line per round: accuracy (%) with its 95% interval, and for knowledge curves the log-likelihood and both
     measures' difference from round 0 with their intervals; then the E-step's kept count, mean reward,
-    signal-to-noise and minutes."""
+    signal-to-noise and minutes. ARC curves end with paper Table 1's rows (`arc_table` of the curve's `table`)."""
     knowledge = any("loglik" in p for p in curve["rounds"])
+    if "table" in curve:  # ARC: paper Table 1's four rows after the rounds
+        t = curve["table"]
+        return (_round_lines(curve, knowledge) + f"\n\nTable 1 rows (seal = round {t['round']}'s self-edits):\n"
+                + arc_table(t))
+    return _round_lines(curve, knowledge)
+
+
+def _round_lines(curve: dict, knowledge: bool) -> str:
     head = f"{'round':<6} {'accuracy':>9} {'95% CI':>15}"
     if knowledge:
         head += f" {'loglik':>7} {'vs round 0: accuracy':>24} {'loglik':>24}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from seal.reports.stats import paired_rows, pooled_interval, wilson
+from seal.reports.stats import format_difference, paired_rows, pooled_interval, t_interval, wilson
 
 # The paired differences each table reports, (a, b) for a - b, when both conditions ran.
 DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"))
@@ -162,6 +162,8 @@ def arc_summary(rows: list[dict], edit_rows: list[dict]) -> dict:
     lengths = [r["details"]["max_prompt_tokens"] for r in done if r["details"].get("max_prompt_tokens")]
     return {
         "success_rate": sum(r["reward"] for r in done) / len(done) if done else None,
+        # t interval over tasks (each task's configurations averaged first: they share the task), clipped to [0, 1]
+        "ci95": pooled_interval(per_task, bounds=(0.0, 1.0))[1],
         "n": len(done), "n_tasks": n_tasks, "n_solved": int(sum(r["reward"] for r in done)),
         "n_skipped": len(rows) - len(done), "n_rejected": len(rejected),
         "n_rejected_malformed": kinds["malformed"], "n_rejected_budget": kinds["budget"],
@@ -181,20 +183,46 @@ def _mean(values) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
+ARC_PAIRS = (("ttt-untrained", "icl"), ("seal", "ttt-untrained"), ("oracle", "icl"))  # Table 1's comparisons
+
+
+def arc_differences(conditions: dict[str, dict], pairs=ARC_PAIRS) -> dict[str, dict]:
+    """Per pair (a, b) of `conditions` both present: a - b of the per-task success rates, paired on the tasks both
+    attempted, mean with a t interval over tasks ({mean, ci95: [low, high], n_tasks}; bounds None under 2 tasks).
+
+    >>> c = {"icl": {"per_task": {"t1": [0.0], "t2": [0.0]}}, "oracle": {"per_task": {"t1": [1.0], "t2": [0.5, 1.0]}}}
+    >>> arc_differences(c)["oracle - icl"]["mean"]
+    0.875
+    """
+    out = {}
+    for a, b in pairs:
+        if a in conditions and b in conditions:
+            ta, tb = conditions[a]["per_task"], conditions[b]["per_task"]
+            diffs = [sum(ta[t]) / len(ta[t]) - sum(tb[t]) / len(tb[t]) for t in ta if t in tb and ta[t] and tb[t]]
+            mean, lo, hi = t_interval(diffs)
+            out[f"{a} - {b}"] = {"mean": mean, "ci95": [lo, hi], "n_tasks": len(diffs)}
+    return out
+
+
 def arc_table(results: dict) -> str:
-    """The results as a text table: success rate, counts, parse failures and seconds per task per step."""
-    head = (f"{'condition':<14} {'success':>8} {'n':>4} {'rejected':>8} {'edit fail':>9} {'parse fail':>10} "
-            f"{'gen s':>7} {'data s':>7} {'train s':>8} {'solve s':>8}")
+    """The results as a text table: success rate with its 95% interval over tasks, counts, parse failures and seconds
+    per task per step; then the paired differences per task when `results` has them."""
+    head = (f"{'condition':<14} {'success':>8} {'95% CI':>14} {'n':>4} {'rejected':>8} {'edit fail':>9} "
+            f"{'parse fail':>10} {'gen s':>7} {'data s':>7} {'train s':>8} {'solve s':>8}")
     lines = [head]
     for name, c in results["conditions"].items():
         rate = "-" if c["success_rate"] is None else f"{100 * c['success_rate']:.1f}"
+        lo, hi = c.get("ci95") or (None, None)  # runs recorded before the interval existed have none
+        ci = "-" if lo is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
         pf = "-" if c["parse_failure_rate"] is None else f"{100 * c['parse_failure_rate']:.0f}%"
         ef = "-" if c.get("edit_parse_failure_rate") is None else f"{100 * c['edit_parse_failure_rate']:.0f}%"
         t = c["seconds_per_task"]
-        lines.append(f"{name:<14} {rate:>8} {c['n']:>4} {c['n_rejected']:>8} {ef:>9} {pf:>10} {t['generate_s']:>7.1f} "
-                     f"{t['ttt_data_s']:>7.1f} {t['train_s']:>8.1f} {t['solve_s']:>8.1f}")
-    lines.append(f"success in % over (task, self-edit) configurations, pass@2; {results['n_tasks']} task(s), "
-                 f"{len(results['skipped'])} skipped; times are seconds per task")
+        lines.append(f"{name:<14} {rate:>8} {ci:>14} {c['n']:>4} {c['n_rejected']:>8} {ef:>9} {pf:>10} "
+                     f"{t['generate_s']:>7.1f} {t['ttt_data_s']:>7.1f} {t['train_s']:>8.1f} {t['solve_s']:>8.1f}")
+    lines.append(f"success in % over (task, self-edit) configurations, pass@2, 95% t interval over tasks; "
+                 f"{results['n_tasks']} task(s), {len(results['skipped'])} skipped; times are seconds per task")
+    for name, d in (results.get("differences") or {}).items():
+        lines.append(f"paired per task: {name} {format_difference(d, 100, 1)} points over {d['n_tasks']} task(s)")
     if "decoding" in results:  # runs recorded before the option existed have no such entry
         d = results["decoding"]
         lines.append(f"edit fail: self-edits that do not parse ({d['self_edits']}); parse fail: answers that are no "

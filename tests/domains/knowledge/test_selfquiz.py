@@ -107,26 +107,28 @@ def test_the_filter_drops_repeated_questions_and_caps_the_count():
 
 def test_self_quiz_samples_k_seeded_completions_and_returns_the_passage_with_their_questions(tiny):
     _, tokenizer = tiny
-    writer = FixedWriter(["Question: Who is the mayor?\nAnswer: Ana Vell\nQuestion: What is Tor?\nAnswer: a city",
-                          "1. Q: Who is the mayor?\nA: Ana Vell\n2. Q: When was she elected?\nA: 1998."])
+    # continuations of the prompt, which ends with "Question:"
+    writer = FixedWriter([" Who is the mayor?\nAnswer: Ana Vell\nQuestion: What is Tor?\nAnswer: a city",
+                          " Who is the mayor?\nAnswer: Ana Vell\n2. Q: When was she elected?\nA: 1998.",
+                          " Who built the Lorn Bridge?\nAnswer: Ana Vell"])
     cfg = SelfQuizConfig(k=3, max_new_tokens=64, temperature=0.7, top_p=0.9, max_questions=12)
-    quiz = self_quiz(writer, tokenizer, TOR, cfg, seed=7)
+    quiz = self_quiz(writer, TOR, cfg, seed=7)
 
     [call] = writer.calls  # one generate call, the same prompt k times
     assert len(call["prompts"]) == 3 and len(set(call["prompts"])) == 1
     assert TOR.title in call["prompts"][0] and TOR.context in call["prompts"][0]
-    assert PROMPT.splitlines()[0] in call["prompts"][0]
+    assert PROMPT.splitlines()[0] in call["prompts"][0] and call["prompts"][0].endswith("\nQuestion:")
     assert call["seed"] == stable_seed(7, "self-quiz", TOR.id)
     assert (call["max_new_tokens"], call["temperature"], call["top_p"]) == (64, 0.7, 0.9)
     assert (quiz.id, quiz.title, quiz.context) == (TOR.id, TOR.title, TOR.context)
     assert quiz.questions == (QA("Who is the mayor?", ("Ana Vell",)), QA("When was she elected?", ("1998",)))
-    capped = self_quiz(FixedWriter(writer.texts), tokenizer, TOR, SelfQuizConfig(k=3, max_questions=1), seed=7)
+    capped = self_quiz(FixedWriter(writer.texts), TOR, SelfQuizConfig(k=3, max_questions=1), seed=7)
     assert capped.questions == (QA("Who is the mayor?", ("Ana Vell",)),)
 
 
 def test_self_quiz_with_no_pair_left_has_no_questions(tiny):
     _, tokenizer = tiny
-    quiz = self_quiz(FixedWriter(["I cannot write questions.", "Question: Is Tor big?\nAnswer: no"]), tokenizer, TOR,
+    quiz = self_quiz(FixedWriter(["I cannot write questions.", " Is Tor big?\nAnswer: no"]), TOR,
                      SelfQuizConfig(), seed=0)
     assert quiz == Passage(TOR.id, TOR.title, TOR.context, ())
 

@@ -22,7 +22,7 @@ from seal.errors import ConfigError, DataError
 from seal.executors import make_executor, run_condition
 from seal.models.generate import HFGenerator
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
-from seal.reports.tables import arc_summary
+from seal.reports.tables import arc_differences, arc_summary
 from seal.store import keys
 from seal.store.runs import Run
 
@@ -129,4 +129,5 @@ def evaluate_conditions(run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list
         used = {r["self_edit_id"] for r in rows}
         edit_rows = [e for e in store.rows("self_edits", "condition=?", (condition,)) if e["id"] in used]
         results["conditions"][condition] = arc_summary(rows, edit_rows)
+    results["differences"] = arc_differences(results["conditions"])
     return results

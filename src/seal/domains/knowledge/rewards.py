@@ -155,7 +155,7 @@ class SelfQuizReward(QuizReward):
     def quiz_of(self, domain: "KnowledgeDomain", passage: Passage) -> Passage:
         if passage.id not in self.quizzes:
             with domain.writer() as generator:
-                self.quizzes[passage.id] = self_quiz(generator, domain.tokenizer, passage,
+                self.quizzes[passage.id] = self_quiz(generator, passage,
                                                      domain.cfg.reward.self_quiz, domain.cfg.run.seed)
         return self.quizzes[passage.id]
 
