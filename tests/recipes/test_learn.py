@@ -64,6 +64,17 @@ def test_headings_paragraphs_titles_and_stable_ids(tmp_path, tiny):
     assert sections("```\n# comment\n```", markdown=True) == [("", ["```\n# comment\n```"])]
 
 
+def test_the_readme_example_notes_are_four_passages(tiny):
+    """The worked example of the README reads examples/learn as its 4 passages, titled by file and heading."""
+    from pathlib import Path
+
+    _, tok = tiny
+    sources, skipped = read_sources([Path(__file__).parents[2] / "examples" / "learn"])
+    titles = [p.title for p in to_passages(sources, tok, LearnConfig().learn.max_passage_tokens)]
+    assert skipped == [] and titles == ["festival: The Lantern Night of Quillon", "harbour: History",
+                                        "harbour: Today", "recipes: Food of Merrow"]
+
+
 def test_the_token_budget(tiny):
     _, tok = tiny
     long = " ".join(f"Sentence number {i} is here." for i in range(30))
