@@ -114,6 +114,18 @@ def test_the_time_limit_is_a_verdict(tmp_path):
     assert [r["condition"] for r in run.store.rows("inner_results")] == ["icl"]  # no configuration was started
 
 
+def test_past_the_time_budget_no_run_starts_and_a_resume_goes_on(tmp_path):
+    cfg = make_cfg(tmp_path, max_hours=1e-9, smallest=2)
+    run = create_run(tmp_path / "runs", "arc curate", "t", to_dict(cfg))
+    result = run_arc_curate(run, cfg)
+    m = result["manifest"]
+    assert not m["complete"] and m["unfinished"] == ["bbbb0002", "aaaa0001"] and m["examined"] == 0
+    assert run.store.rows("inner_results") == []
+    more = dataclasses.replace(cfg, curate=dataclasses.replace(cfg.curate, max_hours=0.0))
+    again = run_arc_curate(open_run(run.dir), more)
+    assert again["manifest"]["complete"] and again["manifest"]["examined"] == 2
+
+
 def test_candidates_are_the_smallest_of_each_source():
     cfg = ArcCurateConfig(smallest=3)
     pool = candidates(cfg)

@@ -11,6 +11,10 @@ For each candidate (the `curate.smallest` tasks of each of `curate.sources`, few
    unless `curate.all_configs` asks for all. A run that raises is stored with its error and counts as a failure;
    a task whose runs pass `curate.max_task_seconds` is not curated (timed out).
 
+Past `curate.max_hours` of wall time (resumes included) no run starts: the list then holds the candidates settled so
+far, names the others under `manifest.unfinished` and says `complete: false`; `--resume --set curate.max_hours=...`
+with a larger budget goes on.
+
 Every in-context answer and TTT run is a row of the run's store (`r0/icl/<task>/0/s0`, `r0/grid/<task>/<i>/s<seed>`)
 as soon as it ends, so `--resume` redoes nothing finished; the verdicts are read back from the rows. The run writes
 `curated.json` (the list that `data.source: curated:PATH` reads, with its manifest: model, settings, date, wall time)
@@ -60,13 +64,17 @@ def _rows(store, task: Task, n: int, seed: int) -> tuple[dict | None, list[dict 
     return icl, [store.get("inner_results", keys.inner(0, GRID, task.id, i, seed)) for i in range(n)]
 
 
-def curate_task(store, domain: ArcDomain, task: Task, configs: list, cfg: ArcConfig) -> Verdict:
-    """Run what is still missing of one task's curation (stored as it goes) and return its verdict."""
+def curate_task(store, domain: ArcDomain, task: Task, configs: list, cfg: ArcConfig, run_more: bool = True
+                ) -> Verdict:
+    """Run what is still missing of one task's curation (stored as it goes) and return its verdict; with
+    `run_more` false, the verdict of its stored rows alone (unfinished when they do not settle it)."""
     c = cfg.curate
     unfit = domain.check_task(task, with_self_edit=False)
     if unfit:
         return verdict(None, [], len(configs), c, unfit)
     icl, tried = _rows(store, task, len(configs), c.seed)
+    if not run_more:
+        return verdict(icl, tried, len(configs), c)
     if icl is None:
         icl = _store(store, keys.inner(0, ICL, task.id, 0, 0), task, ICL, None, lambda: domain.icl(task))
     for i, edit in enumerate(configs):
@@ -96,13 +104,14 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
                 "grid": [c.to_dict() for c in configs],
                 "settings": {"curate": dataclasses.asdict(cfg.curate), "ttt": dataclasses.asdict(cfg.ttt),
                              "solve": dataclasses.asdict(cfg.solve), "model": dataclasses.asdict(cfg.model)}}
-    kept, rejected = [], []
+    kept, rejected, unfinished = [], [], []
 
     def write(complete: bool) -> dict:
         wall = earlier + time.time() - t_start
         store.set_meta("curate_seconds", wall)
         text = json.dumps({"manifest": manifest | {"complete": complete, "wall_seconds": round(wall, 1),
-                                                   "examined": len(kept) + len(rejected), "candidates": len(pool)},
+                                                   "examined": len(kept) + len(rejected), "candidates": len(pool),
+                                                   "unfinished": unfinished},
                            "tasks": kept, "not_curated": rejected}, indent=2)
         partial = run.dir / "curated.json.partial"
         partial.write_text(text)
@@ -113,9 +122,13 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
         job = bar.add_task("curating", total=len(pool))
         for source, task in pool:
             store.put_context(task.id, domain.name, task.to_dict())
-            v = curate_task(store, domain, task, configs, cfg)
+            budget = cfg.curate.max_hours * 3600
+            over = bool(budget) and earlier + time.time() - t_start > budget
+            v = curate_task(store, domain, task, configs, cfg, run_more=not over)
             entry = {"id": task.id, "source": source, "cells": cells(task), "seconds": v.seconds}
-            if v.curated:
+            if not v.finished:
+                unfinished.append(task.id)
+            elif v.curated:
                 kept.append(entry | {"config_index": v.config_index, "config": configs[v.config_index].to_dict()})
                 console.log(f"{task.id}: curated (configuration {v.config_index})")
             else:
@@ -124,7 +137,7 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
             bar.advance(job)
             if cfg.curate.keep and len(kept) >= cfg.curate.keep:
                 break
-    return write(complete=True)
+    return write(complete=not unfinished)
 
 
 def format_curate(result: dict) -> str:
@@ -137,4 +150,7 @@ def format_curate(result: dict) -> str:
     m = result["manifest"]
     lines.append(f"{len(result['tasks'])} curated of {len(rows)} examined, {m['wall_seconds'] / 60:.1f} min wall; "
                  f"the list: {m['run']}/curated.json (data.source: curated:PATH)")
+    if m.get("unfinished"):
+        lines.append(f"{len(m['unfinished'])} candidate(s) not finished within curate.max_hours: --resume with a "
+                     "larger budget goes on")
     return "\n".join(lines)

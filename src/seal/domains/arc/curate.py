@@ -50,6 +50,9 @@ class ArcCurateConfig:
                                    "it, which is the one the list records)")
     max_task_seconds: float = opt(900.0, "a task still unsolved after this many seconds of its own runs is not "
                                          "curated (timed out); checked before each configuration", NON_NEGATIVE)
+    max_hours: float = opt(0.0, "wall-time budget of the whole curation, resumes included (0 = none): past it no "
+                                "run starts, and the list covers the candidates finished so far (manifest "
+                                "complete: false; --resume with a larger budget goes on)", NON_NEGATIVE)
     seed: int = opt(0, "TTT seed of every configuration", NON_NEGATIVE)
     keep: int = opt(0, "stop once this many tasks are curated (0 = go through every candidate)", NON_NEGATIVE)
 
