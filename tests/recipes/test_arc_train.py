@@ -58,4 +58,8 @@ def test_arc_intervals_are_over_tasks():
     assert lo == 0.0 and abs(hi - min(1.0, 0.5 + 4.3027 * 0.5 / 3 ** 0.5)) < 1e-3
     other = arc_summary([dict(r, reward=0.0) for r in rows], [])
     d = arc_differences({"oracle": s, "icl": other})["oracle - icl"]
-    assert d["mean"] == 0.5 and d["n_tasks"] == 3 and d["ci95"][0] < 0.5 < d["ci95"][1]
+    assert d["mean"] == 0.5 and d["n_tasks"] == 3 and -1.0 <= d["ci95"][0] < 0.5 < d["ci95"][1] <= 1.0
+    wide = arc_differences({"oracle": {"per_task": {"a": [1.0], "b": [0.0], "c": [1.0]}},
+                            "icl": {"per_task": {"a": [0.0], "b": [0.0], "c": [0.0]}}})["oracle - icl"]
+    lo, hi = wide["ci95"]  # 0.667 -/+ t(2) x 0.577 / sqrt(3) = 1.434: [-0.768, 2.101], the top clipped
+    assert abs(lo - (2 / 3 - 4.3027 * (1 / 3) ** 0.5 / 3 ** 0.5)) < 1e-3 and hi == 1.0

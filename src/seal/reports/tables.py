@@ -188,7 +188,8 @@ ARC_PAIRS = (("ttt-untrained", "icl"), ("seal", "ttt-untrained"), ("oracle", "ic
 
 def arc_differences(conditions: dict[str, dict], pairs=ARC_PAIRS) -> dict[str, dict]:
     """Per pair (a, b) of `conditions` both present: a - b of the per-task success rates, paired on the tasks both
-    attempted, mean with a t interval over tasks ({mean, ci95: [low, high], n_tasks}; bounds None under 2 tasks).
+    attempted, mean with a t interval over tasks clipped to [-1, 1] ({mean, ci95: [low, high], n_tasks}; bounds None
+    under 2 tasks).
 
     >>> c = {"icl": {"per_task": {"t1": [0.0], "t2": [0.0]}}, "oracle": {"per_task": {"t1": [1.0], "t2": [0.5, 1.0]}}}
     >>> arc_differences(c)["oracle - icl"]["mean"]
@@ -200,6 +201,8 @@ def arc_differences(conditions: dict[str, dict], pairs=ARC_PAIRS) -> dict[str, d
             ta, tb = conditions[a]["per_task"], conditions[b]["per_task"]
             diffs = [sum(ta[t]) / len(ta[t]) - sum(tb[t]) / len(tb[t]) for t in ta if t in tb and ta[t] and tb[t]]
             mean, lo, hi = t_interval(diffs)
+            if lo is not None:  # a difference of two success rates lies in [-1, 1]
+                lo, hi = max(-1.0, lo), min(1.0, hi)
             out[f"{a} - {b}"] = {"mean": mean, "ci95": [lo, hi], "n_tasks": len(diffs)}
     return out
 
