@@ -59,11 +59,12 @@ def _config_class(kind: str, command: str | None = None):
 
 
 # What a resume may change: how and where the work runs (threads, executor, the vLLM engine's memory, how the judge is
-# reached and waited for), never what it computes, since finished units are kept and are not redone. Section -> the
+# reached and waited for, how long a curation may go on), never what it computes, since finished units are kept and
+# are not redone. Section -> the
 # names in it (None: all). A key whose recorded value was redacted (it held a secret) may, and must, be given again.
 _JUDGE_ACCESS = ("base_url", "api_key_env", "timeout_s", "deadline_s", "max_retries", "backoff_s", "max_workers")
 RESUMABLE = {"model": ("threads",), "executor": None, "generation": ("gpu_memory_utilization", "enforce_eager"),
-             "quiz.judge": _JUDGE_ACCESS, "reward.judge": _JUDGE_ACCESS}
+             "quiz.judge": _JUDGE_ACCESS, "reward.judge": _JUDGE_ACCESS, "curate": ("max_hours",)}
 
 
 def _resumable(key: str) -> bool:

