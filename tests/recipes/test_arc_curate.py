@@ -192,3 +192,17 @@ def test_a_resume_may_raise_the_time_budget_and_nothing_else_of_curate(tmp_path,
     assert code in (0, None) and "0 curated of 1 examined" in out and "not finished" not in out
     code, _, err = seal_in_process(capsys, ["arc", "curate", "--resume", run_dir, "--set", "curate.smallest=2"])
     assert code == 2 and "cannot change curate.smallest" in err
+
+
+def test_the_shipped_list_and_the_cpu_config_hold_out_what_they_train_on():
+    from pathlib import Path
+
+    from seal.config import load_config
+
+    shipped = read_curated("smollm2-cpu")
+    assert shipped["manifest"]["model"] == "smollm2-135m-instruct" and shipped["tasks"]
+    cfg = load_config(ArcConfig, Path(__file__).parents[2] / "configs" / "arc" / "seal_cpu.yaml")
+    held_out, training = choose_tasks(cfg), choose_tasks(dataclasses.replace(cfg, data=cfg.train_data))
+    assert {t.id for t in held_out} | {t.id for t in training} == {e["id"] for e in shipped["tasks"]}
+    assert not {t.id for t in held_out} & {t.id for t in training} and len(training) == 2
+    assert all(oracle_edit(cfg, t.id)[1] == "curated:smollm2-cpu" for t in held_out)
