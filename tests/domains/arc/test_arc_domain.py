@@ -111,10 +111,12 @@ def test_protocol_and_skipping(domain, tiny):
 def test_every_arc_config_validates(monkeypatch):
     monkeypatch.setenv("SEAL_DATA", "/data")  # configs name SEAL's files under this root
     configs = sorted((REPO / "configs" / "arc").glob("*.yaml"))
-    assert {p.name for p in configs} >= {"paper.yaml", "cpu_smollm2.yaml"}
-    for path in configs:
+    assert {p.name for p in configs} >= {"paper.yaml", "cpu_smollm2.yaml", "curate_cpu.yaml", "seal_cpu.yaml"}
+    for path in configs:  # each says how it is run
         cfg = load_config(ArcConfig, path)
-        assert path.read_text().startswith("#") and "seal arc eval --config" in path.read_text()
+        text = path.read_text()
+        runs = [c for c in ("eval", "train", "curate") if f"seal arc {c} --config configs/arc/{path.name}" in text]
+        assert text.startswith("#") and runs, path.name
         assert cfg.ttt.max_steps == 375
     paper = load_config(ArcConfig, REPO / "configs" / "arc" / "paper.yaml")
     assert paper.model.name == "meta-llama/Llama-3.2-1B-Instruct"
