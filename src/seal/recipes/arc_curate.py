@@ -95,18 +95,20 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
     pool = candidates(cfg.curate)
     configs = grid(cfg.curate)
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
-    run.update_manifest(data_ids=[t.id for _, t in pool], model_fingerprint=fingerprint(model))
+    weights = fingerprint(model)
+    run.update_manifest(data_ids=[t.id for _, t in pool], model_fingerprint=weights)
     domain = ArcDomain(model, tokenizer, cfg, source=cfg.model.name)
     store = run.store
     earlier = store.get_meta("curate_seconds", 0.0)  # wall time of the sessions before a resume
-    manifest = {"model": cfg.model.name, "model_fingerprint": fingerprint(model),
+    budget = cfg.curate.max_hours * 3600  # 0: none
+    manifest = {"model": cfg.model.name, "model_fingerprint": weights,
                 "date": datetime.date.today().isoformat(), "run": run.dir.name,
                 "grid": [c.to_dict() for c in configs],
                 "settings": {"curate": dataclasses.asdict(cfg.curate), "ttt": dataclasses.asdict(cfg.ttt),
                              "solve": dataclasses.asdict(cfg.solve), "model": dataclasses.asdict(cfg.model)}}
     kept, rejected, unfinished = [], [], []
 
-    def write(complete: bool) -> dict:
+    def write(complete: bool) -> str:
         wall = earlier + time.time() - t_start
         store.set_meta("curate_seconds", wall)
         text = json.dumps({"manifest": manifest | {"complete": complete, "wall_seconds": round(wall, 1),
@@ -116,13 +118,12 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
         partial = run.dir / "curated.json.partial"
         partial.write_text(text)
         partial.replace(run.dir / "curated.json")
-        return json.loads(text)  # what the file holds (lists where the settings hold tuples)
+        return text
 
     with progress_bar() as bar:
         job = bar.add_task("curating", total=len(pool))
         for source, task in pool:
             store.put_context(task.id, domain.name, task.to_dict())
-            budget = cfg.curate.max_hours * 3600
             over = bool(budget) and earlier + time.time() - t_start > budget
             v = curate_task(store, domain, task, configs, cfg, run_more=not over)
             entry = {"id": task.id, "source": source, "cells": cells(task), "seconds": v.seconds}
@@ -137,7 +138,7 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
             bar.advance(job)
             if cfg.curate.keep and len(kept) >= cfg.curate.keep:
                 break
-    return write(complete=not unfinished)
+    return json.loads(write(complete=not unfinished))  # what the file holds (lists where the settings hold tuples)
 
 
 def format_curate(result: dict) -> str:

@@ -71,8 +71,9 @@ def arc_curve(run) -> dict:
     rows = {name: c for name, c in rows.items() if c is not None}
     table = {"conditions": rows, "differences": arc_differences(rows), "round": last,
              "n_tasks": len(set().union(*(c["per_task"] for c in rows.values()))),
-             "skipped": evaluations[0].get("skipped", {}), **{k: evaluations[0][k] for k in ("decoding",)
-                                                              if k in evaluations[0]}}
+             "skipped": evaluations[0].get("skipped", {})}
+    if "decoding" in evaluations[0]:  # runs recorded before the option existed have none
+        table["decoding"] = evaluations[0]["decoding"]
     return {"metric": "success rate (pass@2)", "rounds": rounds,
             "reference": {name: first[name]["success_rate"] for name in ("icl", "oracle") if name in first},
             "table": table}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from seal.reports.stats import format_difference, paired_rows, pooled_interval, t_interval, wilson
+from seal.reports.stats import format_difference, paired_rows, pooled_interval, wilson
 
 # The paired differences each table reports, (a, b) for a - b, when both conditions ran.
 DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"))
@@ -199,11 +199,9 @@ def arc_differences(conditions: dict[str, dict], pairs=ARC_PAIRS) -> dict[str, d
     for a, b in pairs:
         if a in conditions and b in conditions:
             ta, tb = conditions[a]["per_task"], conditions[b]["per_task"]
-            diffs = [sum(ta[t]) / len(ta[t]) - sum(tb[t]) / len(tb[t]) for t in ta if t in tb and ta[t] and tb[t]]
-            mean, lo, hi = t_interval(diffs)
-            if lo is not None:  # a difference of two success rates lies in [-1, 1]
-                lo, hi = max(-1.0, lo), min(1.0, hi)
-            out[f"{a} - {b}"] = {"mean": mean, "ci95": [lo, hi], "n_tasks": len(diffs)}
+            diffs = {t: [sum(ta[t]) / len(ta[t]) - sum(tb[t]) / len(tb[t])] for t in ta if t in tb and ta[t] and tb[t]}
+            mean, ci = pooled_interval(diffs, bounds=(-1.0, 1.0))  # a difference of two success rates
+            out[f"{a} - {b}"] = {"mean": mean, "ci95": ci, "n_tasks": len(diffs)}
     return out
 
 

@@ -34,11 +34,12 @@ def choose_tasks(cfg: ArcConfig) -> list[Task]:
     if is_curated_source(cfg.data.source):
         tasks = load_curated(cfg.data.source.removeprefix(CURATED_PREFIX), cfg.data.from_source)
         if cfg.data.ids:
-            missing = [i for i in cfg.data.ids if i not in {t.id for t in tasks}]
+            by_id = {t.id: t for t in tasks}
+            missing = [i for i in cfg.data.ids if i not in by_id]
             if missing:
                 raise DataError(f"data.ids: {missing[0]} is not in {cfg.data.source}"
                                 + (f" from {cfg.data.from_source}" if cfg.data.from_source else ""))
-            tasks = [t for i in cfg.data.ids for t in tasks if t.id == i]
+            tasks = [by_id[i] for i in cfg.data.ids]
     else:
         tasks = load_tasks(cfg.data.source, cfg.data.solutions or None, ids=list(cfg.data.ids) or None)
     tasks = tasks[cfg.data.offset:]
@@ -65,14 +66,13 @@ def check_conditions(cfg: ArcConfig) -> None:
         raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
-def oracle_edit(cfg: ArcConfig, task_id: str) -> tuple[EditConfig, str]:
-    """The oracle condition's configuration of a task and where it comes from: the configuration that solved it in
-    curation when `data.source` is a curated list, else the fixed `edit.ORACLE_EDIT`."""
-    if is_curated_source(cfg.data.source):
-        found = curated_configs(cfg.data.source.removeprefix(CURATED_PREFIX)).get(task_id)
-        if found is not None:
-            return found, cfg.data.source
-    return ORACLE_EDIT, "edit.ORACLE_EDIT"
+def oracle_edits(cfg: ArcConfig, task_ids: list[str]) -> dict[str, tuple[EditConfig, str]]:
+    """Per task id, the oracle condition's configuration and where it comes from: the configuration that solved the
+    task in curation when `data.source` is a curated list (read once), else the fixed `edit.ORACLE_EDIT`."""
+    curated = (curated_configs(cfg.data.source.removeprefix(CURATED_PREFIX))
+               if is_curated_source(cfg.data.source) else {})
+    return {i: (curated[i], cfg.data.source) if i in curated else (ORACLE_EDIT, "edit.ORACLE_EDIT")
+            for i in task_ids}
 
 
 def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], round: int = 0
@@ -83,10 +83,13 @@ def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks
     if condition == "icl":
         return {t.id: [(None, None)] for t in tasks}
     if condition == "oracle":
-        return {t.id: [(store.add_self_edit(key=keys.self_edit(round, "oracle", t.id, 0), context_id=t.id,
-                                            round=round, condition="oracle", text=json.dumps(edit.to_json()),
-                                            sampling={"source": source}), json.dumps(edit.to_json()))]
-                for t in tasks for edit, source in [oracle_edit(cfg, t.id)]}
+        out = {}
+        for task_id, (edit, source) in oracle_edits(cfg, [t.id for t in tasks]).items():
+            text = json.dumps(edit.to_json())
+            out[task_id] = [(store.add_self_edit(key=keys.self_edit(round, "oracle", task_id, 0), context_id=task_id,
+                                                 round=round, condition="oracle", text=text,
+                                                 sampling={"source": source}), text)]
+        return out
     sampling = Sampling.of(cfg.self_edit)
     stored = stored_self_edits(store, [t.id for t in tasks], condition, round, sampling.k)
     if stored is not None:
