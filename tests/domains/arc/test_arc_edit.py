@@ -85,5 +85,11 @@ def test_self_edit_prompt_shows_demonstrations_not_solutions():
     assert "Input:\n12\nOutput:\n21" in prompt and "Test input:\n34" in prompt and "99" not in prompt
     for key in GOOD["data_generation"]:
         assert key in prompt
-    example = prompt[prompt.rindex("{\"data_generation\""):]
-    assert isinstance(parse_self_edit(example), EditConfig)  # the example in the prompt is itself valid
+    form = prompt[prompt.rindex("{\"data_generation\""):]
+    # the form names every key and every allowed strategy, but holds no configuration the model could copy (an
+    # example configuration anchored SmolLM2's self-edits on its values: BENCHMARKS.md, "Issue 19")
+    for key in GOOD["training"]:
+        assert f'"{key}": <' in form
+    assert all(s in form for s in ('"output_only"', '"all_tokens"'))
+    assert isinstance(parse_self_edit(form), EditRejection)
+    assert "0.0001" not in prompt and "1e-4" not in prompt
