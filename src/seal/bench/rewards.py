@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import statistics
 
+from scipy.stats import spearmanr
+
 from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.evaluation import check_config, choose_passages
@@ -29,30 +31,14 @@ from seal.store.runs import Run
 
 
 def spearman(x: list[float], y: list[float]) -> float | None:
-    """Spearman's rho with average ranks for ties; None when either side is constant.
+    """Spearman's rho (`scipy.stats.spearmanr`: average ranks for ties); None when either side is constant.
 
     >>> spearman([1, 2, 3], [10, 30, 20])
     0.5
     """
-    def ranks(v):
-        order = sorted(range(len(v)), key=lambda i: v[i])
-        r = [0.0] * len(v)
-        i = 0
-        while i < len(v):
-            j = i
-            while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                r[order[k]] = (i + j) / 2
-            i = j + 1
-        return r
-
-    rx, ry = ranks(x), ranks(y)
-    if len(set(rx)) < 2 or len(set(ry)) < 2:
+    if len(set(x)) < 2 or len(set(y)) < 2:
         return None
-    mx, my = statistics.mean(rx), statistics.mean(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
-    return cov / (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
+    return float(spearmanr(x, y).statistic)
 
 
 def noise_ratio(per_edit_seeds: list[list[float]]) -> float | None:
