@@ -29,7 +29,7 @@ from seal.config import OuterConfig
 from seal.executors.base import run_condition
 from seal.outer.sample import Sampling, sample_and_store
 from seal.outer.select import scored_edits, select, signal_to_noise
-from seal.outer.sft import M_STEP_LOG, save_log, sft_and_merge
+from seal.outer.sft import M_STEP_LOG, prompt_room, save_unchanged, sft_and_merge
 from seal.progress import console
 from seal.store import keys
 from seal.store.runs import Run
@@ -56,11 +56,27 @@ def checkpoint_dir(run: Run, round: int):
 
 
 def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> dict:
-    """Sample, reward and filter one round's self-edits; returns the kept ones and the round's statistics."""
+    """Sample, reward and filter one round's self-edits; returns the kept ones and the round's statistics.
+
+    A context whose self-edit prompt leaves no room for a self-edit in `outer.sft.max_length` is left out before
+    sampling (none of its self-edits could be trained on) and listed in the statistics (`left_out_contexts`: id ->
+    prompt tokens), as are those whose room is under `max_new_tokens` (`tight_contexts`: their longer self-edits are
+    left out of the M-step, `sft.fitting_rows`)."""
     store = run.store
+    max_length = spec.outer.sft.max_length
+    prompts = {domain.context_id(c): domain.self_edit_prompt(c) for c in contexts}
+    no_room, tight = prompt_room(domain.tokenizer, prompts, max_length, spec.sampling.max_new_tokens)
+    if no_room:
+        console.log(f"round {round}: {len(no_room)} of {len(contexts)} contexts left out: their self-edit prompts "
+                    f"(up to {max(no_room.values())} tokens) leave no room in outer.sft.max_length={max_length}")
+    if tight:
+        console.log(f"round {round}: {len(tight)} contexts' self-edit prompts leave under "
+                    f"self_edit.max_new_tokens={spec.sampling.max_new_tokens} tokens in outer.sft.max_length="
+                    f"{max_length}; their longer self-edits will be left out of the M-step")
+    contexts = [c for c in contexts if domain.context_id(c) not in no_room]
+    prompts = {cid: p for cid, p in prompts.items() if cid not in no_room}
     for c in contexts:
         store.put_context(domain.context_id(c), domain.name, domain.context_payload(c))
-    prompts = {domain.context_id(c): domain.self_edit_prompt(c) for c in contexts}
     with domain.writer() as writer:
         edits = sample_and_store(store, writer, prompts, "train", round, spec.sampling,
                                  spec.run_seed, spec.family)
@@ -71,7 +87,8 @@ def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> di
                           store.rows("inner_results", "round=? AND condition='train'", (round,)))
     kept = select(scored, spec.outer.keep)
     rewards = [e.reward for e in scored]
-    stats = {"contexts": len(contexts), "self_edits": len(scored), "kept": len(kept),
+    stats = {"contexts": len(contexts), "left_out_contexts": no_room, "tight_contexts": tight,
+             "self_edits": len(scored), "kept": len(kept),
              "mean_reward": sum(rewards) / len(rewards) if rewards else None,
              "kept_mean_reward": sum(e.reward for e in kept) / len(kept) if kept else None,
              "signal_to_noise": signal_to_noise(scored), "kept_ids": [e.self_edit_id for e in kept]}
@@ -109,13 +126,9 @@ def run_restem(run: Run, spec: RestemSpec) -> list[dict]:
             if pairs:
                 sft_log = sft_and_merge(base, tokenizer, pairs, spec.outer.sft, ckpt, spec.run_seed + round)
             else:  # nothing rewarded: the next round starts from the same weights
-                ckpt.parent.mkdir(parents=True, exist_ok=True)
-                partial = ckpt.with_name(ckpt.name + ".partial")
-                sft_log = {"skipped": "no self-edit had a positive reward"}
-                base.save_pretrained(partial)
-                tokenizer.save_pretrained(partial)
-                save_log(partial, sft_log)
-                partial.rename(ckpt)
+                sft_log = {"skipped": "no self-edit had a positive reward" if e["stats"]["contexts"] else
+                           f"no context's self-edit prompt fits outer.sft.max_length={spec.outer.sft.max_length}"}
+                save_unchanged(base, tokenizer, ckpt, sft_log)
         del domain
         gc.collect()
         m_seconds = time.perf_counter() - t1
