@@ -166,7 +166,7 @@ def test_every_float_option_refuses_nan(kind):
     ("knowledge", "eval.conditions=[]", "eval.conditions: give at least one"),
     ("knowledge", "eval.conditions=[external]", "eval.external_file: needed by the external condition"),
     ("knowledge", "eval.conditions=[checkpoint]", "eval.checkpoint: needed by the checkpoint condition"),
-    ("knowledge", "eval.conditions=[base, nope]", "eval.conditions[1]: must be one of"),
+    ("knowledge", "eval.conditions=[base, nope]", "eval.conditions: unknown condition 'nope'"),
     ("arc", "data.n=-3", "data.n: must be at least 0, got -3"),
     ("arc", "train_data.offset=-1", "train_data.offset: must be at least 0, got -1"),
     ("arc", "data.ids=[a, b, a]", "data.ids: each task once, got 'a' 2 times"),

@@ -106,7 +106,8 @@ def test_both_measures_and_the_paired_differences(finished):
     results = json.loads((run_dir / "results.json").read_text())
     for c in results["conditions"].values():  # every condition scored the gold answers' log-likelihood
         assert c["loglik"] < 0 and c["loglik_ci95"][0] <= c["loglik"] <= c["loglik_ci95"][1]
-    assert list(results["differences"]) == [f"{a} - {b}" for a, b in DIFFERENCES]
+    assert list(results["differences"]) == [f"{a} - {b}" for a, b in DIFFERENCES] + [
+        "external - base", "external - self-edit", "external - checkpoint"]
     store = Store(run_dir / "seal.db")
 
     def per_question(condition):  # the mean over a condition's seeds and self-edits, per (passage, question)
@@ -130,3 +131,43 @@ def test_both_measures_and_the_paired_differences(finished):
         assert any(line.split()[:3] == [a, "-", b] and f"{d['mean']:+.3f}" in line for line in stdout.splitlines())
     header = next(line for line in stdout.splitlines() if line.startswith("condition"))
     assert header.split()[4] == "loglik"
+
+
+def test_named_self_edit_sources_side_by_side(tmp_path):
+    """Two named sources (eval.external) are conditions of one table: each trains on its own file's first k
+    self-edits of every passage, matched by text when the data gives ids and the files do not, and every source is
+    paired with base, passage and the sources before it."""
+    data = tmp_path / "passages.json"
+    data.write_text(json.dumps([{k: v for k, v in p.items() if k != "completions"} | {"id": f"p{i}"}
+                                for i, p in enumerate(PASSAGES)]))
+    writers = {"writer-a": [["A one.", "A two.", "A three."], ["A four.", "A five."]],
+               "writer-b": [["B one.", "B two."], ["B three.", "B four.", "B five."]]}
+    for name, edits in writers.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            [{"title": p["title"], "context": p["context"], "completions": e} for p, e in zip(PASSAGES, edits)]))
+    base = ["knowledge", "eval", "--set", "model.name=tiny-llama", "--set", "model.threads=1",
+            "--set", f"data.source={data}", "--set", "self_edit.k=2", "--set", "inner.epochs=1",
+            "--set", "inner.lora.r=4", "--set", "inner.seeds=1", "--set", "quiz.max_new_tokens=4",
+            "--set", f"run.root={tmp_path / 'runs'}",
+            "--set", "eval.conditions=[base, passage, writer-a, writer-b]"]
+    sources = ["--set", f"eval.external.writer-a={tmp_path / 'writer-a.json'}",
+               "--set", f"eval.external.writer-b={tmp_path / 'writer-b.json'}"]
+    out = seal(*base, *sources, cwd=tmp_path)
+    run_dir = Path(out.stdout.strip().splitlines()[-1].removeprefix("run: "))
+    results = json.loads((run_dir / "results.json").read_text())
+    assert list(results["conditions"]) == ["base", "passage", "writer-a", "writer-b"]
+    assert {"writer-a - base", "writer-a - passage", "writer-b - passage", "writer-b - writer-a"} <= \
+        set(results["differences"])
+    assert "writer-b - writer-a" in out.stdout
+    store = Store(run_dir / "seal.db")
+    for name, edits in writers.items():
+        stored = store.rows("self_edits", "condition=?", (name,))
+        assert sorted((e["context_id"], e["text"]) for e in stored) == sorted(
+            (f"p{i}", t) for i, e in enumerate(edits) for t in e[:2])
+        assert len(store.rows("inner_results", "condition=?", (name,))) == 2 * 2
+
+    # a source with fewer self-edits than self_edit.k would pair unequal sets: refused before any work
+    fails = subprocess.run([sys.executable, "-m", "seal.cli", *base, *sources, "--set", "self_edit.k=3"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert fails.returncode == 2 and "Traceback" not in fails.stderr
+    assert "writer-a.json (eval.external.writer-a)" in fails.stderr and "self_edit.k=3" in fails.stderr

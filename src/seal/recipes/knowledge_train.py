@@ -8,10 +8,10 @@ evaluation and each round takes the next `outer.contexts_per_round`, so the roun
 from each other and from the evaluation passages. The manifest records every round's passage ids and seeds.
 
 After each round the new checkpoint writes self-edits for the held-out passages and is scored with the
-`knowledge eval` machinery; round 0 also scores `base`, `passage` and (when `eval.external_file` is set)
-`external`, the reference lines of the curve. Every evaluation reports accuracy and the gold answers' mean
-log-likelihood, and each round's self-edits are compared with round 0's on the same held-out questions (paired
-difference per question, t interval over passages). The run ends with `curve.json` and `curve.png`.
+`knowledge eval` machinery; round 0 also scores `base`, `passage` and every file-given source
+(`eval.external_file`, `eval.external`), the reference lines of the curve. Every evaluation reports accuracy and the
+gold answers' mean log-likelihood, and each round's self-edits are compared with round 0's on the same held-out
+questions (paired difference per question, t interval over passages). The run ends with `curve.json` and `curve.png`.
 
 `reward.kind: judge` replaces the E-step's inner loops with one rubric rating per self-edit from an LLM judge
 (`reward.judge`; the paper's v2 proxy reward). The per-round evaluation still trains and quizzes.
@@ -74,7 +74,7 @@ def run_train(run: Run, cfg: KnowledgeTrainConfig) -> dict:
                                make_reward(cfg.reward.kind), source)
 
     def evaluate(round: int, domain: KnowledgeDomain) -> dict:
-        conditions = ("base", "passage", "self-edit") + (("external",) if cfg.eval.external_file else ())
+        conditions = ("base", "passage", "self-edit") + tuple(cfg.eval.sources)
         scored = domain.rewarded_by(make_reward("accuracy"))  # the curve reports accuracy and loglik, whichever
         return evaluate_conditions(run, cfg, scored, eval_passages,  # reward trains
                                    conditions if round == 0 else ("self-edit",), round=round, metric=cfg.quiz.metric)

@@ -19,7 +19,23 @@ from collections import Counter
 from seal.reports.stats import format_difference, paired_rows, pooled_interval, wilson
 
 # The paired differences each table reports, (a, b) for a - b, when both conditions ran.
-DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"))
+DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"),
+               ("checkpoint", "self-edit"))
+
+
+def comparisons(conditions, sources=()) -> tuple[tuple[str, str], ...]:
+    """The pairs (a, b) a knowledge table reports as a - b: `DIFFERENCES`, then each file-given source of `sources`
+    (names, in order) against base, passage, the model's own self-edits (before and after training: self-edit,
+    checkpoint) and every source before it, of those pairs whose two conditions are among `conditions`.
+
+    >>> comparisons(["base", "passage", "qwen-base", "gpt-4.1"], ["qwen-base", "gpt-4.1"])[-3:]
+    (('gpt-4.1', 'base'), ('gpt-4.1', 'passage'), ('gpt-4.1', 'qwen-base'))
+    """
+    pairs = list(DIFFERENCES)
+    for i, source in enumerate(sources):
+        pairs += [(source, b) for b in ("base", "passage", "self-edit", "checkpoint", *sources[:i])]
+    present = set(conditions)
+    return tuple(dict.fromkeys((a, b) for a, b in pairs if a in present and b in present and a != b))
 
 
 

@@ -9,6 +9,7 @@ mode keeps 1e-3.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, Optional
 
@@ -84,20 +85,46 @@ class RewardConfig:
         return isinstance(make_reward(self.kind), RatingReward)
 
 
+# The conditions every single-passage table knows; `eval.external` adds conditions of its own names.
+CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
-    conditions: tuple[Literal["base", "passage", "self-edit", "external", "checkpoint"], ...] = opt(
+    conditions: tuple[str, ...] = opt(
         ("base", "passage", "self-edit"),
-        "columns of the single-passage table: base, passage, self-edit, external, checkpoint")
+        "columns of the single-passage table: base, passage, self-edit, external, checkpoint, and the names of "
+        "eval.external")
     external_file: str = opt("", "self-edits in SEAL's layout (`completions` per passage) for the external condition")
+    external: dict[str, str] = opt(
+        {}, "named self-edit sources, name -> file in SEAL's layout, e.g. {qwen-base: base_val.json, gpt-4.1: "
+            "gpt4_1_val.json}: each name is a condition (knowledge train scores them all in round 0), trained on the "
+            "first self_edit.k self-edits of every passage and paired per question with every other condition")
     checkpoint: str = opt("", "model whose self-edits the checkpoint condition trains on (a trained round, say)")
 
     def __post_init__(self):
         if not self.conditions or len(set(self.conditions)) != len(self.conditions):
             raise ValueError(f"conditions: give at least one, each once, got {list(self.conditions)}")
+        for name, path in self.external.items():
+            if not isinstance(name, str) or not SOURCE_NAME.fullmatch(name) or name in CONDITIONS:
+                raise ValueError(f"external: a source's name is letters, digits and . _ + - (not one of "
+                                 f"{', '.join(CONDITIONS)}), got {name!r}")
+            if not isinstance(path, str) or not path.strip():
+                raise ValueError(f"external.{name}: expected a self-edits file, got {path!r}")
+        unknown = [c for c in self.conditions if c not in CONDITIONS and c not in self.external]
+        if unknown:
+            raise ValueError(f"conditions: unknown condition {unknown[0]!r} (known: {', '.join(CONDITIONS)}, and the "
+                             f"names of eval.external: {', '.join(self.external) or 'none given'})")
         for condition, key in (("external", "external_file"), ("checkpoint", "checkpoint")):
             if condition in self.conditions and not getattr(self, key):
                 raise ValueError(f"{key}: needed by the {condition} condition (or drop {condition} from conditions)")
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Every condition whose self-edits are read from a file, name -> file, in order: `external`
+        (`external_file`) first, then the named sources of `external`."""
+        return ({"external": self.external_file} if self.external_file else {}) | self.external
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ inner loops and summarising them (Table 2 of arXiv 2506.10943). Used by `seal kn
 evaluations (`seal knowledge train`) and by the benches.
 
 Conditions: `base` (no training), `passage` (train on the passage alone), `self-edit` (passage plus the model's own
-self-edits), `external` (passage plus self-edits read from a file in SEAL's layout), `checkpoint` (passage plus
+self-edits), `external` and each name of `eval.external` (passage plus self-edits read from a file in SEAL's
+layout, e.g. the paper's Qwen and GPT-4.1 ones side by side), `checkpoint` (passage plus
 self-edits written by another model, e.g. a trained round). Each (passage, self-edit, seed) inner loop is one row in
 the run's store as soon as it finishes (`seal.store.keys`), so a rerun skips what is done. The summaries and paired
 differences are `seal.reports.tables`'.
@@ -15,7 +16,7 @@ import gc
 
 from seal.config import missing_model_dir
 from seal.domains.knowledge.config import KnowledgeEvalConfig, SelfEditConfig
-from seal.domains.knowledge.data import Passage, load_passages, select_passages
+from seal.domains.knowledge.data import Passage, load_passages, passage_id, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
@@ -25,7 +26,7 @@ from seal.models.generate import make_generator
 from seal.models.vllm_backend import require_vllm, vllm_max_lora_rank
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
-from seal.reports.tables import differences, knowledge_summary, timing_summary
+from seal.reports.tables import comparisons, differences, knowledge_summary, timing_summary
 from seal.store import keys
 from seal.store.runs import Run
 
@@ -44,28 +45,38 @@ def choose_passages(cfg: KnowledgeEvalConfig) -> list[Passage]:
     return passages
 
 
-def external_self_edits(cfg: KnowledgeEvalConfig, passages: list[Passage]) -> dict[str, list[str]]:
-    """`eval.external_file`'s self-edits by passage id, checked to cover every one of `passages`.
+def source_self_edits(name: str, path: str, passages: list[Passage], k: int) -> dict[str, list[str]]:
+    """The first `k` self-edits of every one of `passages` from the file of source `name` (SEAL's layout; a passage
+    is matched by its id, else by its title and text), by passage id. Every source gives the same indices 0..k-1,
+    so conditions read from different files pair fairly.
 
     Raises:
-        ConfigError: eval.external_file is not set. DataError: the file is malformed or misses a passage."""
-    if not cfg.eval.external_file:
-        raise ConfigError("eval.external_file: needed by the external condition")
-    external = load_external_self_edits(cfg.eval.external_file)
-    missing = [p.id for p in passages if p.id not in external]
+        DataError: the file is malformed, misses a passage, or holds fewer than `k` self-edits for one."""
+    by_key = load_external_self_edits(path)
+    external = {p.id: by_key.get(p.id) or by_key.get(passage_id(p.title, p.context)) for p in passages}
+    key = "eval.external_file" if name == "external" else f"eval.external.{name}"
+    missing = [p for p in passages if external[p.id] is None]
     if missing:
-        raise DataError(f"{cfg.eval.external_file}: no self-edits for {len(missing)} selected passage(s), "
-                        f"e.g. {missing[0]}; use the same file as data.source")
-    return external
+        raise DataError(f"{path} ({key}): no self-edits for {len(missing)} selected passage(s), e.g. "
+                        f"{missing[0].title!r} (id {missing[0].id}); use the same passages as data.source")
+    short = [p for p in passages if len(external[p.id]) < k]
+    if short:
+        raise DataError(f"{path} ({key}): {len(external[short[0].id])} self-edit(s) for {short[0].title!r} "
+                        f"(id {short[0].id}) but self_edit.k={k}; lower self_edit.k so every source gives the same "
+                        f"self-edits")
+    return {p.id: external[p.id][:k] for p in passages}
 
 
-def external_edits(store, cfg: KnowledgeEvalConfig, passages: list[Passage], round: int) -> dict[str, list]:
-    """Self-edits read from `eval.external_file` (SEAL's layout), stored like sampled ones."""
-    external = external_self_edits(cfg, passages)
-    return {p.id: [(store.add_self_edit(key=keys.self_edit(round, "external", p.id, i), context_id=p.id, round=round,
-                                        condition="external", text=t, family=cfg.self_edit.family,
-                                        sampling={"source": cfg.eval.external_file}), t)
-                    for i, t in enumerate(external[p.id][:cfg.self_edit.k])]
+def external_edits(store, cfg: KnowledgeEvalConfig, passages: list[Passage], round: int,
+                   name: str = "external") -> dict[str, list]:
+    """Self-edits of the file-given source `name` (`cfg.eval.sources`), stored like sampled ones under the condition
+    `name`: (self-edit row id, text) per passage."""
+    path = cfg.eval.sources[name]
+    edits = source_self_edits(name, path, passages, cfg.self_edit.k)
+    return {p.id: [(store.add_self_edit(key=keys.self_edit(round, name, p.id, i), context_id=p.id, round=round,
+                                        condition=name, text=t, family=cfg.self_edit.family,
+                                        sampling={"source": path}), t)
+                    for i, t in enumerate(edits[p.id])]
             for p in passages}
 
 
@@ -74,8 +85,8 @@ def edits_for(condition: str, run: Run, cfg: KnowledgeEvalConfig, domain: Knowle
     """(self-edit row id, text) per passage for `condition`; sampled self-edits are stored before they are used."""
     if condition == "passage":
         return {p.id: [(None, None)] for p in passages}
-    if condition == "external":
-        return external_edits(run.store, cfg, passages, round)
+    if condition in cfg.eval.sources:
+        return external_edits(run.store, cfg, passages, round, condition)
     sampling = Sampling.of(cfg.self_edit)
     stored = stored_self_edits(run.store, [p.id for p in passages], condition, round, sampling.k)
     if stored is not None:
@@ -128,7 +139,7 @@ def evaluate_conditions(run: Run, cfg: KnowledgeEvalConfig, domain: KnowledgeDom
     for condition in conditions:
         results["conditions"][condition] = knowledge_summary(rows[condition], metric) | {
             "seconds_per_inner_loop": timing_summary(rows[condition])}
-    results["differences"] = differences(rows)
+    results["differences"] = differences(rows, comparisons(conditions, tuple(cfg.eval.sources)))
     results["judge_errors"] = sum(c["judge_errors"] for c in results["conditions"].values())
     if results["judge_errors"]:
         first = next(c["first_judge_error"] for c in results["conditions"].values() if c["first_judge_error"])
@@ -150,7 +161,8 @@ def check_family(section: SelfEditConfig) -> None:
 
 def check_config(cfg: KnowledgeEvalConfig, served: bool = True, passages: list[Passage] = ()) -> None:
     """Fail before loading anything on what the config and its files show to be wrong: the prompt families (every
-    template), `eval.external_file` (which must cover `passages`, the passages the command evaluates). `served`: the
+    template), every file-given source (`eval.external_file`, `eval.external`), which must cover `passages`, the
+    passages the command evaluates, with `self_edit.k` self-edits each. `served`: the
     command can use the vLLM backend (eval and train; cpt and continual generate with HF only)."""
     if cfg.generation.backend == "vllm":
         if not served:
@@ -160,8 +172,8 @@ def check_config(cfg: KnowledgeEvalConfig, served: bool = True, passages: list[P
         vllm_max_lora_rank(cfg.inner.lora.r)  # a rank vLLM cannot serve fails here, before any model loads
         require_vllm()
     check_family(cfg.self_edit)
-    if cfg.eval.external_file:
-        external_self_edits(cfg, passages)
+    for name, path in cfg.eval.sources.items():
+        source_self_edits(name, path, passages, cfg.self_edit.k)
     if "checkpoint" in cfg.eval.conditions and missing_model_dir(cfg.eval.checkpoint):
         raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
