@@ -55,7 +55,7 @@ class TrainExample:
 def tokenize_documents(tokenizer, docs: list[str], max_tokens: int, add_eos: bool = False) -> list[TrainExample]:
     """Whole documents, every token in the loss: the tokenizer's own special tokens, the text, then EOS when
     `add_eos` (`inner.append_eos`, default false as there); truncated to `max_tokens`."""
-    ids = tokenizer(list(docs), add_special_tokens=True)["input_ids"]
+    ids = tokenizer(list(docs), add_special_tokens=True, split_special_tokens=True)["input_ids"]  # data is text
     eos = [tokenizer.eos_token_id] if add_eos and tokenizer.eos_token_id is not None else []
     return [TrainExample((list(x) + eos)[:max_tokens]) for x in ids]
 
@@ -204,7 +204,8 @@ class ReferenceAdapter:
         return self.base_model
 
     def _dataset(self, docs: list[str], cfg: InnerConfig) -> list[dict]:
-        enc = self.tokenizer(list(docs), padding="max_length", max_length=cfg.reference_pad_length, truncation=True)
+        enc = self.tokenizer(list(docs), padding="max_length", max_length=cfg.reference_pad_length, truncation=True,
+                             split_special_tokens=True)
         rows = []
         for ids, mask in zip(enc["input_ids"], enc["attention_mask"]):
             rows.append({"input_ids": ids, "attention_mask": mask, "labels": list(ids)})  # pads in the loss

@@ -201,7 +201,7 @@ def split_section(paragraphs: list[str], tokenizer, max_tokens: int) -> list[str
         raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
 
     def ids(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
+        return tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]  # a note is text
 
     def size(text: str) -> int:
         return len(ids(text))

@@ -40,7 +40,7 @@ def sft_rows(tokenizer, pairs: list[tuple[str, str]]) -> list[dict]:
     rows = []
     for prompt, completion in pairs:
         p = encode(tokenizer, prompt)
-        c = list(tokenizer(completion, add_special_tokens=False)["input_ids"]) + eos
+        c = list(tokenizer(completion, add_special_tokens=False, split_special_tokens=True)["input_ids"]) + eos
         rows.append({"input_ids": p + c, "completion_mask": [0] * len(p) + [1] * len(c)})
     return rows
 

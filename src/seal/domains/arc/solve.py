@@ -54,7 +54,7 @@ def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int, promp
     out, dropped = [], 0
     for prompt, target in pairs:
         p = encode(tokenizer, chat_prompt(tokenizer, prompt))
-        t = list(tokenizer(target, add_special_tokens=False)["input_ids"]) + eos
+        t = list(tokenizer(target, add_special_tokens=False, split_special_tokens=True)["input_ids"]) + eos
         if len(p) + len(t) > max_tokens:
             dropped += 1
             continue

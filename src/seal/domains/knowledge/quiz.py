@@ -148,7 +148,7 @@ def answer_loglik(model, tokenizer, passage: Passage, style: str) -> list[float]
     out = []
     for prompt, qa in zip(prompts, passage.questions):
         p_ids = encode(tokenizer, prompt)  # as generation feeds the prompt
-        a_ids = tokenizer(" " + qa.answers[0], add_special_tokens=False)["input_ids"]
+        a_ids = tokenizer(" " + qa.answers[0], add_special_tokens=False, split_special_tokens=True)["input_ids"]
         ids = torch.tensor([p_ids + a_ids], device=device)
         logits = model(input_ids=ids).logits[0, len(p_ids) - 1:-1].float()
         logp = torch.log_softmax(logits, -1).gather(1, torch.tensor(a_ids, device=device)[:, None])
