@@ -26,7 +26,10 @@ PASSAGES = [{"title": "River", "context": "The river runs north.", "questions": 
 GRID = [[1, 0], [0, 1]]
 TASK = {"train": [{"input": GRID, "output": GRID}], "test": [{"input": GRID}]}
 
-# name -> file content (str as is, anything else as JSON); written into tmp_path for every case
+DEEP = "[" * 100_000 + "]" * 100_000  # past the recursion limit of Python's json and of PyYAML
+LATIN = "caf\xe9".encode("latin-1")  # not UTF-8
+
+# name -> file content (str as is, bytes as is, anything else as JSON); written into tmp_path for every case
 FILES = {
     "passages.json": PASSAGES,
     "id_list.json": [PASSAGES[0] | {"id": ["a", "b"]}],
@@ -55,6 +58,25 @@ FILES = {
     "nan_answer.json": '[{"title": "T", "context": "c", "questions": [{"question": "q", "answer": NaN}]}]',
     "twice_config.yaml": "inner:\n  epochs: 3\n  lora:\n    r: 8\n  epochs: 5\n",
     "twice_families.yaml": 'fam: "A {passage}"\nfam: "B {passage}"\n',
+    # numbers past a double's range; NaN and Infinity are not JSON
+    "huge_answer.json": '[{"title": "T", "context": "c", "questions": [{"question": "q", "answer": 1e400}]}]',
+    "minus_infinity.json": '[{"title": "T", "context": "c", "questions": [{"question": "q", "answer": -Infinity}]}]',
+    "huge_config.yaml": "inner:\n  max_grad_norm: 1.0e+999\n",
+    # templates that str.format cannot fill, or fills with a gigabyte
+    "conversion.yaml": {"fam": "{passage!x}"},
+    "spec.yaml": {"fam": "{passage:d}"},
+    "wide.yaml": {"fam": "{title:>99999999}\n{passage}"},
+    # nested too deeply to read, or not UTF-8
+    "deep_config.yaml": "inner: " + DEEP,
+    "deep_families.yaml": "fam: " + DEEP,
+    "deep_passages.json": DEEP,
+    "deep_challenges.json": '{"t1": ' + DEEP + "}",
+    "latin_config.yaml": b"run:\n  name: " + LATIN,
+    "latin_families.yaml": b"fam: " + LATIN + b" {passage}",
+    "latin_passages.json": b'[{"title": "' + LATIN + b'", "context": "c", "questions": []}]',
+    "latin_edits.json": b'[{"title": "' + LATIN + b'", "context": "c", "completions": ["x"]}]',
+    "latin_challenges.json": b'{"t1": "' + LATIN + b'"}',
+    "edits_blank.json": [PASSAGES[0] | {"completions": ["a fact", " \n\t"]}, PASSAGES[1] | {"completions": ["x"]}],
 }
 
 KE = ["knowledge", "eval", *TINY]
@@ -163,12 +185,66 @@ CASES = [
                            "--set", "curate.sources=[{d}/dup_challenges.json]"], ["dup_challenges.json", "'t1'"]),
     ("arc-fewer-than-n", AE[:-1] + ["data.source={d}/one_challenges.json", "--set", "data.n=2"],
      ["one_challenges.json", "1 task(s)", "data.n=2"]),
+    # numbers that are no setting: infinity as well as NaN, in every spelling, in --set and in a config file
+    *[(f"non-finite-{command[1]}-{key}-{value}", command + ["--set", f"{key}={value}"],
+       [key, "must be a finite number, got", value.lstrip("-.")])
+      for command, key, value in [(KE, "inner.learning_rate", "inf"), (KT, "outer.sft.learning_rate", "1e400"),
+                                  (KE, "self_edit.temperature", "-.inf"), (KE, "self_edit.top_p", "Infinity"),
+                                  (AE, "outer.sft.learning_rate", "-inf"), (AE, "self_edit.temperature", "1e400"),
+                                  (["learn", "{d}/passages.json", *TINY], "learn.learning_rate", "inf")]],
+    ("non-finite-in-a-list", ["arc", "curate", "--set", "curate.learning_rates=[1e-4,.inf]"],
+     ["curate.learning_rates[1]", "must be a finite number, got inf"]),
+    ("non-finite-config-file", KE + ["--config", "{d}/huge_config.yaml"], ["inner.max_grad_norm", "inf"]),
+    ("huge-answer", KE + ["--set", "data.source={d}/huge_answer.json"], ["huge_answer.json", "1e400"]),
+    ("minus-infinity-answer", KE + ["--set", "data.source={d}/minus_infinity.json"],
+     ["minus_infinity.json", "-Infinity"]),
+    # seeds that numpy (HF Trainer's set_seed) or torch refuse
+    *[(f"seed-{command[1]}-{key}-{value}", command + ["--set", f"{key}={value}"], [key, f"got {value}"])
+      for command, key, value in [(KE, "run.seed", "4294967296"), (KT, "run.seed", "-1"),
+                                  (AE, "run.seed", str(2 ** 64)), (["arc", "curate"], "curate.seed", "-5"),
+                                  (["arc", "curate"], "curate.seed", str(2 ** 32))]],
+    # templates str.format cannot fill: found when the family file is read, before any model
+    ("conversion", KE + ["--set", "self_edit.families_file={d}/conversion.yaml"],
+     ["conversion.yaml", "'fam'", "{passage!x}"]),
+    ("format-spec", KT + ["--set", "self_edit.families_file={d}/spec.yaml", "--set", "outer.eval_contexts=1",
+                          "--set", "outer.contexts_per_round=1"], ["spec.yaml", "'fam'", "{passage:d}"]),
+    ("huge-width", KE + ["--set", "self_edit.families_file={d}/wide.yaml"], ["wide.yaml", "{title:>99999999}"]),
+    # files nested too deeply, or not UTF-8, whichever file it is
+    ("deep-config", KE + ["--config", "{d}/deep_config.yaml"], ["deep_config.yaml", "nested too deeply"]),
+    ("deep-families", KE + ["--set", "self_edit.families_file={d}/deep_families.yaml"],
+     ["deep_families.yaml", "nested too deeply"]),
+    ("deep-passages", KE + ["--set", "data.source={d}/deep_passages.json"], ["deep_passages.json", "too deeply"]),
+    ("deep-challenges", AE[:-1] + ["data.source={d}/deep_challenges.json"], ["deep_challenges.json", "too deeply"]),
+    ("deep-edits", KE + ["--set", "data.source={d}/passages.json", "--set", "eval.conditions=[external]",
+                         "--set", "eval.external_file={d}/deep_passages.json"], ["deep_passages.json", "too deeply"]),
+    ("deep-data-show", ["data", "show", "{d}/deep_passages.json"], ["deep_passages.json", "too deeply"]),
+    ("latin-config", KE + ["--config", "{d}/latin_config.yaml"], ["latin_config.yaml", "not UTF-8"]),
+    ("latin-families", KE + ["--set", "self_edit.families_file={d}/latin_families.yaml"],
+     ["latin_families.yaml", "utf-8"]),
+    ("latin-passages", KE + ["--set", "data.source={d}/latin_passages.json"], ["latin_passages.json", "not UTF-8"]),
+    ("latin-edits", KE + ["--set", "data.source={d}/passages.json", "--set", "eval.conditions=[external]",
+                          "--set", "eval.external_file={d}/latin_edits.json"], ["latin_edits.json", "not UTF-8"]),
+    ("latin-challenges", AE[:-1] + ["data.source={d}/latin_challenges.json"], ["latin_challenges.json", "UTF-8"]),
+    ("latin-curated", AE[:-1] + ["data.source=curated:{d}/latin_challenges.json"],
+     ["latin_challenges.json", "UTF-8"]),
+    # a run name no file system takes as a directory name
+    ("run-name-long", KE + ["--set", "run.name=" + "a" * 300], ["run.name", "300 characters"]),
+    # external self-edits with nothing to train on
+    ("edits-blank", KE + ["--set", "data.source={d}/passages.json", "--set", "eval.conditions=[base,external]",
+                          "--set", "eval.external_file={d}/edits_blank.json"],
+     ["edits_blank.json", "passage 0", "completion 1", "blank"]),
+    # an empty question is no question (checked before the adapter or the model is read)
+    ("ask-empty", ["ask", "{d}/no_adapter", ""], ["question is empty", "''"]),
+    ("ask-blank", ["ask", "{d}/no_adapter", " \t "], ["question is empty", "' \\t '"]),
 ]
 
 
 def write_files(folder: Path) -> None:
     for name, content in FILES.items():
-        (folder / name).write_text(content if isinstance(content, str) else json.dumps(content))
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content if isinstance(content, str) else json.dumps(content))
 
 
 def seal_in_process(capsys, args: list[str]) -> tuple[int, str, str]:
@@ -199,7 +275,7 @@ def test_bad_input_is_one_error_line_naming_it_and_exit_2_before_any_work(tmp_pa
     write_files(tmp_path)
     args = [a.replace("{d}", str(tmp_path)) for a in args]
     runs = tmp_path / "runs"
-    if args[0] != "data":
+    if args[0] not in ("data", "ask"):
         args += ["--set", f"run.root={runs}"]
     code, out, err = seal_in_process(capsys, args)
     lines = err.strip().splitlines()
@@ -249,6 +325,13 @@ def test_meaningful_values_are_used(tmp_path, capsys):
     ("{title} only", "needs the {passage} placeholder"),
     ("{{passage}} is literal", "needs the {passage} placeholder"),
     (5, "expected a template string, got 5"),
+    ("{passage!x}", "{passage!x} has an unknown conversion !x"),
+    ("{title!}\n{passage}", "expected ':' after conversion specifier"),
+    ("{passage:d}", "{passage:d} has a format spec"),
+    ("{passage:>99999999}", "{passage:>99999999} has a format spec"),
+    ("{title:.3}\n{passage}", "{title:.3} has a format spec"),
+    ("{passage!r:>9}", "{passage!r:>9} has a format spec"),
+    ("{title:{passage}}", "{title:{passage}} has a format spec"),
 ])
 def test_bad_templates(template, message):
     with pytest.raises(DataError, match="^fam: .*" + message.replace("{", r"\{").replace("(", r"\(")):
@@ -259,6 +342,9 @@ def test_good_templates_and_the_builtin_families_pass():
     for name, template in FAMILIES.items():
         check_template(template, name)
     check_template("Facts, as {{'json'}}, on {title}:\n{passage!s}", "fam")  # literal braces are doubled
+    for template in ("{title!r}\n{passage!a}", "{passage:}"):  # conversions str.format knows; an empty spec
+        check_template(template, "fam")
+        assert template.format(title="T\u00e9", passage="p") in ("'T\u00e9'\n'p'", "p")
 
 
 def test_families_file_adds_checked_families(tmp_path):
@@ -273,11 +359,12 @@ def test_families_file_adds_checked_families(tmp_path):
 
 def test_external_self_edits_by_passage_id(tmp_path):
     path = tmp_path / "e.json"
-    path.write_text(json.dumps([PASSAGES[0] | {"completions": ["a", ""]},
+    path.write_text(json.dumps([PASSAGES[0] | {"completions": ["a", "a second one"]},
                                 PASSAGES[1] | {"id": 3, "completions": ["b"]}]))
     from seal.domains.knowledge.data import passage_id
 
-    assert load_external_self_edits(path) == {passage_id("River", "The river runs north."): ["a", ""], "3": ["b"]}
+    assert load_external_self_edits(path) == {passage_id("River", "The river runs north."): ["a", "a second one"],
+                                              "3": ["b"]}
 
 
 @pytest.mark.parametrize("task, message", [

@@ -138,6 +138,105 @@ def test_every_float_option_refuses_nan(kind):
             load_config(cls, None, [f"{key}=.nan"])
 
 
+@pytest.mark.parametrize("kind", ["knowledge", "arc", "learn"])
+def test_every_float_option_refuses_infinity_in_every_spelling(kind, tmp_path):
+    """Infinity passes every lower bound and an unbounded range: `inner.learning_rate=inf` trained to NaN weights."""
+    from seal.domains.arc.config import ArcConfig
+    from seal.learn.config import LearnConfig
+
+    cls = {"knowledge": KnowledgeConfig, "arc": ArcConfig, "learn": LearnConfig}[kind]
+    keys = [k for k, v in numeric_keys(cls()) if isinstance(v, float)]
+    assert "outer.sft.learning_rate" in keys or kind == "learn"
+    for key in keys:
+        for value in ("inf", "-inf", ".inf", "-.Inf", "Infinity", "1e400", "-1e999", str(10 ** 400)):
+            with pytest.raises(ConfigError, match=f"^{key}: must be a finite number, got "):
+                load_config(cls, None, [f"{key}={value}"])
+        section, name = key.rsplit(".", 1)
+        path = tmp_path / "c.yaml"  # a YAML file's 1.0e+999 is a float, inf
+        path.write_text(yaml.safe_dump({section.split(".")[0]: {}}).replace("{}", "") +
+                        "".join(f"{'  ' * (i + 1)}{part}:\n" for i, part in enumerate(section.split(".")[1:]))
+                        + f"{'  ' * section.count('.') + '  '}{name}: 1.0e+999\n")
+        with pytest.raises(ConfigError, match=f"^{key}: must be a finite number, got inf"):
+            load_config(cls, path)
+    with pytest.raises(ConfigError, match="^learning_rate: must be finite and positive, got inf"):
+        InnerConfig(learning_rate=float("inf"))  # the API's own check, without a config file
+
+
+@pytest.mark.parametrize("cls_name, key", [("knowledge", "run.seed"), ("arc", "run.seed"), ("learn", "run.seed"),
+                                           ("arc", "curate.seed")])
+def test_seeds_numpy_and_torch_refuse_are_refused_and_the_largest_taken_runs(cls_name, key):
+    from seal.domains.arc.config import ArcConfig
+    from seal.learn.config import LearnConfig
+
+    cls = {"knowledge": KnowledgeConfig, "arc": ArcConfig, "learn": LearnConfig}[cls_name]
+    for value in (-1, 2 ** 32 - 1, 2 ** 32, 2 ** 64):
+        with pytest.raises(ConfigError, match=f"^{key}: must be in \\[0, 2147483647\\], got {value}$"):
+            load_config(cls, None, [f"{key}={value}"])
+    cfg = load_config(cls, None, [f"{key}={2 ** 31 - 1}"])
+    section, name = key.split(".")
+    assert getattr(getattr(cfg, section), name) == 2 ** 31 - 1
+
+
+def test_the_largest_seed_runs_where_seeds_reach_numpy_and_torch():
+    """HF Trainer's set_seed gives the seed to numpy (at most 2**32-1), torch.manual_seed to torch; the M-step is
+    seeded with `run.seed + round`."""
+    import numpy as np
+    import torch
+    from transformers import set_seed
+
+    from seal.config import SEED
+
+    for seed in (SEED.hi, SEED.hi + 100):  # the largest seed, and one derived from it
+        set_seed(int(seed))
+        torch.manual_seed(int(seed))
+        torch.Generator().manual_seed(int(seed))
+        np.random.default_rng(int(seed))
+
+
+def test_python_random_seeds_take_any_integer(tmp_path, capsys):
+    """`data.seed` and `continual.seed` seed Python's random, which takes any integer: a result, not an error."""
+    import random
+
+    from seal.domains.knowledge.data import load_passages, select_passages
+
+    for value in (-5, 2 ** 70):
+        cfg = load_config(KnowledgeConfig, None, [f"data.seed={value}", f"continual.seed={value}"])
+        assert cfg.data.seed == cfg.continual.seed == value
+        passages = load_passages("builtin")
+        expected = list(passages)
+        random.Random(value).shuffle(expected)
+        assert [p.id for p in select_passages(passages, 5, value)] == [p.id for p in expected[:5]]
+
+
+def test_a_long_run_name_is_refused_before_a_run_and_the_longest_taken_makes_one(tmp_path):
+    from seal.config import RUN_NAME_MAX
+    from seal.store.runs import create_run
+
+    with pytest.raises(ConfigError, match=rf"^run.name: at most {RUN_NAME_MAX} characters, got 'a{{40}}'\.\.\. \(201 "):
+        load_config(KnowledgeConfig, None, ["run.name=" + "a" * (RUN_NAME_MAX + 1)])
+    cfg = load_config(KnowledgeConfig, None, ["run.name=" + "a" * RUN_NAME_MAX])
+    runs = [create_run(tmp_path, "knowledge eval", cfg.run.name, {}) for _ in range(2)]  # the second gets "-2"
+    assert runs[1].dir.name.endswith("a-2") and all(r.dir.is_dir() for r in runs)
+    for run in runs:
+        run.close()
+
+
+def test_yaml_merge_keys_take_their_defaults_and_a_key_holding_them_is_no_section(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("defaults: &lora\n  r: 8\n  alpha: 16\n"
+                    "inner: &inner\n  epochs: 3\n  lora:\n    <<: *lora\n    alpha: 32\n"
+                    "outer:\n  sft:\n    <<: *inner\n    lora: {<<: [*lora]}\n")
+    cfg = load_config(KnowledgeConfig, path)
+    assert (cfg.inner.epochs, cfg.inner.lora.r, cfg.inner.lora.alpha) == (3, 8, 32)
+    assert (cfg.outer.sft.epochs, cfg.outer.sft.lora.r, cfg.outer.sft.lora.alpha) == (3, 8, 16)
+    path.write_text("defaults: &d\n  epochs: 3\ninner:\n  epochs: 4\n")  # held, never merged: a misspelt section
+    with pytest.raises(ConfigError, match="^unknown config key defaults"):
+        load_config(KnowledgeConfig, path)
+    path.write_text("inner:\n  <<: {epochs: 3}\n  epochs: 4\n  <<: {batch_size: 2}\n")
+    cfg = load_config(KnowledgeConfig, path)
+    assert (cfg.inner.epochs, cfg.inner.batch_size) == (4, 2)  # the section's own key wins over a merged one
+
+
 @pytest.mark.parametrize("kind, override, message", [
     ("knowledge", "quiz.batch_size=0", "quiz.batch_size: must be at least 1, got 0"),
     ("knowledge", "self_edit.batch_size=0", "self_edit.batch_size: must be at least 1, got 0"),

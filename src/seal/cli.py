@@ -88,7 +88,8 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
         SealError: the run is another command's; a value is invalid; an override changes a key outside RESUMABLE
             (all such keys named); a key recorded redacted is not given again.
     """
-    from seal.config import _build, _set_dotted, load_config, load_yaml, merge_sections, parse_override, to_dict
+    from seal.config import (_build, _set_dotted, load_config, merge_sections, parse_override, read_config_file,
+                             to_dict)
     from seal.store.runs import redacted_keys
 
     if run.manifest["command"] != command:
@@ -96,7 +97,7 @@ def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overri
     tree: dict = {}
     if config is not None:
         load_config(cfg_class, config)  # the file's own errors, as for a new run
-        tree = load_yaml(config.read_text(encoding="utf-8")) or {}
+        tree = read_config_file(config, cfg_class)
     for text in overrides:
         _set_dotted(tree, *parse_override(text))
     sections = {f.name for f in dataclasses.fields(cfg_class)}  # runs recorded before one config per command

@@ -9,6 +9,7 @@ machinery.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import textwrap
@@ -36,8 +37,8 @@ class Range:
         """None when `value` (None = unset, always accepted) lies in the range, else what is wrong with it."""
         if value is None:
             return None
-        if value != value:  # NaN compares false with every bound, so it would pass them all
-            return f"must be {self}, got {value!r}"
+        if not math.isfinite(value):  # NaN compares false with every bound; infinity is no setting either
+            return f"must be finite and {self}, got {value!r}"
         low = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
         high = self.hi is not None and (value >= self.hi if self.hi_open else value > self.hi)
         return f"must be {self}, got {value!r}" if low or high else None
@@ -51,6 +52,9 @@ class Range:
 COUNT = Range(1)  # sizes, lengths and counts of things to do: zero or fewer would do nothing or crash
 NON_NEGATIVE = Range(0)  # counts where 0 has a documented meaning (none, all, the default)
 POSITIVE = Range(0, lo_open=True)  # learning rates, timeouts
+# seeds: numpy (HF Trainer's set_seed) takes at most 2**32-1 and torch 2**64-1; half of numpy's range leaves room
+# for the seeds derived by adding a round or a batch offset (`run.seed + round` seeds the M-step)
+SEED = Range(0, 2 ** 31 - 1)
 
 
 def opt(default, help: str, within: Range | None = None, **kw):
@@ -134,11 +138,19 @@ class GenerationConfig:
         check_ranges(self)
 
 
+RUN_NAME_MAX = 200  # characters of `run.name`; a run directory is `<16-character stamp>-<name>[-N]`
+
+
 @dataclass(frozen=True)
 class RunConfig:
     root: str = opt("runs", "directory that holds one sub-directory per run (env SEAL_RUNS overrides the default)")
     name: str = opt("", "a label appended to the run directory name")
-    seed: int = opt(0, "global seed for sampling and training (numpy takes no negative seed)", NON_NEGATIVE)
+    seed: int = opt(0, "global seed for sampling and training", SEED)
+
+    def __post_init__(self):
+        if len(self.name) > RUN_NAME_MAX:  # `<stamp>-<name>[-N]` must stay within a file name's 255 bytes
+            raise ValueError(f"name: at most {RUN_NAME_MAX} characters, got {self.name[:40]!r}... "
+                             f"({len(self.name)} characters)")
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -189,7 +201,9 @@ def _coerce(value: Any, tp, key: str):
             try:
                 return _coerce(value, arg, key)
             except ConfigError as e:
-                errors.append(str(e))
+                errors.append(e)
+        if len(errors) == 1:  # `float | None`: the float's own error says more than the union's name
+            raise errors[0]
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:
         if value not in args:
@@ -221,14 +235,19 @@ def _coerce(value: Any, tp, key: str):
             return value
         raise ConfigError(f"{key}: expected an integer, got {value!r}")
     if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+        number = None
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):  # YAML 1.1 reads 1e-3 as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
+            except OverflowError:  # an integer past float's range
+                number = math.inf
+        if number is None:
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(number):  # .inf, 1e400 (float() overflows to inf), .nan: no option means them
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return expand_variables(value, key)
@@ -263,7 +282,13 @@ def _build(cls, data: dict, prefix: str = ""):
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml's SafeLoader, except that a mapping with a key twice is an error: PyYAML keeps the last one silently, so
-    `epochs: 3` then `epochs: 5` in one section would run 5 epochs without a word."""
+    `epochs: 3` then `epochs: 5` in one section would run 5 epochs without a word. It notes the nodes merged into
+    other mappings (`<<: *name`) in `merged` (their ids), so that a config's top-level key that only holds defaults
+    for merge keys is known as such (`load_yaml_templates`)."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.merged: set[int] = set()
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -278,10 +303,38 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 seen.add(key)
         return super().construct_mapping(node, deep)
 
+    def flatten_mapping(self, node):
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.merged.update(map(id, value_node.value if isinstance(value_node, yaml.SequenceNode)
+                                       else [value_node]))
+        super().flatten_mapping(node)
+
+
+def load_yaml_templates(text: str) -> tuple[Any, set[str]]:
+    """`load_yaml(text)` and the top-level keys whose value is merged into another mapping with `<<: *name` (the
+    usual home of YAML defaults, e.g. `defaults: &d {epochs: 3}` then `inner: {<<: *d}`).
+
+    Raises:
+        yaml.YAMLError: as `load_yaml`.
+    """
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except RecursionError:  # PyYAML composes and constructs recursively: [[[[...]]]] thousands deep
+        raise yaml.YAMLError("nested too deeply") from None
+    finally:
+        loader.dispose()
+    templates = {k.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and id(v) in loader.merged} \
+        if isinstance(node, yaml.MappingNode) else set()
+    return data, templates
+
 
 def load_yaml(text: str):
-    """`yaml.safe_load(text)`, refusing a mapping with a key twice. Raises yaml.YAMLError (first line: what)."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)
+    """`yaml.safe_load(text)`, refusing a mapping with a key twice. Raises yaml.YAMLError (first line: what), also
+    for a document nested too deeply to read."""
+    return load_yaml_templates(text)[0]
 
 
 def _set_dotted(tree: dict, key: str, value) -> None:
@@ -321,22 +374,32 @@ def load_config(cls, path: str | Path | None = None, overrides: typing.Iterable[
     tree: dict = {}
     for file in (base, path):
         if file is not None:
-            tree = merge_sections(tree, _read_config_file(Path(file)))
+            tree = merge_sections(tree, read_config_file(Path(file), cls))
     for text in overrides:
         _set_dotted(tree, *parse_override(text))
     return _build(cls, tree)
 
 
-def _read_config_file(p: Path) -> dict:
+def read_config_file(p: Path, cls) -> dict:
+    """The sections of the YAML config file `p` for the config class `cls`, less the top-level keys that only hold
+    defaults merged elsewhere with `<<: *name` (a key that names one of `cls`'s sections stays a section).
+
+    Raises:
+        ConfigError: naming `p`: missing, not UTF-8, not YAML (or nested too deeply), not a mapping.
+    """
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        loaded = load_yaml(p.read_text(encoding="utf-8")) or {}
+        loaded, templates = load_yaml_templates(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    loaded = loaded or {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of sections")
-    return loaded
+    sections = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in loaded.items() if k in sections or k not in templates}
 
 
 def merge_sections(base: dict, over: dict) -> dict:

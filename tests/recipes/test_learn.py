@@ -116,6 +116,41 @@ def test_bad_input_is_skipped_counted_or_one_line(tmp_path):
         read_sources([folder / "sub"])
 
 
+def test_links_back_and_files_that_are_no_regular_file_are_read_once_or_skipped(tmp_path):
+    """A folder that links to itself was read 41 times (until the path grew too long), a FIFO's open waited forever
+    for a writer; now each real file is read once and only regular files are read."""
+    import signal
+    import socket
+
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "tor.md").write_text("Tor is a town.")
+    (folder / "sub" / "brill.txt").write_text("Brill is a river.")
+    (folder / "loop").symlink_to(folder, target_is_directory=True)  # notes/loop/loop/loop/... without end
+    (folder / "sub" / "up").symlink_to(folder, target_is_directory=True)
+    (folder / "again.md").symlink_to(folder / "tor.md")
+    os.mkfifo(folder / "fifo.txt")
+    (folder / "null.txt").symlink_to("/dev/null")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(folder / "sock.md"))
+
+        def hung(*_):
+            raise TimeoutError("read_sources waited on a file that is no regular file")
+
+        previous = signal.signal(signal.SIGALRM, hung)
+        signal.alarm(30)
+        try:
+            sources, skipped = read_sources([folder, folder / "loop" / "tor.md", folder / "fifo.txt"])
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+    assert [s.name for s in sources] == ["notes/again.md", "notes/sub/brill.txt"]  # again.md is tor.md, read once
+    assert format_skipped(skipped) == ("skipped 3 files: notes/fifo.txt (not a regular file), notes/null.txt (not a "
+                                       "regular file), notes/sock.md (not a regular file)")
+    with pytest.raises(DataError, match=r"no readable text in .*fifo.txt \(skipped 1 file: fifo.txt \(not a regular"):
+        read_sources([folder / "fifo.txt"])
+
+
 def test_pdf_without_pypdf_is_one_line(tmp_path):
     if importlib.util.find_spec("pypdf") is not None:
         pytest.skip("pypdf is installed: the one-line error is for machines without it")

@@ -2,7 +2,10 @@
 
 `read_sources(paths)` reads files and folders (folders recursively, in sorted order, hidden entries left out) of
 plain text (`.txt`) and Markdown (`.md`, `.markdown`), and PDF (`.pdf`) when `pypdf` is installed. A file that is
-empty, binary (a NUL byte, or not UTF-8) or of another type is skipped and reported (`format_skipped`), not an error.
+empty, binary (a NUL byte, or not UTF-8) or of another type is skipped and reported (`format_skipped`), not an error;
+so is anything that is not a regular file (a FIFO, a device, a socket: reading one could wait forever) and a file
+that cannot be opened. Each real file and folder is read once, however many links lead to it (a folder that links
+to itself is not read again and again).
 
 `to_passages(sources, tokenizer, max_tokens)` splits each text at Markdown headings (Markdown files only, outside
 code fences) and blank lines, and packs consecutive paragraphs of one section into passages of at most `max_tokens`
@@ -15,7 +18,9 @@ same file gives the same ids in every run. A repeated passage (same source, head
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -48,7 +53,8 @@ class Source:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file left out, and why: `empty`, `binary`, `unsupported type` or `unreadable pdf`."""
+    """A file left out, and why: `empty`, `binary`, `unsupported type`, `unreadable pdf`, `not a regular file` or
+    `unreadable: <the system's reason>`."""
 
     name: str
     why: str
@@ -81,13 +87,19 @@ def _pdf_text(path: Path, name: str) -> str:
 
 def _read_file(path: Path, name: str) -> Source | Skipped:
     suffix = path.suffix.lower()
-    with path.open("rb") as f:
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device could be read forever, a socket not at all
+            return Skipped(name, "not a regular file")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO put there since: no wait for a writer
+    except OSError as e:
+        return Skipped(name, f"unreadable: {e.strerror}")
+    with os.fdopen(fd, "rb") as f:
         head = f.read(8192)
-    if suffix != ".pdf" and b"\x00" in head:  # whatever its name says, a file with NUL bytes is not text
-        return Skipped(name, "binary")
-    if suffix not in TEXT_SUFFIXES + (".pdf",):
-        return Skipped(name, "unsupported type")
-    data = path.read_bytes()
+        if suffix != ".pdf" and b"\x00" in head:  # whatever its name says, a file with NUL bytes is not text
+            return Skipped(name, "binary")
+        if suffix not in TEXT_SUFFIXES + (".pdf",):
+            return Skipped(name, "unsupported type")
+        data = head + f.read()
     digest = hashlib.sha256(data).hexdigest()
     if suffix == ".pdf":
         try:
@@ -108,13 +120,19 @@ def _read_file(path: Path, name: str) -> Source | Skipped:
     return Source(path, name, text.replace("\r\n", "\n").replace("\r", "\n"), digest)
 
 
-def _files(root: Path) -> list[Path]:
-    """The files under a folder, recursively in sorted order, leaving out hidden files and folders."""
+def _files(root: Path, read: set[Path] | None = None) -> list[Path]:
+    """The entries under a folder that are not folders (files, FIFOs, devices; not broken links), recursively in
+    sorted order, leaving out hidden ones and every folder already in `read` (real paths; updated): a folder
+    reached again through a link, to itself or to one read before, is read once."""
+    read = set() if read is None else read
+    if root.resolve() in read:
+        return []
+    read.add(root.resolve())
     out = []
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
-        out.extend(_files(entry) if entry.is_dir() else [entry] if entry.is_file() else [])
+        out.extend(_files(entry, read) if entry.is_dir() else [entry] if entry.exists() else [])
     return out
 
 
@@ -129,17 +147,18 @@ def read_sources(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skippe
         raise DataError("no file or folder given")
     sources: list[Source] = []
     skipped: list[Skipped] = []
-    seen: set[Path] = set()
+    seen: set[Path] = set()  # real paths: a file reached through links is read once
+    folders: set[Path] = set()
     for given in paths:
         path = Path(given).expanduser()
         if not path.exists():
             raise DataError(f"{given}: no such file or folder")
         path = path.resolve()
-        files = _files(path) if path.is_dir() else [path]
+        files = _files(path, folders) if path.is_dir() else [path]
         for file in files:
-            if file in seen:
+            if file.resolve() in seen:
                 continue
-            seen.add(file)
+            seen.add(file.resolve())
             name = file.relative_to(path.parent).as_posix()
             found = _read_file(file, name)
             (sources if isinstance(found, Source) else skipped).append(found)

@@ -40,7 +40,7 @@ from seal.domains.knowledge.evaluation import check_family
 from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.quiz import PLAIN, answer_loglik, make_grader
 from seal.domains.knowledge.rewards import make_reward
-from seal.errors import ConfigError, DataError
+from seal.errors import ConfigError, DataError, SealError
 from seal.executors import make_executor, run_condition
 from seal.executors.base import Job
 from seal.inner.lora import attach_lora
@@ -319,7 +319,11 @@ def run_ask(adapter_dir: str | Path, question: str | None, compare: bool, echo) 
     line or its end.
 
     Raises:
+        SealError: `question` is given but empty or blank (checked before the model loads).
         DataError, ModelError: as `load_adapted`."""
+    if question is not None and not question.strip():
+        raise SealError(f"seal ask: the question is empty, got {question!r}; give a question, or none to read "
+                        "questions from stdin")
     model, tokenizer = load_adapted(adapter_dir)
     interactive = question is None
     questions = [question] if not interactive else iter(_next_question, None)

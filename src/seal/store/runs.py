@@ -252,6 +252,9 @@ def _new_dir(root: Path, name: str) -> Path:
             return path
         except FileExistsError:
             continue
+        except OSError as e:  # a name longer than the file system takes (ENAMETOOLONG), a read-only root
+            raise SealError(f"cannot create the run directory {path.name[:80]!r} under {root} (run.name or the "
+                            f"command's name): {e.strerror}") from None
     raise SealError(f"could not create a new run directory under {root}")
 
 
@@ -292,7 +295,7 @@ def read_manifest(path: str | Path) -> dict:
         raise SealError(f"{path} is not a run directory (no {MANIFEST})")
     try:
         manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise SealError(f"{file}: unreadable or truncated ({e})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("command"), str):
         raise SealError(f"{file}: not a seal manifest (no command)")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from seal.config import NON_NEGATIVE, check_ranges, opt
+from seal.config import NON_NEGATIVE, SEED, check_ranges, opt
 from seal.domains.arc.edit import LR_MAX, EPOCHS_RANGE, STRATEGIES, EditConfig
 from seal.domains.arc.tasks import Task, load_tasks
 from seal.errors import DataError
@@ -53,7 +53,7 @@ class ArcCurateConfig:
     max_hours: float = opt(0.0, "wall-time budget of the whole curation, resumes included (0 = none): past it no "
                                 "run starts, and the list covers the candidates finished so far (manifest "
                                 "complete: false; --resume with a larger budget goes on)", NON_NEGATIVE)
-    seed: int = opt(0, "TTT seed of every configuration", NON_NEGATIVE)
+    seed: int = opt(0, "TTT seed of every configuration", SEED)
     keep: int = opt(0, "stop once this many tasks are curated (0 = go through every candidate)", NON_NEGATIVE)
 
     def __post_init__(self):

@@ -3,7 +3,8 @@
 The families follow the paper's descriptions (Section 4.2 and its appendix: implications, longer implications,
 rewrites, self-generated question-answer pairs, and no instruction at all); the wording is ours. A user adds a
 family with a YAML file mapping names to templates that contain `{passage}` and may contain `{title}` (no other
-placeholder; a literal brace is written twice, `{{` or `}}`; every template is checked when the file is read):
+placeholder, no format spec such as `{passage:>20}`, no conversion but `!s`, `!r` or `!a`; a literal brace is
+written twice, `{{` or `}}`; every template is checked when the file is read):
 
     my-family: "List every fact in this passage about {title}, one per line.\\n\\n{passage}"
 
@@ -53,18 +54,27 @@ PLACEHOLDERS = ("title", "passage")
 
 def check_template(template, where: str) -> None:
     """Raise DataError (naming `where`) unless `template` is a string whose only `str.format` placeholders are
-    `{title}` and `{passage}`, `{passage}` among them; `{{` and `}}` are literal braces."""
+    `{title}` and `{passage}`, `{passage}` among them, with no format spec (`{passage:d}` fails on text and
+    `{passage:>99999999}` asks for a gigabyte) and no conversion but `!s`, `!r` and `!a` (`{passage!x}` fails);
+    `{{` and `}}` are literal braces. Checked when a family file is read, so that formatting never fails later."""
     if not isinstance(template, str):
         raise DataError(f"{where}: expected a template string, got {template!r}")
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
     except ValueError as e:  # a lone brace
         raise DataError(f"{where}: {e}; write a literal brace as {{{{ or }}}}") from None
-    unknown = [name for name in fields if name not in PLACEHOLDERS]
+    unknown = [name for name, _, _ in fields if name not in PLACEHOLDERS]
     if unknown:
         raise DataError(f"{where}: unknown placeholder {{{unknown[0]}}} (known: {{title}}, {{passage}}; "
                         "write a literal brace as {{ or }})")
-    if "passage" not in fields:
+    for name, spec, conversion in fields:
+        written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if spec:
+            raise DataError(f"{where}: {written} has a format spec; write the placeholder as {{{name}}}")
+        if conversion not in (None, "s", "r", "a"):
+            raise DataError(f"{where}: {written} has an unknown conversion !{conversion} (known: !s, !r, !a)")
+    if "passage" not in (name for name, _, _ in fields):
         raise DataError(f"{where}: the template needs the {{passage}} placeholder")
 
 

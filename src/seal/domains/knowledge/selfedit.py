@@ -28,7 +28,9 @@ def load_external_self_edits(path: str | Path) -> dict[str, list[str]]:
 
     Raises:
         DataError: naming the file, the passage and the bad value: not a list, an entry without a non-empty
-            `completions` list, a completion that is not text, a bad id, or two entries for one passage.
+            `completions` list, a completion that is not text or is blank (nothing to train on: a model's own blank
+            self-edit is a result, a blank one in a file is a mistake in the file), a bad id, or two entries for
+            one passage.
     """
     items = read_json(path, "external self-edits file")
     if not isinstance(items, list):
@@ -42,6 +44,8 @@ def load_external_self_edits(path: str | Path) -> dict[str, list[str]]:
         for j, text in enumerate(completions):
             if not isinstance(text, str):
                 raise DataError(f"{where}: completion {j} must be text, got {text!r:.60}")
+            if not text.strip():
+                raise DataError(f"{where}: completion {j} is blank, got {text!r:.60}")
         pid = passage_key(where, item.get("title"), item.get("context", ""), item.get("id"))
         if pid in out:
             raise DataError(f"{where}: a second entry for the passage of entry {first[pid]} (id {pid!r})")
