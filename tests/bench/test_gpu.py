@@ -75,7 +75,10 @@ def test_gpu_bench_rejects_bad_options_before_any_work(tmp_path):
     (data / "gpt4_1_val.json").write_text(json.dumps([PASSAGE]))
     (data / "arc-agi_training_challenges_filtered_1B_training_set.json").write_text(json.dumps({"t1": TASK}))
     for bad, message in ((["--paths", "fast,multi-1"], "error: bench path 'multi-1'"),
-                         (["--passages", "0"], "error: --passages must be positive, got 0")):
+                         (["--passages", "0"], "error: --passages must be positive, got 0"),
+                         (["--probe-s", "inf"], "error: --probe-s must be finite and positive, got inf"),
+                         (["--path-cap-s", "nan"], "error: --path-cap-s must be finite and positive, got nan"),
+                         (["--probe-n", "-8"], "error: --probe-n must be positive, got -8")):
         done = gpu_sh(tmp_path, data, *bad)
         assert done.returncode == 2 and message in done.stdout
         assert not (tmp_path / "seal-gpu-runs").exists()

@@ -42,7 +42,7 @@ import torch
 
 from seal.bench.inner_loop import (RANDOM_NOTE, check_paths, default_probe, format_bench, matmul_peak_flops, run_bench,
                                    training_flops)
-from seal.config import load_config, to_dict
+from seal.config import POSITIVE, load_config, to_dict
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.edit import ORACLE_EDIT
 from seal.domains.arc.solve import encode_pairs
@@ -158,9 +158,10 @@ def run(args) -> int:
     for path in (args.self_edits, args.arc_tasks):
         if not Path(path).is_file():
             raise SealError(f"no such file: {path}")
-    for name in ("passages", "edits", "seeds", "arc_steps", "path_cap_s", "arc_cap_s"):
-        if getattr(args, name) <= 0:
-            raise SealError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    for name in ("passages", "edits", "seeds", "arc_steps", "path_cap_s", "arc_cap_s", "probe_n", "probe_s"):
+        problem = POSITIVE.problem(getattr(args, name))  # NaN and infinity too: a probe of inf seconds never ends
+        if problem:
+            raise SealError(f"--{name.replace('_', '-')} {problem}")
     paths = tuple(p.strip() for p in args.paths.split(",") if p.strip())
     check_paths(paths)
     common = [f"model.dtype={args.dtype}", f"model.device={args.device}", f"run.root={runs}"]
