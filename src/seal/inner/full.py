@@ -15,6 +15,7 @@ import torch
 
 from seal.config import InnerConfig
 from seal.inner.train import TrainExample, TrainStats, tokenize_documents, train_lora
+from seal.models.context import within_context
 
 
 def snapshot_state(model) -> dict[str, torch.Tensor]:
@@ -49,7 +50,7 @@ class FullAdapter:
         """Fine-tune every weight on `docs` with `cfg` (default: this adapter's); restore the base weights on exit."""
         cfg = cfg or self.cfg
         examples = docs if docs and isinstance(docs[0], TrainExample) else tokenize_documents(
-            self.tokenizer, docs, cfg.max_doc_tokens, cfg.append_eos)
+            self.tokenizer, docs, within_context(self.model, cfg.max_doc_tokens), cfg.append_eos)
         params = [p for p in self.model.parameters()]
         for p in params:
             p.requires_grad_(True)

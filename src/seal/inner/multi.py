@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from seal.config import InnerConfig
 from seal.inner.train import TrainExample, TrainStats, collate, epoch_batches, tokenize_documents
+from seal.models.context import within_context
 
 
 class MultiLoraLinear(nn.Module):
@@ -118,7 +119,8 @@ class MultiAdapter:
     @contextmanager
     def trained_many(self, docs: list[list[str]], seeds: list[int]) -> Iterator[list[TrainStats]]:
         """Train adapter j on docs[j] from seed seeds[j]; inside, `route` selects adapters; on exit B = 0 again."""
-        examples = [tokenize_documents(self.tokenizer, d, self.cfg.max_doc_tokens, self.cfg.append_eos) for d in docs]
+        max_tokens = within_context(self.model, self.cfg.max_doc_tokens)
+        examples = [tokenize_documents(self.tokenizer, d, max_tokens, self.cfg.append_eos) for d in docs]
         self.reset(seeds)
         try:
             yield self._train(examples, seeds)

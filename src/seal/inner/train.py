@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from seal.config import InnerConfig
 from seal.inner.lora import attach_lora, lora_parameters, peft_config, reset_lora
+from seal.models.context import within_context
 
 
 @dataclass
@@ -179,7 +180,7 @@ class FastAdapter:
         training settings of this one call (ARC self-edits choose their own learning rate and epochs)."""
         cfg = cfg or self.cfg
         examples = docs if docs and isinstance(docs[0], TrainExample) else tokenize_documents(
-            self.tokenizer, docs, cfg.max_doc_tokens, cfg.append_eos)
+            self.tokenizer, docs, within_context(self.model, cfg.max_doc_tokens), cfg.append_eos)
         reset_lora(self.model, seed)
         try:
             yield train_lora(self.model, examples, cfg, seed, self.tokenizer.pad_token_id)
@@ -204,7 +205,8 @@ class ReferenceAdapter:
         return self.base_model
 
     def _dataset(self, docs: list[str], cfg: InnerConfig) -> list[dict]:
-        enc = self.tokenizer(list(docs), padding="max_length", max_length=cfg.reference_pad_length, truncation=True,
+        enc = self.tokenizer(list(docs), padding="max_length",
+                             max_length=within_context(self.base_model, cfg.reference_pad_length), truncation=True,
                              split_special_tokens=True)
         rows = []
         for ids, mask in zip(enc["input_ids"], enc["attention_mask"]):
@@ -245,7 +247,7 @@ class ReferenceAdapter:
             self.model = peft.PeftModel.from_pretrained(base, tmp + "/adapter").eval()
             n_real = sum(sum(r["attention_mask"]) for r in rows)
             stats = TrainStats(steps=result.global_step, real_tokens=n_real * cfg.epochs,
-                               padded_tokens=len(rows) * cfg.reference_pad_length * cfg.epochs,
+                               padded_tokens=sum(len(r["input_ids"]) for r in rows) * cfg.epochs,
                                losses=losses, seconds=time.perf_counter() - start)
             try:
                 yield stats

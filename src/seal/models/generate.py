@@ -20,6 +20,7 @@ from seal.models.tokens import encode, stop_token_ids
 
 class Generator(Protocol):
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0,
+from seal.models.context import generation_room, model_context
                  top_p: float = 1.0, seed: int = 0, stop_at_newline: bool = False,
                  constraint: "Constraint | Sequence[Constraint] | None" = None) -> list[str]: ...
 
@@ -42,7 +43,10 @@ class HFGenerator:
 
         `constraint` (one for every prompt, or one per prompt; `models.constrain`): each completion is decoded
         under it, so it matches unless `max_new_tokens` cuts it short. Every constraint is compiled before any
-        decoding. Raises ConfigError when one cannot be compiled or xgrammar is missing."""
+        decoding. Raises ConfigError when one cannot be compiled or xgrammar is missing.
+
+        A batch generates at most the model's context less its longest prompt (`models.context.generation_room`);
+        raises DataError when a prompt fills the context."""
         tok = self.tokenizer
         outputs: list[str] = []
         device = next(self.model.parameters()).device
@@ -53,12 +57,14 @@ class HFGenerator:
         for start in range(0, len(prompts), self.batch_size):
             ids = [encode(tok, p) for p in prompts[start:start + self.batch_size]]
             enc = tok.pad({"input_ids": ids}, return_tensors="pt", padding_side="left").to(device)
-            kwargs = dict(max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=stops)
+            room = generation_room(context, [len(i) for i in ids], max_new_tokens)  # never past the context
+            kwargs = dict(max_new_tokens=room, pad_token_id=tok.pad_token_id, eos_token_id=stops)
             if temperature > 0:
                 kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
                 torch.manual_seed(seed + start)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        context = model_context(self.model)
             if grammars:
                 kwargs["logits_processor"] = _masked(grammars[start:start + self.batch_size], kwargs)
             # Quiz answers end at the first line break: stop decoding there, unless the model's generation config
@@ -96,9 +102,10 @@ def base_writer(adapter, tokenizer, batch_size: int):
 
 
 def make_generator(cfg, model, tokenizer, source: str | None, batch_size: int, max_lora_rank: int = 0,
-                   max_loras: int = 1, seed: int = 0, dtype: str = "auto") -> Generator:
+                   max_loras: int = 1, seed: int = 0, dtype: str = "auto", context: int | None = None) -> Generator:
     """The generator `cfg` (a `GenerationConfig`) asks for: `HFGenerator` over `model`, or a `VLLMGenerator` that
-    loads `source` (the name or path `model` came from) itself."""
+    loads `source` (the name or path `model` came from) itself, its `max_model_len` (`generation.max_model_len`)
+    capped to the model's context (`model_context(model)`, or `context` when `model` is None)."""
     if cfg.backend == "hf":
         return HFGenerator(model, tokenizer, batch_size)
     from seal.errors import ConfigError
@@ -108,5 +115,7 @@ def make_generator(cfg, model, tokenizer, source: str | None, batch_size: int, m
         raise ConfigError(f"generation.backend=vllm loads the model from files; {source!r} is not a model vLLM can "
                           "load (use a hub id, a directory, or smollm2-135m-instruct)")
     return VLLMGenerator(source, dtype=dtype, max_lora_rank=max_lora_rank, max_loras=max_loras, seed=seed,
-                         max_model_len=cfg.max_model_len or None, enforce_eager=cfg.enforce_eager,
+                         max_model_len=max_model_len, enforce_eager=cfg.enforce_eager,
                          gpu_memory_utilization=cfg.gpu_memory_utilization)
+    context = model_context(model) if model is not None else context
+    max_model_len = min((n for n in (cfg.max_model_len, context) if n), default=None)

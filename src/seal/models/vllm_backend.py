@@ -136,22 +136,28 @@ class VLLMGenerator:
                  seed: int = 0, stop_at_newline: bool = False, constraint=None, lora_request=None) -> list[str]:
         """One completion per prompt, as `HFGenerator.generate` (temperature 0 is greedy; prompt i is sampled with
         seed + i; `constraint`, one or one per prompt, goes to vLLM's structured outputs: `constrain.vllm_params`).
-        `lora_request` overrides the adapter set by `adapted`."""
+        `lora_request` overrides the adapter set by `adapted`. Each prompt generates at most the engine's
+        `max_model_len` less its length (`models.context.generation_room`); DataError when a prompt fills it."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         from seal.models.constrain import Constraint, vllm_params
+        from seal.models.context import generation_room
         from seal.models.tokens import encode
 
         if not prompts:
             return []
-        inputs = [TokensPrompt(prompt_token_ids=encode(self.tokenizer, p)) for p in prompts]
+        ids = [encode(self.tokenizer, p) for p in prompts]
+        inputs = [TokensPrompt(prompt_token_ids=i) for i in ids]
+        context = self.llm.llm_engine.model_config.max_model_len
         per_prompt = [constraint] * len(prompts) if constraint is None or isinstance(constraint, Constraint) \
             else list(constraint)
-        common = dict(max_tokens=max_new_tokens, skip_special_tokens=True, stop=["\n"] if stop_at_newline else None)
+        common = dict(skip_special_tokens=True, stop=["\n"] if stop_at_newline else None)
         sampled = lambda i: dict(temperature=temperature, top_p=top_p, seed=seed + i) if temperature > 0 \
             else dict(temperature=0.0)  # noqa: E731
-        params = [SamplingParams(**sampled(i), **common, **vllm_params(c)) for i, c in enumerate(per_prompt)]
+        params = [SamplingParams(**sampled(i), **common, **vllm_params(c),
+                                 max_tokens=generation_room(context, [len(ids[i])], max_new_tokens))
+                  for i, c in enumerate(per_prompt)]
         outputs = self.llm.generate(inputs, params, lora_request=lora_request or self.adapter, use_tqdm=False)
         texts = [out.outputs[0].text for out in outputs]
         return [t.strip().split("\n", 1)[0].strip() for t in texts] if stop_at_newline else texts

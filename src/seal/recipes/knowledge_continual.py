@@ -47,6 +47,7 @@ from seal.domains.knowledge.quiz import Grader, accuracy, answer_loglik, answer_
 from seal.errors import DataError
 from seal.inner.lora import base_weights, fold_lora, reset_lora, restore_base_weights
 from seal.inner.train import TrainExample, collate, tokenize_documents, train_lora
+from seal.models.context import within_context
 from seal.outer.sample import stable_seed
 from seal.progress import console
 from seal.reports.forgetting import build_forgetting, write_forgetting
@@ -179,11 +180,11 @@ def run_sequence(ctx: Context, s: int, order: list[str], mitigation: str, base: 
         replay = replay_documents(history, len(docs), c.replay_fraction, stable_seed(cfg.run.seed, "replay", s, k)) \
             if mitigation != "none" else []
         train_docs = docs + replay if mitigation == "replay" else docs
-        examples = tokenize_documents(ctx.tokenizer, train_docs, cfg.inner.max_doc_tokens, cfg.inner.append_eos)
+        max_tokens = within_context(ctx.model, cfg.inner.max_doc_tokens)
+        examples = tokenize_documents(ctx.tokenizer, train_docs, max_tokens, cfg.inner.append_eos)
         regularizer = None
         if mitigation == "kl" and replay:
-            regularizer = kl_penalty(tokenize_documents(ctx.tokenizer, replay, cfg.inner.max_doc_tokens,
-                                                        cfg.inner.append_eos),
+            regularizer = kl_penalty(tokenize_documents(ctx.tokenizer, replay, max_tokens, cfg.inner.append_eos),
                                      c.kl_weight, ctx.tokenizer.pad_token_id, seed)
         reset_lora(ctx.model, seed)
         stats = train_lora(ctx.model, examples, cfg.inner, seed, ctx.tokenizer.pad_token_id, regularizer=regularizer)
@@ -224,7 +225,7 @@ def run_continual(run: Run, cfg: KnowledgeContinualConfig) -> dict:
     forgetting.png and returns the forgetting record."""
     from seal.domains.knowledge.prompts import load_families
     from seal.inner.lora import attach_lora
-    from seal.domains.knowledge.evaluation import check_family, choose_passages
+    from seal.domains.knowledge.evaluation import check_family, check_lengths, choose_passages
     from seal.domains.knowledge.quiz import make_grader
     from seal.models import fingerprint, load_model
 
@@ -233,8 +234,9 @@ def run_continual(run: Run, cfg: KnowledgeContinualConfig) -> dict:
     passages = {p.id: p for p in choose_passages(cfg)}
     orders = draw_sequences(list(passages), c.sequence_length, c.sequences, c.seed)
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
+    context = check_lengths(cfg, model, tokenizer, list(passages.values()))  # before any work
     run.update_manifest(data_ids=list(passages), model_fingerprint=fingerprint(model), sequences=orders,
-                        seeds={"run": cfg.run.seed, "sequences": c.seed})
+                        seeds={"run": cfg.run.seed, "sequences": c.seed}, context=context)
     for p in passages.values():
         run.store.put_context(p.id, "knowledge", p.to_dict())
     peft_model = attach_lora(model, cfg.inner.lora)

@@ -24,7 +24,7 @@ import dataclasses
 from seal.domains.knowledge.config import KnowledgeTrainConfig
 from seal.domains.knowledge.data import Passage, load_passages, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
-from seal.domains.knowledge.evaluation import check_config, evaluate_conditions
+from seal.domains.knowledge.evaluation import check_config, check_lengths, evaluate_conditions
 from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.rewards import make_reward
 from seal.errors import DataError
@@ -70,6 +70,9 @@ def run_train(run: Run, cfg: KnowledgeTrainConfig) -> dict:
 
     def make_domain(source: str) -> KnowledgeDomain:
         model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
+        if "context" not in run.manifest:  # the first model of the run: every round's checkpoint has its context
+            run.update_manifest(context=check_lengths(cfg, model, tokenizer,
+                                                      eval_passages + [p for ps in rounds for p in ps]))
         return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer),
                                make_reward(cfg.reward.kind), source)
 

@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 from seal.config import ModelConfig
 from seal.domains.knowledge.data import QA, Passage
 from seal.domains.knowledge.domain import KnowledgeDomain
-from seal.domains.knowledge.evaluation import check_family
+from seal.domains.knowledge.evaluation import check_family, check_lengths
 from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.quiz import PLAIN, answer_loglik, make_grader
 from seal.domains.knowledge.rewards import make_reward
@@ -49,6 +49,7 @@ from seal.jsonfile import read_json
 from seal.learn.config import LearnConfig
 from seal.learn.documents import Skipped, Source, format_skipped, read_sources, to_passages
 from seal.learn.keys import CONDITION, adapter
+from seal.models.context import within_context
 from seal.models.generate import HFGenerator
 from seal.models.load import fingerprint, load_model
 from seal.outer.sample import Sampling, sample_and_store
@@ -190,7 +191,8 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
 
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
     passages = to_passages(sources, tokenizer, cfg.learn.max_passage_tokens)
-    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model))
+    context = check_lengths(cfg, model, tokenizer, passages)  # before any work: prompts that cannot fit, caps
+    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model), context=context)
     console.log(f"learn: {len(passages)} passages from {len(sources)} files")
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz), make_reward(cfg.reward.kind),
                              cfg.model.name)
@@ -227,7 +229,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
     inner = dataclasses.replace(cfg.inner, epochs=cfg.learn.epochs, learning_rate=cfg.learn.learning_rate,
                                 batch_size=cfg.learn.batch_size, grad_accum=1, mode="fast", multi=1)
     console.log(f"learn: training the adapter on {len(docs)} documents for {inner.epochs} epochs")
-    examples = tokenize_documents(tokenizer, docs, inner.max_doc_tokens, inner.append_eos)
+    examples = tokenize_documents(tokenizer, docs, within_context(model, inner.max_doc_tokens), inner.append_eos)
     stats = train_lora(model, examples, inner, cfg.run.seed, tokenizer.pad_token_id)
     after = self_quiz_score(model, tokenizer, quizzes.values(), style)
     retained_after = self_quiz_score(model, tokenizer, earlier, style)

@@ -33,6 +33,7 @@ from seal.domains.arc.tasks import Task
 from seal.domains.arc.vote import candidates_from_texts, vote
 from seal.inner.train import TrainExample
 from seal.models.constrain import Constraint
+from seal.models.context import model_context
 from seal.models.generate import HFGenerator
 from seal.models.tokens import chat_prompt, encode
 
@@ -107,8 +108,9 @@ def answer_budget(tokenizer, task: Task, cfg: ArcSolveConfig) -> int:
 
 
 def context_limit(model, cfg: ArcSolveConfig, max_new_tokens: int) -> int:
-    """The longest prompt allowed: `max_prompt_tokens`, and the model's context less the answer."""
-    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None) or 10 ** 9
+    """The longest prompt allowed: `max_prompt_tokens`, and the model's context (`models.context.model_context`)
+    less the answer."""
+    positions = model_context(model) or 10 ** 9
     return min(cfg.max_prompt_tokens, positions - max_new_tokens)
 
 

@@ -31,6 +31,7 @@ from seal.domains.knowledge.rewards import QuizReward, RatingReward, make_reward
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.inner import make_adapter
 from seal.inner.multi import MultiAdapter
+from seal.models.context import model_context
 from seal.models.generate import base_writer, make_generator
 
 
@@ -95,7 +96,8 @@ class KnowledgeDomain:
         if self._shared["engine"] is None:
             self._shared["engine"] = make_generator(
                 self.cfg.generation, None, self.tokenizer, self.source, 0, max_lora_rank=self.cfg.inner.lora.r,
-                max_loras=self.cfg.generation.lora_batch, seed=self.cfg.run.seed, dtype=self.cfg.model.dtype)
+                max_loras=self.cfg.generation.lora_batch, seed=self.cfg.run.seed, dtype=self.cfg.model.dtype,
+                context=model_context(self.adapter.model))
         return self._shared["engine"]
 
     def writer(self):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 
 from seal.config import missing_model_dir
-from seal.domains.knowledge.config import KnowledgeEvalConfig, SelfEditConfig
+from seal.domains.knowledge.config import KnowledgeEvalConfig, KnowledgeSections, SelfEditConfig
 from seal.domains.knowledge.data import Passage, load_passages, passage_id, select_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.prompts import load_families
@@ -178,15 +178,68 @@ def check_config(cfg: KnowledgeEvalConfig, served: bool = True, passages: list[P
         raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
+def check_lengths(cfg: KnowledgeSections, model, tokenizer, passages: list[Passage], self_edits: bool = True
+                  ) -> dict:
+    """The run's lengths against the model's context (`seal.models.context`), before any work.
+
+    Every question's quiz prompt with its gold answer must fit the context, and, with room for one new token, every
+    passage's self-edit prompt when the command samples self-edits (`self_edits`) and its self-quiz prompt under a
+    self-quiz reward. Budgets over the context (`inner.max_doc_tokens`, `self_edit.max_new_tokens`,
+    `quiz.max_new_tokens`, `reward.self_quiz.max_new_tokens` under a self-quiz reward, `inner.reference_pad_length`
+    in reference mode) are capped to it where they are used; each cap is printed as one line.
+
+    Returns:
+        The manifest's `context` record: {"tokens": the context, "capped": {key: {"asked", "used"}}}; {} when the
+        model's config names no context.
+
+    Raises:
+        DataError: naming the passage (and question) and both lengths.
+    """
+    from seal.domains.knowledge.quiz import quiz_token_ids
+    from seal.domains.knowledge.selfquiz import quiz_prompt
+    from seal.models.context import context_caps, model_context, require_fit
+    from seal.models.tokens import encode
+
+    context = model_context(model)
+    if context is None:
+        return {}
+    families = load_families(cfg.self_edit.families_file) if self_edits else {}
+    reward = getattr(cfg, "reward", None)  # cpt and continual have no reward section
+    self_quiz = reward is not None and reward.kind.startswith("self-quiz")
+    for p in passages:
+        if self_edits:
+            n = len(encode(tokenizer, render_prompt(tokenizer, cfg.self_edit, p, families)))
+            require_fit(f"passage {p.id} ({p.title!r:.60}): its self-edit prompt with one new token", n + 1, context)
+        if self_quiz:
+            n = len(encode(tokenizer, quiz_prompt(p)))
+            require_fit(f"passage {p.id} ({p.title!r:.60}): its self-quiz prompt with one new token", n + 1, context)
+        for i, (p_ids, a_ids) in enumerate(quiz_token_ids(tokenizer, p, cfg.quiz.style)):
+            require_fit(f"passage {p.id} ({p.title!r:.60}), question {i + 1}: the quiz prompt and gold answer",
+                        len(p_ids) + len(a_ids), context)
+    budgets = {"inner.max_doc_tokens": cfg.inner.max_doc_tokens, "quiz.max_new_tokens": cfg.quiz.max_new_tokens,
+               "self_edit.max_new_tokens": cfg.self_edit.max_new_tokens}
+    if self_quiz:
+        budgets["reward.self_quiz.max_new_tokens"] = reward.self_quiz.max_new_tokens
+    if cfg.inner.mode == "reference":
+        budgets["inner.reference_pad_length"] = cfg.inner.reference_pad_length
+    capped = context_caps(context, budgets)
+    for key, cap in capped.items():
+        console.log(f"note: {key}={cap['asked']} is over the model's context of {context} tokens: capped to "
+                    f"{cap['used']} (recorded in the manifest)", markup=False, highlight=False)
+    return {"tokens": context, "capped": capped}
+
+
 def prepare(run: Run, cfg: KnowledgeEvalConfig, served: bool = True) -> tuple[list[Passage], object, object]:
-    """The start of every passage-table command: threads, passages, config checks, the model, and the manifest's
-    data ids and model fingerprint."""
+    """The start of every passage-table command: threads, passages, config checks, the model, its context against
+    the run's lengths (`check_lengths`), and the manifest's data ids, model fingerprint and context record."""
     from seal.models import fingerprint, load_model
 
     passages = choose_passages(cfg)
     check_config(cfg, served=served, passages=passages)
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
-    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model))
+    context = check_lengths(cfg, model, tokenizer, passages,
+                            self_edits=bool({"self-edit", "checkpoint"} & set(cfg.eval.conditions)))
+    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model), context=context)
     return passages, model, tokenizer
 
 

@@ -18,6 +18,7 @@ from seal.config import COUNT, opt
 from seal.domains.knowledge.data import Passage
 from seal.errors import ConfigError, JudgeError
 from seal.grading.judge import JudgeConfig, JudgeResult
+from seal.models.context import model_context, require_fit
 from seal.models.generate import HFGenerator
 from seal.models.tokens import chat_prompt, encode
 
@@ -138,17 +139,31 @@ def accuracy(scores: Sequence[float | None]) -> float | None:
     return sum(graded) / len(graded) if graded else None
 
 
+def quiz_token_ids(tokenizer, passage: Passage, style: str) -> list[tuple[list[int], list[int]]]:
+    """Per question of `passage`: its quiz prompt's token ids as generation feeds them, and its first gold answer's
+    ids after them (a space first), as `answer_loglik` scores them."""
+    out = []
+    for prompt, qa in zip(quiz_prompts(passage, style, tokenizer), passage.questions):
+        p_ids = encode(tokenizer, prompt)  # as generation feeds the prompt
+        a_ids = tokenizer(" " + qa.answers[0], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        out.append((p_ids, list(a_ids)))
+    return out
+
+
 @torch.no_grad()
 def answer_loglik(model, tokenizer, passage: Passage, style: str) -> list[float]:
     """Mean log-probability per token of each question's first gold answer after its quiz prompt (no generation).
 
-    The continuous reward: far less noisy than accuracy on small quizzes."""
-    prompts = quiz_prompts(passage, style, tokenizer)
+    The continuous reward: far less noisy than accuracy on small quizzes.
+
+    Raises:
+        DataError: a question whose prompt and answer exceed the model's context (`models.context.require_fit`)."""
     device = next(model.parameters()).device
+    context = model_context(model)
     out = []
-    for prompt, qa in zip(prompts, passage.questions):
-        p_ids = encode(tokenizer, prompt)  # as generation feeds the prompt
-        a_ids = tokenizer(" " + qa.answers[0], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    for i, (p_ids, a_ids) in enumerate(quiz_token_ids(tokenizer, passage, style)):
+        require_fit(f"passage {passage.id}, question {i + 1}: the quiz prompt and gold answer",
+                    len(p_ids) + len(a_ids), context)
         ids = torch.tensor([p_ids + a_ids], device=device)
         logits = model(input_ids=ids).logits[0, len(p_ids) - 1:-1].float()
         logp = torch.log_softmax(logits, -1).gather(1, torch.tensor(a_ids, device=device)[:, None])
