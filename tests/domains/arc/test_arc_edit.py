@@ -53,6 +53,8 @@ def test_valid_edits(text):
     (json.dumps({**GOOD, "extra": 1}), "unknown top-level"),
     (json.dumps({"training": GOOD["training"]}), "'data_generation' must be an object"),
     ('{"data_generation": {}, "training": {"learning_rate": NaN}}', "no JSON object"),
+    (variant("training", "learning_rate", 1e300).replace("1e+300", "1e400"), "learning_rate must be in"),
+    ('{"data_generation": ' + "[" * 5000 + "]" * 5000 + "}", "no JSON object"),  # past json's recursion limit
 ])
 def test_rejections(text, fragment):
     out = parse_self_edit(text)

@@ -117,7 +117,7 @@ def extract_json_object(text: str, any_of_keys: tuple[str, ...] = ()) -> dict | 
     while start != -1:
         try:
             obj, _ = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep, as a model may write
             obj = None
         if isinstance(obj, dict) and (not any_of_keys or any(k in obj for k in any_of_keys)):
             return obj
