@@ -15,12 +15,12 @@ from typing import Protocol, Sequence
 import torch
 
 from seal.models.constrain import Constraint, compile_constraint, logits_processor
+from seal.models.context import generation_room, model_context
 from seal.models.tokens import encode, stop_token_ids
 
 
 class Generator(Protocol):
     def generate(self, prompts: Sequence[str], *, max_new_tokens: int, temperature: float = 0.0,
-from seal.models.context import generation_room, model_context
                  top_p: float = 1.0, seed: int = 0, stop_at_newline: bool = False,
                  constraint: "Constraint | Sequence[Constraint] | None" = None) -> list[str]: ...
 
@@ -51,6 +51,7 @@ class HFGenerator:
         outputs: list[str] = []
         device = next(self.model.parameters()).device
         stops = stop_token_ids(self.model, tok) or None
+        context = model_context(self.model)
         if isinstance(constraint, Constraint):
             constraint = [constraint] * len(prompts)
         grammars = [compile_constraint(c, tok, self.model.config.vocab_size, stops or []) for c in constraint or []]
@@ -64,7 +65,6 @@ class HFGenerator:
                 torch.manual_seed(seed + start)
             else:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        context = model_context(self.model)
             if grammars:
                 kwargs["logits_processor"] = _masked(grammars[start:start + self.batch_size], kwargs)
             # Quiz answers end at the first line break: stop decoding there, unless the model's generation config
@@ -114,8 +114,8 @@ def make_generator(cfg, model, tokenizer, source: str | None, batch_size: int, m
     if source is None or str(source).startswith(("tiny-", "random:")):  # built in memory, no files
         raise ConfigError(f"generation.backend=vllm loads the model from files; {source!r} is not a model vLLM can "
                           "load (use a hub id, a directory, or smollm2-135m-instruct)")
+    context = model_context(model) if model is not None else context
+    max_model_len = min((n for n in (cfg.max_model_len, context) if n), default=None)
     return VLLMGenerator(source, dtype=dtype, max_lora_rank=max_lora_rank, max_loras=max_loras, seed=seed,
                          max_model_len=max_model_len, enforce_eager=cfg.enforce_eager,
                          gpu_memory_utilization=cfg.gpu_memory_utilization)
-    context = model_context(model) if model is not None else context
-    max_model_len = min((n for n in (cfg.max_model_len, context) if n), default=None)
