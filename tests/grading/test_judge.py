@@ -283,6 +283,14 @@ def test_body_that_is_not_a_completion_is_retried_then_an_error(name):
     assert NOT_COMPLETIONS[name][:20] in str(info.value) and stats["posts"] == 2
 
 
+def test_a_reply_nested_past_the_recursion_limit_is_malformed_not_a_crash():
+    deep = '{"choices": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with serve(lambda request, auth, n: (200, deep, 0.0)) as (url, stats):
+        with pytest.raises(JudgeError, match=r"malformed reply \(maximum recursion depth") as info:
+            fast_judge(url, max_retries=1).grade(["q"], ["p"], [["r"]])
+    assert "\n" not in str(info.value) and stats["posts"] == 2
+
+
 def test_slow_server_times_out():
     with serve(lambda request, auth, n: (200, completion("yes"), 0.6)) as (url, stats):
         start = time.monotonic()

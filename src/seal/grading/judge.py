@@ -473,7 +473,7 @@ class OpenAIJudge(Judge):
             return reply_text(json.loads(raw))
         except json.JSONDecodeError:
             raise _Retryable(f"malformed reply (not JSON): {shown}") from None
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: JSON nested past json's recursion limit
             raise _Retryable(f"malformed reply ({e}): {shown}") from None
 
     def _ask(self, messages: list[dict[str, str]], parse: Callable[[str | None], float | None], expected: str,
