@@ -50,7 +50,7 @@ def test_fixed_answer_length_decodes_past_eos_and_line_breaks():
     import torch
 
     from seal.models import load
-    from seal.models.generate import HFGenerator
+    from seal.models.generate import FIXED_NEW_TOKENS, HFGenerator
     from seal.bench.inner_loop import fixed_answer_length
 
     model, tokenizer = load("random:tiny-llama-3.2", dtype="fp32", device="cpu")
@@ -61,11 +61,11 @@ def test_fixed_answer_length_decodes_past_eos_and_line_breaks():
         forced = model.lm_head.register_forward_hook(lambda m, i, out: out.index_fill(-1, torch.tensor([stop]), 1e4))
         for fixed, expected in ((None, 1), (6, 6)):
             steps.clear()
-            with fixed_answer_length(model, fixed):
+            with fixed_answer_length(fixed):
                 generator.generate(["Question: Who founded Tor?\nAnswer:"], max_new_tokens=6, stop_at_newline=True)
             assert len(steps) == expected
         forced.remove()
-    assert model.generation_config.min_new_tokens is None  # restored after the block
+    assert FIXED_NEW_TOKENS.get() is None  # reset after the block
 
 
 def test_multi_n_paths_and_unknown_paths():

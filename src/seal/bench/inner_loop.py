@@ -19,8 +19,8 @@ over `reference`, the mean absolute difference of rewards between each path and 
 the differences are judged against.
 
 Random-weight models (`random:qwen2.5-7b`, ...) give true step times but meaningless rewards, and their quiz answers
-could end at any step by chance: for them every answer decodes exactly `quiz.max_new_tokens` tokens (the model's
-generation config gets `min_new_tokens`), and bench.json says so (`settings.quiz_fixed_tokens`, `note`).
+could end at any step by chance: for them every answer decodes exactly `quiz.max_new_tokens` tokens
+(`fixed_answer_length`), and bench.json says so (`settings.quiz_fixed_tokens`, `note`).
 `path_cap_s` bounds each path's time: a path stops starting new inner loops (or multi groups) past it, so a GPU run
 fits a budget by measuring fewer inner loops, never by leaving a path out.
 
@@ -50,7 +50,7 @@ from seal.domains.knowledge.selfedit import render_prompt
 from seal.errors import ConfigError
 from seal.executors import LocalExecutor, condition_jobs, run_jobs
 from seal.models import builtin
-from seal.models.generate import HFGenerator
+from seal.models.generate import FIXED_NEW_TOKENS, HFGenerator
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import console
 from seal.store import keys
@@ -110,16 +110,14 @@ def default_probe(device) -> dict:
 
 
 @contextlib.contextmanager
-def fixed_answer_length(model, tokens: int | None):
-    """Inside the block every answer `model` generates has exactly `tokens` new tokens (no early EOS or line-break
-    stop: see `HFGenerator`); None leaves generation as it is."""
-    config = model.generation_config
-    previous = config.min_new_tokens
-    config.min_new_tokens = tokens or previous
+def fixed_answer_length(tokens: int | None):
+    """Inside the block every answer an `HFGenerator` generates has exactly `tokens` new tokens (no early EOS or
+    line-break stop: `generate.FIXED_NEW_TOKENS`); None leaves generation as it is."""
+    reset = FIXED_NEW_TOKENS.set(tokens or FIXED_NEW_TOKENS.get())
     try:
         yield
     finally:
-        config.min_new_tokens = previous
+        FIXED_NEW_TOKENS.reset(reset)
 
 
 def check_paths(paths: tuple[str, ...]) -> None:
@@ -255,7 +253,7 @@ def run_bench(run: Run, cfg: KnowledgeEvalConfig, paths: tuple[str, ...] = PATHS
                                         "device": str(first.device), "dtype": str(first.dtype).split(".")[-1],
                                         "gpu": torch.cuda.get_device_name(first.device) if cuda else None,
                                         "torch": torch.__version__, "matmul_peak_flops": peak}}
-    with fixed_answer_length(model, cfg.quiz.max_new_tokens if random_weights else None):
+    with fixed_answer_length(cfg.quiz.max_new_tokens if random_weights else None):
         for path in paths:
             console.log(f"bench: {path} path")
             results["paths"][path] = run_path(run, cfg, path, model, tokenizer, passages, edits, path_cap_s)

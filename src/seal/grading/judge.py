@@ -615,10 +615,13 @@ class LocalJudge(Judge):
             yield enc.to(self.model.device)
 
     def _generate(self, enc: Any) -> list[str]:
-        """Greedy replies to one encoded batch."""
+        """Greedy replies to one encoded batch, from these settings alone (`own_settings`: not the sampling or
+        penalty settings of the judge model's generation config; its stop ids are kept)."""
         import torch
 
-        with torch.inference_mode():
+        from seal.models.generate import own_settings
+
+        with torch.inference_mode(), own_settings(self.model):
             out = self.model.generate(
                 **enc, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=self.tokenizer.pad_token_id
             )  # (batch, prompt_len + new)

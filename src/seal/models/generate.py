@@ -4,11 +4,16 @@ Prompts are encoded with `seal.models.tokens.encode` (the one rule for turning t
 training, scoring and generation share), left-padded and run in batches with the KV cache; generation stops at every
 id of `stop_token_ids`; outputs are decoded without special tokens. A `Generator` is anything with this
 `generate(prompts, ...)` signature, so a vLLM engine can stand in.
+
+What is generated follows seal's settings alone (`own_settings`): the sampling and penalty settings a checkpoint
+brings in its `generation_config.json` (`repetition_penalty`, `no_repeat_ngram_size`, `top_k`, ...) are not applied,
+as vLLM (given seal's `SamplingParams`) and log-likelihood scoring do not apply them; its stop ids are kept.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -17,6 +22,13 @@ import torch
 from seal.models.constrain import Constraint, compile_constraint, logits_processor
 from seal.models.context import generation_room, model_context
 from seal.models.tokens import encode, stop_token_ids
+
+# Every answer decodes exactly this many new tokens, with no stop, while set (`bench.inner_loop.fixed_answer_length`:
+# a random-weight model's answers must not end early by chance); None: generation stops as asked.
+FIXED_NEW_TOKENS: ContextVar[int | None] = ContextVar("FIXED_NEW_TOKENS", default=None)
+
+# What `own_settings` keeps of a model's generation config: token ids, not settings.
+_TOKEN_IDS = ("eos_token_id", "pad_token_id", "bos_token_id", "decoder_start_token_id")
 
 
 class Generator(Protocol):
@@ -67,12 +79,16 @@ class HFGenerator:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             if grammars:
                 kwargs["logits_processor"] = _masked(grammars[start:start + self.batch_size], kwargs)
-            # Quiz answers end at the first line break: stop decoding there, unless the model's generation config
-            # fixes a minimum length (the random-weight timing bench decodes a fixed number of tokens); the text is
-            # cut at its first line break below either way.
-            if stop_at_newline and not self.model.generation_config.min_new_tokens:
+            # Quiz answers end at the first line break: stop decoding there, unless a fixed number of tokens is
+            # asked for (`FIXED_NEW_TOKENS`: the random-weight timing bench); the text is cut at its first line
+            # break below either way.
+            fixed = FIXED_NEW_TOKENS.get()
+            if fixed:
+                kwargs["min_new_tokens"] = min(fixed, kwargs["max_new_tokens"])
+            elif stop_at_newline:
                 kwargs.update(stop_strings=["\n"], tokenizer=tok)
-            out = self.model.generate(**enc, **kwargs)  # (batch, prompt_len + new)
+            with own_settings(self.model):
+                out = self.model.generate(**enc, **kwargs)  # (batch, prompt_len + new)
             for row in out[:, enc["input_ids"].shape[1]:]:
                 text = tok.decode(row, skip_special_tokens=True)
                 outputs.append(text.strip().split("\n", 1)[0].strip() if stop_at_newline else text)
@@ -92,6 +108,26 @@ def _masked(grammars: list, kwargs: dict):
             procs.append(TopPLogitsWarper(kwargs["top_p"]))
         kwargs.update(temperature=1.0, top_p=1.0)
     return LogitsProcessorList(procs)
+
+
+@contextmanager
+def own_settings(model):
+    """Inside the block `model.generate` follows its caller's arguments alone: the model's generation config (what
+    the checkpoint's `generation_config.json` says, PEFT's base model's for a PEFT model) is replaced by one that
+    holds only its token ids (`_TOKEN_IDS`: the stop ids, pad, BOS), and put back on exit.
+
+    Why: `generate` takes every setting its caller leaves unset from that config, so a checkpoint's
+    `repetition_penalty` or `no_repeat_ngram_size` changed "greedy" quiz answers on this path and not on vLLM's
+    nor in log-likelihood scoring, and a `top_k` narrowed self-edit sampling."""
+    from transformers import GenerationConfig
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    brought = inner.generation_config
+    inner.generation_config = GenerationConfig(**{k: getattr(brought, k, None) for k in _TOKEN_IDS})
+    try:
+        yield
+    finally:
+        inner.generation_config = brought
 
 
 @contextmanager
