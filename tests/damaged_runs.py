@@ -1,10 +1,11 @@
 """Ways a run directory is found damaged (a truncated manifest, one without its config, a store that is not a
-database), for the store and command-line tests."""
+database, is empty or is another program's SQLite file), for the store and command-line tests."""
 
 import json
+import sqlite3
 
 DAMAGE = ["truncated manifest", "manifest without config", "manifest not an object", "config not in sections",
-          "seal.db not a database"]
+          "seal.db not a database", "seal.db empty", "seal.db another program's SQLite"]
 
 
 def damage(run_dir, kind: str) -> str:
@@ -26,7 +27,17 @@ def damage(run_dir, kind: str) -> str:
     if kind == "manifest not an object":
         (run_dir / "manifest.json").write_text("[1, 2]")
         return "manifest.json"
-    (run_dir / "seal.db").write_bytes(b"this is not a database, only text" * 100)
     for extra in ("seal.db-wal", "seal.db-shm"):
         (run_dir / extra).unlink(missing_ok=True)
+    if kind == "seal.db empty":
+        (run_dir / "seal.db").write_bytes(b"")
+    elif kind == "seal.db another program's SQLite":
+        (run_dir / "seal.db").unlink()
+        conn = sqlite3.connect(run_dir / "seal.db")
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        conn.execute("INSERT INTO notes (text) VALUES ('not a run')")
+        conn.commit()
+        conn.close()
+    else:
+        (run_dir / "seal.db").write_bytes(b"this is not a database, only text" * 100)
     return "seal.db"

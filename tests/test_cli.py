@@ -125,7 +125,7 @@ def test_a_refused_resume_writes_nothing(tmp_path, args, message, secret):
 
 
 @pytest.mark.parametrize("kind", ["truncated manifest", "manifest without config", "config not in sections",
-                                  "seal.db not a database"])
+                                  "seal.db not a database", "seal.db empty"])
 def test_damaged_runs_are_one_line_under_report_runs_and_resume(tmp_path, kind):
     run_dir = finished_run(tmp_path)
     file = run_dir / damage(run_dir, kind)

@@ -11,9 +11,10 @@ Every command that creates a run prints `run: <dir>` as its last line.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import List, Optional
 
@@ -158,18 +159,24 @@ def _done(run) -> None:
 @contextmanager
 def _finishing(run, new: bool):
     """Mark the run finished, failed or interrupted, then release it; what was stored stays stored either way. A new
-    run that failed holding nothing finished (it failed on its input) is removed rather than kept as `failed`."""
+    run that failed holding nothing finished (it failed on its input) is removed rather than kept as `failed`. When
+    the status cannot be written (a full disk) the error that stopped the run is the one reported, and the run reads
+    as interrupted."""
+    from seal.errors import StorageError
+
     try:
         yield
     except KeyboardInterrupt:
-        run.finish("interrupted")
+        with suppress(StorageError):
+            run.finish("interrupted")
         run.close()
         raise
     except BaseException:
         if new and not run.holds_work():
             run.discard()
         else:
-            run.finish("failed")
+            with suppress(StorageError):
+                run.finish("failed")
             run.close()
         raise
     run.finish()
@@ -419,6 +426,14 @@ def main() -> None:
         from seal.store.runs import redact_text
 
         typer.echo(f"error: {redact_text(str(e))}", err=True)  # an error may quote a value given with a secret
+        sys.exit(2)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # anything else is a bug
+            raise
+        from seal.errors import StorageError
+
+        # a write of a library (a checkpoint, a figure) on a full disk; seal's own writes name their file
+        typer.echo(f"error: {StorageError.writing(e, e.filename or 'the run directory')}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted; finished work is saved in the run directory (resume with --resume)", err=True)

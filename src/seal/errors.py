@@ -19,3 +19,13 @@ class ModelError(SealError):
 
 class JudgeError(SealError):
     """An LLM judge endpoint that cannot be reached or keeps failing."""
+
+
+class StorageError(SealError):
+    """A run's file that cannot be written (a full disk, a file size limit, a failing disk); the message says what
+    failed and names the file."""
+
+    @classmethod
+    def writing(cls, e: OSError, path) -> "StorageError":
+        """`no space left on device while writing <path>` for the OSError `e` of a write of `path`."""
+        return cls(f"{(e.strerror or str(e)).lower()} while writing {path}")

@@ -1,4 +1,4 @@
-"""Reading user-supplied JSON files with one-line errors."""
+"""Reading user-supplied JSON files, and writing a run's JSON files, with one-line errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import math
 from pathlib import Path
 
-from seal.errors import DataError
+from seal.errors import DataError, StorageError
 
 
 class _Refused(ValueError):
@@ -69,3 +69,21 @@ def finite_or_none(value):
     if isinstance(value, (list, tuple)):
         return [finite_or_none(v) for v in value]
     return value
+
+
+def write_json(path: str | Path, value, **dump_options) -> None:
+    """Write `value` as JSON (indented by 2; `dump_options` go to `json.dumps`) to `path`, atomically: a temporary
+    file renamed over it, so a failed write leaves the previous file or none, never a truncated one. The JSON is
+    strict: NaN and infinity are written as null (`finite_or_none`).
+
+    Raises:
+        StorageError: naming `path`, when it cannot be written (a full disk, a file size limit).
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(finite_or_none(value), allow_nan=False, **({"indent": 2} | dump_options)))
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise StorageError.writing(e, path) from None

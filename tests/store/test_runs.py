@@ -3,11 +3,13 @@ accepted, damaged manifests and stores as one-line errors, empty failed runs rem
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from damaged_runs import DAMAGE, damage
@@ -106,9 +108,11 @@ def test_damaged_runs_are_errors_naming_the_file(tmp_path, kind):
         run.finish()
         run.close()
     name = damage(bad.dir, kind)
+    before = (bad.dir / name).read_bytes()
     for call in (read_run, open_run, build_report):
         with pytest.raises(SealError, match=str(bad.dir / name)):
             call(bad.dir)
+    assert (bad.dir / name).read_bytes() == before  # no schema written into an empty or foreign store
     (tmp_path / "notes").mkdir()  # a directory without a manifest is no run
     rows = {row["dir"]: row for row in list_runs(tmp_path)}
     assert set(rows) == {str(good.dir), str(bad.dir)} and rows[str(good.dir)]["status"] == "finished"
@@ -132,6 +136,55 @@ def test_a_runs_root_that_is_a_file_is_an_error(tmp_path):
     with pytest.raises(SealError, match="is not a directory"):
         list_runs(tmp_path / "file")
     assert list_runs(tmp_path / "missing") == []
+
+
+def file_size_limit(limit: int):
+    """A `preexec_fn` for a child whose files cannot grow past `limit` bytes: a real write beyond it fails (EFBIG,
+    with SIGXFSZ, which would kill the child, ignored), as on a full disk."""
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from seal.store import create_run
+    run = create_run(sys.argv[1], "knowledge eval", "full", {"data": {"note": "n" * int(sys.argv[2])}}, argv=[])
+    run.store.add_evaluation(key="small", condition="base", payload={"accuracy": 0.5})
+    print("stored", flush=True)
+    run.store.add_evaluation(key="large", condition="base", payload={"text": "x" * int(sys.argv[3])})
+""")
+
+
+@pytest.mark.parametrize("config_size, file", [(0, "seal.db"), (600_000, "manifest.json")])
+def test_a_run_that_cannot_be_created_says_which_write_failed_and_leaves_no_directory(tmp_path, config_size, file):
+    """The store's first write (a 2 kB limit) or the manifest (a config larger than the limit) fails for real."""
+    out = subprocess.run([sys.executable, "-c", WRITER, str(tmp_path), str(config_size), "0"], capture_output=True,
+                         text=True, timeout=120, preexec_fn=file_size_limit(2_000 if file == "seal.db" else 400_000))
+    last = out.stderr.strip().splitlines()[-1]
+    assert out.returncode == 1 and last.startswith("seal.errors.StorageError: "), out.stderr
+    assert f"while writing {tmp_path}" in last and last.endswith(file) and "not a seal run store" not in last
+    assert list(tmp_path.iterdir()) == []  # no run directory without a manifest (or store) left behind
+
+
+def test_a_store_write_that_fails_mid_run_keeps_finished_units(tmp_path):
+    out = subprocess.run([sys.executable, "-c", WRITER, str(tmp_path), "0", "600000"], capture_output=True,
+                         text=True, timeout=120, preexec_fn=file_size_limit(400_000))
+    assert out.stdout == "stored\n" and "StorageError: " in out.stderr and "while writing" in out.stderr
+    assert "seal.db" in out.stderr.strip().splitlines()[-1]
+    run = read_run(next(tmp_path.iterdir()))
+    assert [r["key"] for r in run.store.rows("evaluations")] == ["small"]
+    run.store.close()
+
+
+def test_the_command_line_names_a_failed_write_in_one_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "seal.cli", "knowledge", "eval", "--set", f"run.root={tmp_path}",
+                          "--set", "model.name=tiny-llama"], capture_output=True, text=True, timeout=300,
+                         preexec_fn=file_size_limit(2_000))
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and f"while writing {tmp_path}" in out.stderr
+    assert out.stderr.strip().endswith("seal.db") and list(tmp_path.iterdir()) == []
 
 
 HOLDER = textwrap.dedent("""
@@ -162,6 +215,51 @@ def test_one_process_per_run_and_a_killed_holder_does_not_block(tmp_path):
     assert not (run_dir / "checkpoints" / "round-1.partial").exists()
     assert (run_dir / "seal.lock").read_text().startswith(f"process {os.getpid()} ")
     run.close()
+
+
+RESUMER = textwrap.dedent("""
+    import os, sys, time
+    from seal.errors import SealError
+    from seal.store import open_run
+    try:
+        run = open_run(sys.argv[1])
+    except SealError as e:
+        print("refused:", e, flush=True)
+        sys.exit(0)
+    print("holder", flush=True)
+    time.sleep(600)
+""")
+RAW_LOCK = "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); fcntl.lockf(fd, fcntl.LOCK_EX); " \
+           "print('locked', flush=True); time.sleep(600)"
+
+
+def test_a_refused_resume_names_the_live_holder_never_the_killed_original(tmp_path):
+    """Two resumes started at once after a kill -9: the refused one names the other, not the killed process whose
+    text is still in the lock file; a holder that has not written its text yet is "another process"."""
+    killed = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    run_dir = Path(killed.stdout.readline().strip())
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    procs = []
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", RESUMER, str(run_dir)], stdout=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        lines = [p.stdout.readline() for p in procs]
+        [holder] = [p for p, line in zip(procs, lines) if line == "holder\n"]
+        [refused] = [line for line in lines if line.startswith("refused:")]
+        assert f"is in use by process {holder.pid} on " in refused and str(killed.pid) not in refused
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        raw = subprocess.Popen([sys.executable, "-c", RAW_LOCK, str(run_dir / "seal.lock")], stdout=subprocess.PIPE,
+                               text=True)
+        procs.append(raw)
+        assert raw.stdout.readline() == "locked\n"  # locked, its text not written: the text names a dead process
+        with pytest.raises(SealError, match=f"{run_dir} is in use by another process;"):
+            open_run(run_dir)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
 
 
 def test_a_resume_is_recorded_in_the_manifest(tmp_path):

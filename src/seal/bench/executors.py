@@ -27,6 +27,7 @@ import time
 from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.data import Passage
 from seal.executors.base import Job, LocalExecutor
+from seal.jsonfile import write_json
 
 
 SETUP = re.compile(r"local|ray-[1-9][0-9]*")  # the setups `compare_executors` knows
@@ -111,7 +112,7 @@ def run_executor_bench(run, cfg: KnowledgeEvalConfig, n_jobs: int, setups: tuple
     passages = choose_passages(cfg)
     run.update_manifest(data_ids=[p.id for p in passages])
     results = compare_executors(cfg, passages, n_jobs, setups)
-    (run.dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    write_json(run.dir / "bench.json", results, default=str)
     return results
 
 

@@ -49,6 +49,7 @@ from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.errors import ConfigError
 from seal.executors import LocalExecutor, condition_jobs, run_jobs
+from seal.jsonfile import write_json
 from seal.models import builtin
 from seal.models.generate import FIXED_NEW_TOKENS, HFGenerator
 from seal.outer.sample import Sampling, sample_and_store
@@ -277,7 +278,7 @@ def run_bench(run: Run, cfg: KnowledgeEvalConfig, paths: tuple[str, ...] = PATHS
     for r in results["paths"].values():
         r["quiz_tokens_per_s"] = (r["quiz_answers"] * cfg.quiz.max_new_tokens / r["time_split_s"]["quiz"]
                                   if random_weights and r["time_split_s"]["quiz"] else None)
-    (run.dir / "bench.json").write_text(json.dumps(results, indent=2))
+    write_json(run.dir / "bench.json", results)
     return results
 
 

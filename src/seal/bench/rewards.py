@@ -13,7 +13,6 @@ spread between self-edits (the continuous rewards should be far less noisy).
 
 from __future__ import annotations
 
-import json
 import statistics
 
 from scipy.stats import spearmanr
@@ -24,6 +23,7 @@ from seal.domains.knowledge.evaluation import check_config, choose_passages
 from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.rewards import make_reward
+from seal.jsonfile import write_json
 from seal.outer.sample import Sampling, sample_and_store
 from seal.progress import progress_bar
 from seal.reports.stats import t_interval
@@ -96,7 +96,7 @@ def run_reward_bench(run: Run, cfg: KnowledgeEvalConfig) -> dict:
     results = {"summary": summary | {"passages": len(passages), "self_edits": cfg.self_edit.k,
                                      "seeds": cfg.inner.seeds, "metric": cfg.quiz.metric},
                "per_passage": per_passage}
-    (run.dir / "rewards.json").write_text(json.dumps(results, indent=2))
+    write_json(run.dir / "rewards.json", results)
     return results
 
 

@@ -24,11 +24,10 @@ own final policy in the same process; the numbers are the same quantity.
 
 from __future__ import annotations
 
-import json
-
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain
 from seal.domains.arc.evaluation import SAMPLED, check_conditions, choose_tasks, evaluate_conditions
+from seal.jsonfile import write_json
 from seal.models import fingerprint, load_model
 from seal.progress import console
 from seal.store.runs import Run
@@ -53,6 +52,6 @@ def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
 
     results = evaluate_conditions(run, cfg, domain, runnable, cfg.eval.conditions, skipped)
     results |= {"model": cfg.model.name, "n_tasks": len(tasks), "tasks": [t.id for t in tasks]}
-    (run.dir / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(run.dir / "results.json", results)
     store.add_evaluation(key="arc-eval", condition="all", payload=results)
     return results

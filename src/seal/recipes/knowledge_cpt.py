@@ -28,7 +28,6 @@ self-edit, as SEAL's code does); generations are not split at `---`; one trainin
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 
@@ -43,6 +42,7 @@ from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, answer_loglik, answer_quiz, make_grader
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.inner import make_adapter
+from seal.jsonfile import write_json
 from seal.models.generate import base_writer
 from seal.progress import console
 from seal.reports.tables import differences, knowledge_summary, knowledge_table, timing_summary
@@ -192,7 +192,7 @@ def run_cpt(run: Run, cfg: KnowledgeCptConfig) -> dict:
         results["conditions"][condition] = knowledge_summary(rows[condition], cfg.quiz.metric) | {
             "seconds_per_inner_loop": timing_summary(rows[condition])}
     results["differences"] = differences(rows)
-    (run.dir / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(run.dir / "results.json", results)
     store.add_evaluation(key="cpt", condition="all", payload=results)
     return results
 

@@ -17,13 +17,12 @@ the quiz measures; a rubric rating scores training-time self-edits only, so this
 
 from __future__ import annotations
 
-import json
-
 from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.evaluation import evaluate_conditions, prepare
 from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.rewards import make_reward
+from seal.jsonfile import write_json
 from seal.store.runs import Run
 
 
@@ -34,6 +33,6 @@ def run_eval(run: Run, cfg: KnowledgeEvalConfig) -> dict:
     reward = make_reward("accuracy" if cfg.reward.rated else cfg.reward.kind)
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer), reward, cfg.model.name)
     results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)
-    (run.dir / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(run.dir / "results.json", results)
     run.store.add_evaluation(key="eval", condition="all", payload=results)
     return results

@@ -45,7 +45,7 @@ from seal.executors import make_executor, run_condition
 from seal.executors.base import Job
 from seal.inner.lora import attach_lora
 from seal.inner.train import tokenize_documents, train_lora
-from seal.jsonfile import read_json
+from seal.jsonfile import read_json, write_json
 from seal.learn.config import LearnConfig
 from seal.learn.documents import Skipped, Source, format_skipped, read_sources, to_passages
 from seal.learn.keys import CONDITION, adapter
@@ -256,7 +256,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
                "kept": {pid: reward for pid, (_, reward) in kept.items()},
                "self_quiz": record["self_quiz"], "retention": retention, "adapter": str(out),
                "skipped": [dataclasses.asdict(s) for s in skipped], "train": record["train"]}
-    (run.dir / "results.json").write_text(json.dumps(results, indent=2))
+    write_json(run.dir / "results.json", results)
     store.add_evaluation(key=adapter(), condition=CONDITION, payload=results)
     return results
 

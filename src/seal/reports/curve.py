@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from seal.jsonfile import write_json
 from seal.reports.stats import format_difference, paired_rows, wilson
 from seal.reports.tables import arc_differences, arc_table
 
@@ -155,7 +156,7 @@ def plot_curve(curve: dict):
 def write_curve(run_dir: Path, curve: dict) -> None:
     import matplotlib.pyplot as plt
 
-    (Path(run_dir) / "curve.json").write_text(json.dumps(curve, indent=2))
+    write_json(Path(run_dir) / "curve.json", curve)
     fig = plot_curve(curve)
     fig.savefig(Path(run_dir) / "curve.png", dpi=120)
     plt.close(fig)

@@ -6,9 +6,9 @@ log-likelihood, paired per question); as `forgetting.json`, `forgetting.png` and
 
 from __future__ import annotations
 
-import json
 import math
 
+from seal.jsonfile import write_json
 from seal.reports.stats import format_difference, paired_rows
 
 
@@ -185,7 +185,7 @@ def write_forgetting(run_dir, result: dict) -> None:
     from pathlib import Path
 
     run_dir = Path(run_dir)
-    (run_dir / "forgetting.json").write_text(json.dumps(result, indent=2))
+    write_json(run_dir / "forgetting.json", result)
     if result["mitigations"]:
         plot_forgetting(result, run_dir / "forgetting.png")
 

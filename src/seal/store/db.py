@@ -17,13 +17,14 @@ Tables:
 from __future__ import annotations
 
 import json
+import resource
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from seal.errors import SealError
+from seal.errors import SealError, StorageError
 
 SCHEMA_VERSION = 1
 
@@ -62,39 +63,91 @@ class Store:
     """A run's SQLite store. Each `add_*` call is one atomic transaction; `add_*` with an existing key is a no-op
     that returns the existing row id (so a resumed run can re-offer finished work safely)."""
 
-    def __init__(self, path: str | Path):
-        """Open (or create) the store at `path`.
+    def __init__(self, path: str | Path, readonly: bool = False):
+        """Open the store at `path`: a new one (its schema written) when no file is there, else an existing seal
+        store, never a file that holds something else (an empty file included: its schema would hide that the run's
+        work is gone). `readonly` opens it with SQLite's `mode=ro`, so nothing (no schema, no pragma) is written:
+        for reports and listings.
 
         Raises:
-            SealError: `path` cannot be opened or is not a SQLite database (a damaged or foreign file).
+            SealError: `path` cannot be opened, or is a file that is not a seal store (empty, not SQLite, or SQLite
+                without seal's tables).
+            StorageError: the new store's schema cannot be written (a full disk).
         """
         self.path = Path(path)
+        self.readonly = readonly
+        existed = self.path.exists()
         try:
-            self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            if readonly:
+                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                            isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as e:
             raise SealError(f"{self.path}: cannot open the run store ({e})") from None
         try:
             self.conn.row_factory = sqlite3.Row
+            if existed or readonly:
+                self._check_seal_store()  # before any pragma or schema could write to a foreign file
+            if readonly:
+                self.conn.execute("PRAGMA query_only=ON")
+                return
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process (not a power cut)
             self.conn.execute("PRAGMA foreign_keys=ON")
-            with self.transaction():
+            with self.transaction():  # existing stores too: adds the tables of a newer schema
                 for stmt in filter(str.strip, SCHEMA.split(";")):
                     self.conn.execute(stmt)
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as e:
             self.conn.close()
-            raise SealError(f"{self.path}: not a seal run store ({e})") from None
+            raise self._failure(e, "opening") from None
+        except SealError:
+            self.conn.close()
+            raise
+
+    def _check_seal_store(self) -> None:
+        """Raise SealError unless the open file is a seal store (a `meta` table with a schema version)."""
+        try:
+            found = self.conn.execute("SELECT 1 FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError as e:
+            if "no such table" not in str(e):
+                raise
+            found = None
+        if found is None:
+            what = "an empty file" if self.path.stat().st_size == 0 else "a SQLite file without seal's tables"
+            raise SealError(f"{self.path}: not a seal run store ({what}); the run's finished work is not in it")
+
+    def _failure(self, e: sqlite3.Error, doing: str) -> SealError:
+        """The error to raise for SQLite's `e` while `doing` something with the store: a damaged or foreign file,
+        or a failed write (SQLite reports a full disk as SQLITE_FULL, a file size limit as an I/O error)."""
+        name = getattr(e, "sqlite_errorname", "")
+        if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            return SealError(f"{self.path}: not a seal run store ({e})")
+        what = f"no space left on device ({e})" if name == "SQLITE_FULL" else str(e)
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if name.startswith("SQLITE_IOERR") and limit != resource.RLIM_INFINITY:  # SQLite hides the EFBIG
+            what += f" (files are limited to {limit} bytes: ulimit -f)"
+        return StorageError(f"{what} while {doing} {self.path}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One atomic write; rolled back when the body raises.
+
+        Raises:
+            StorageError: SQLite cannot write it (a full disk, a file size limit, the store locked for 30 s).
+        """
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:  # SQLite rolls back by itself after some failures (a full disk)
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as e:
+            raise self._failure(e, "writing") from None
 
     def close(self) -> None:
         self.conn.close()

@@ -6,7 +6,11 @@ seeds, package versions, the git commit of the working directory when there is o
 
 One process at a time works on a run: it holds a POSIX lock on `seal.lock` in the directory, which the kernel drops
 when the process ends however it ends (so a killed run never blocks its resume); a second process gets a SealError
-naming the process that holds it. A resume is written to the run only once it is accepted (`Run.resume`).
+naming the process that holds it. A resume is written to the run only once it is accepted (`Run.resume`); reading a
+run (`read_run`: reports, listings, checks before a resume) opens its store read-only and writes nothing to it.
+
+A file of the run that cannot be written (a full disk, a file size limit) is a StorageError naming the file; a run
+whose directory could not be completed (store and manifest) is removed, so no half-made run is left behind.
 
 Secrets never reach the manifest (nor the report, which shows it): `redact` replaces values under keys named like a
 secret (api_key, token, secret, password; not `*_env`, which names an environment variable, unless its value is no
@@ -29,11 +33,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from seal.errors import SealError
+from seal.errors import SealError, StorageError
 from seal.store.db import Store
 
 MANIFEST = "manifest.json"
@@ -159,10 +164,19 @@ class Run:
     _lock_fd: int | None = field(default=None, repr=False)
 
     def update_manifest(self, **fields) -> None:
+        """Add `fields` to the manifest and rewrite it atomically (a temporary file renamed over it).
+
+        Raises:
+            StorageError: it cannot be written (a full disk); the manifest on disk is then the previous one.
+        """
         self.manifest = redact(self.manifest | fields)
         tmp = self.dir / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2, default=str))
-        tmp.replace(self.dir / MANIFEST)
+        try:
+            tmp.write_text(json.dumps(self.manifest, indent=2, default=str))
+            tmp.replace(self.dir / MANIFEST)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise StorageError.writing(e, self.dir / MANIFEST) from None
 
     def lock(self) -> None:
         """Take the run's lock, or raise SealError naming the process that holds it. The lock file's text (who
@@ -170,27 +184,32 @@ class Run:
 
         A POSIX record lock (`lockf`): per process, dropped by the kernel when the process exits or is killed, not
         inherited by forked children. Closing any other descriptor of the lock file in this process would drop it,
-        so only this method opens it."""
+        so only this method opens it. Until the holder has claimed the run the text names an earlier holder, perhaps
+        a killed one, so a refused process believes the text only when the process it names is alive
+        (`_lock_holder`)."""
         if self._lock_fd is not None:
             return
         fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
-            holder = os.read(fd, 4096).decode(errors="replace").strip()
-            os.close(fd)
             if e.errno not in (errno.EACCES, errno.EAGAIN):  # a file system without locks, not a holder
+                os.close(fd)
                 raise SealError(f"{self.dir / LOCK}: cannot lock the run ({e.strerror})") from None
-            raise SealError(f"{self.dir} is in use by {holder or 'another process'}; wait for it to end or stop it "
-                            "before resuming") from None
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise SealError(f"{self.dir} is in use by {holder}; wait for it to end or stop it before resuming") from None
         self._lock_fd = fd
 
     def _claim(self) -> None:
         """Lock the run and write who holds it, then mark it running."""
         self.lock()
-        os.ftruncate(self._lock_fd, 0)
-        os.pwrite(self._lock_fd, f"process {os.getpid()} on {socket.gethostname()} "
-                                 f"({' '.join(redact_argv(sys.argv))})\n".encode(), 0)
+        try:
+            os.ftruncate(self._lock_fd, 0)
+            os.pwrite(self._lock_fd, f"process {os.getpid()} on {socket.gethostname()} "
+                                     f"({' '.join(redact_argv(sys.argv))})\n".encode(), 0)
+        except OSError as e:
+            raise StorageError.writing(e, self.dir / LOCK) from None
         self.store.set_meta("status", "running")
         self.store.set_meta("pid", os.getpid())
 
@@ -199,6 +218,9 @@ class Run:
         M-step), record the resume (time, command line, `changed` config keys as [old, new]) and the `config` it
         continues with in the manifest, and mark it running. Returns the run. Raises SealError when it is locked."""
         self.lock()  # before anything is written
+        if self.store.readonly:  # as `read_run` opened it
+            self.store.close()
+            self.store = Store(self.dir / DB)
         for stale in self.dir.rglob("*.partial"):
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
         entry = {"at": _now(), "argv": list(argv if argv is not None else sys.argv)} | (
@@ -235,6 +257,18 @@ class Run:
         path = self.dir / "adapters"
         path.mkdir(exist_ok=True)
         return path
+
+
+def _lock_holder(fd: int) -> str:
+    """Who holds the lock on the lock file `fd` by its text (`process PID on HOST (ARGV)`), when that text names a
+    live process (or one on another host); a holder that has locked but not yet claimed the run is given 2 s."""
+    for _ in range(40):
+        text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+        found = re.match(r"process (\d+) on (\S+)", text)
+        if found and (found[2] != socket.gethostname() or _alive(found[1])):
+            return text
+        time.sleep(0.05)
+    return "another process"
 
 
 def _new_dir(root: Path, name: str) -> Path:
@@ -274,10 +308,18 @@ def create_run(root: str | Path | None, command: str, name: str, config: dict, a
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
     }
-    run = Run(path, {}, Store(path / DB))
-    run.lock()
-    run.update_manifest(**manifest)
-    run._claim()
+    try:
+        run = Run(path, {}, Store(path / DB))
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)  # only its empty store: a directory without a manifest is no run
+        raise
+    try:
+        run.lock()
+        run.update_manifest(**manifest)
+        run._claim()
+    except BaseException:
+        run.discard()
+        raise
     return run
 
 
@@ -308,16 +350,18 @@ def read_manifest(path: str | Path) -> dict:
 
 
 def read_run(path: str | Path) -> Run:
-    """An existing run opened without the lock and without writing to it (for reports and checks before a resume).
+    """An existing run opened without the lock and without writing to it (for reports and checks before a resume):
+    its store is read-only until `Run.resume`.
 
     Raises:
-        SealError: as `read_manifest`, or `seal.db` is missing or not a SQLite database.
+        SealError: as `read_manifest`, or `seal.db` is missing or not a seal store (empty, not SQLite, or SQLite
+            without seal's tables).
     """
     path = Path(path)
     manifest = read_manifest(path)
     if not (path / DB).is_file():
         raise SealError(f"{path} is not a run directory (no {DB})")
-    return Run(path, manifest, Store(path / DB))
+    return Run(path, manifest, Store(path / DB, readonly=True))
 
 
 def open_run(path: str | Path) -> Run:
