@@ -291,6 +291,21 @@ def test_a_reply_nested_past_the_recursion_limit_is_malformed_not_a_crash():
     assert "\n" not in str(info.value) and stats["posts"] == 2
 
 
+def test_waits_past_what_sockets_and_threads_take_are_refused_and_the_longest_taken_works():
+    """A socket timeout or a thread's wait over about 9.2e9 s overflows (OverflowError, after the run's work)."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeConfig
+    from seal.grading.judge import make_backend
+
+    for key in ("timeout_s", "deadline_s", "backoff_s"):
+        with pytest.raises(ConfigError, match=rf"^quiz.judge.{key}: must be in .*, 1000000000\], got 10000000000.0$"):
+            load_config(KnowledgeConfig, None, [f"quiz.judge.{key}=1e10"])
+    with serve(lambda request, auth, n: (200, completion("yes"), 0.0)) as (url, stats):
+        cfg = load_config(KnowledgeConfig, None, [f"quiz.judge.base_url={url}", f"quiz.judge.api_key_env={KEY_ENV}",
+                                                  "quiz.judge.timeout_s=1e9", "quiz.judge.deadline_s=1e9"])
+        assert make_backend(cfg.quiz.judge).grade(["q"], ["p"], [["r"]]).scores == [1.0]
+
+
 def test_slow_server_times_out():
     with serve(lambda request, auth, n: (200, completion("yes"), 0.6)) as (url, stats):
         start = time.monotonic()

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any
 
-from seal.config import COUNT, NON_NEGATIVE, POSITIVE, check_ranges, opt
+from seal.config import COUNT, NON_NEGATIVE, Range, check_ranges, opt
 from seal.errors import ConfigError, JudgeError
 
 # Bump when the rubric changes, so cached verdicts from an older rubric are not reused.
@@ -703,6 +703,10 @@ class CachedJudge(Judge):
 # ---------------------------------------------------------------- config and factory
 
 
+# A wait in seconds: past about 9.2e9 s (int64 nanoseconds) a socket timeout or a thread's wait overflows
+SECONDS = Range(0, 10 ** 9, lo_open=True)
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
     """Settings of the LLM judge."""
@@ -714,14 +718,14 @@ class JudgeConfig:
                                 "cheaper).")
     api_key_env: str = opt("OPENAI_API_KEY", "Environment variable holding the API key; unset sends no key (local "
                                              "servers).")
-    timeout_s: float = opt(30.0, "Timeout of one request, in seconds (cut to what is left of deadline_s).", POSITIVE)
+    timeout_s: float = opt(30.0, "Timeout of one request, in seconds (cut to what is left of deadline_s).", SECONDS)
     max_retries: int = opt(3, "Retries per item after timeouts, HTTP 429/5xx or unparseable replies.", NON_NEGATIVE)
-    backoff_s: float = opt(1.0, "Wait before the first retry, in seconds; doubles at each retry.", NON_NEGATIVE)
+    backoff_s: float = opt(1.0, "Wait before the first retry, in seconds; doubles at each retry.", Range(0, SECONDS.hi))
     max_workers: int = opt(8, "Items requested concurrently (openai backend).", COUNT)
     max_tokens: int = opt(8, "Reply length limit (openai backend); one word is enough, a reasoning judge needs more.",
                           COUNT)
     deadline_s: float = opt(120.0, "Most seconds one quiz's verdicts (or one self-edit's rating) may take, retries "
-                                   "included; past it the command stops with an error.", POSITIVE)
+                                   "included; past it the command stops with an error.", SECONDS)
 
     def __post_init__(self) -> None:
         if self.backend not in ("openai", "local"):
