@@ -193,6 +193,17 @@ def test_the_largest_seed_runs_where_seeds_reach_numpy_and_torch():
         np.random.default_rng(int(seed))
 
 
+def test_thread_counts_torch_cannot_take_are_refused():
+    import torch
+
+    with pytest.raises(ValueError, match="Overflow"):  # what `model.threads=2**31` gave at model load
+        torch.set_num_threads(2 ** 31)
+    for value in (1025, 2 ** 31):
+        with pytest.raises(ConfigError, match=f"^model.threads: must be in \\[0, 1024\\], got {value}$"):
+            load_config(KnowledgeConfig, None, [f"model.threads={value}"])
+    assert load_config(KnowledgeConfig, None, ["model.threads=1024"]).model.threads == 1024
+
+
 def test_python_random_seeds_take_any_integer(tmp_path, capsys):
     """`data.seed` and `continual.seed` seed Python's random, which takes any integer: a result, not an error."""
     import random

@@ -93,7 +93,7 @@ class ModelConfig:
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = opt("auto", "weights dtype; auto = bf16 on CUDA, fp32 on CPU")
     device: str = opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N, mps")
     trust_remote_code: bool = opt(False, "allow model code from the hub (off unless asked for)")
-    threads: int = opt(0, "CPU threads for torch (0 = torch's default)", NON_NEGATIVE)
+    threads: int = opt(0, "CPU threads for torch (0 = torch's default)", Range(0, 1024))  # torch: a C int
 
     def __post_init__(self):
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", self.device):
