@@ -138,3 +138,18 @@ def test_the_self_quiz_prompt_must_leave_room_under_a_self_quiz_reward():
     quizzed = dataclasses.replace(cfg, reward=RewardConfig(kind="self-quiz"))
     with pytest.raises(DataError, match=r"passage p3 \('Quarry'\): its self-quiz prompt .* context of 96 tokens"):
         check_lengths(quizzed, model, tok, [p], self_edits=False)
+
+
+def test_seal_learn_refuses_a_passage_whose_self_edit_prompt_cannot_fit(tmp_path, capsys):
+    model, tok = small_model("llama", 128)
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    (tmp_path / "vell.md").write_text("# Vell\n\n" + "The quarry at Vell gives grey slate to the valley. " * 5)
+    code, out, err = seal_in_process(capsys, ["learn", str(tmp_path / "vell.md"), "--set",
+                                              f"model.name={tmp_path / 'model'}", "--set", "model.threads=1",
+                                              "--set", f"run.root={tmp_path / 'runs'}"])
+    lines = [line for line in err.strip().splitlines() if not line.startswith("Loading weights")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err + out, err
+    assert "('vell: Vell'): its self-edit prompt" in lines[0] and "context of 128 tokens" in lines[0]
+    assert lines[0].endswith("a lower learn.max_passage_tokens makes passages shorter")
+    assert not list((tmp_path / "runs").glob("*/adapter"))  # refused before any work

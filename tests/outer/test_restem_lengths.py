@@ -9,8 +9,8 @@ from pathlib import Path
 from seal.store import Store
 
 ARGS = ["--set", "model.name=tiny-llama", "--set", "self_edit.k=1", "--set", "self_edit.max_new_tokens=8",
-        "--set", "inner.epochs=1", "--set", "inner.seeds=1", "--set", "inner.lora.r=4", "--set", "quiz.max_new_tokens=4",
-        "--set", "outer.rounds=1", "--set", "outer.contexts_per_round=2", "--set", "outer.eval_contexts=1",
+        "--set", "inner.epochs=1", "--set", "inner.seeds=1", "--set", "inner.lora.r=4",
+        "--set", "quiz.max_new_tokens=4", "--set", "outer.rounds=1", "--set", "outer.contexts_per_round=2", "--set", "outer.eval_contexts=1",
         "--set", "reward.kind=loglik", "--set", "outer.sft.max_length=48", "--set", "model.threads=1"]
 
 

@@ -27,7 +27,6 @@ into `<out>.partial` and renamed, so a killed save never leaves half an adapter 
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -43,7 +42,7 @@ from seal.domains.knowledge.rewards import make_reward
 from seal.errors import ConfigError, DataError, SealError
 from seal.executors import make_executor, run_condition
 from seal.executors.base import Job
-from seal.inner.lora import attach_lora
+from seal.inner.lora import attach_lora, lora_record
 from seal.inner.train import tokenize_documents, train_lora
 from seal.jsonfile import read_json, write_json
 from seal.learn.config import LearnConfig
@@ -143,7 +142,7 @@ def save_adapter(model, tokenizer, record: dict, out: Path) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    (partial / RECORD).write_text(json.dumps(record, indent=2))
+    write_json(partial / RECORD, record)
     if out.exists():
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -191,8 +190,10 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
 
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
     passages = to_passages(sources, tokenizer, cfg.learn.max_passage_tokens)
-    context = check_lengths(cfg, model, tokenizer, passages)  # before any work: prompts that cannot fit, caps
-    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model), context=context)
+    context = check_lengths(cfg, model, tokenizer, passages, hint="a lower learn.max_passage_tokens makes passages "
+                            "shorter")  # before any work: prompts that cannot fit, caps
+    run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model), context=context,
+                        lora=lora_record(model, {"inner.lora": cfg.inner.lora}))
     console.log(f"learn: {len(passages)} passages from {len(sources)} files")
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz), make_reward(cfg.reward.kind),
                              cfg.model.name)

@@ -178,15 +178,16 @@ def check_config(cfg: KnowledgeEvalConfig, served: bool = True, passages: list[P
         raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
-def check_lengths(cfg: KnowledgeSections, model, tokenizer, passages: list[Passage], self_edits: bool = True
-                  ) -> dict:
+def check_lengths(cfg: KnowledgeSections, model, tokenizer, passages: list[Passage], self_edits: bool = True,
+                  hint: str = "") -> dict:
     """The run's lengths against the model's context (`seal.models.context`), before any work.
 
     Every question's quiz prompt with its gold answer must fit the context, and, with room for one new token, every
     passage's self-edit prompt when the command samples self-edits (`self_edits`) and its self-quiz prompt under a
     self-quiz reward. Budgets over the context (`inner.max_doc_tokens`, `self_edit.max_new_tokens`,
     `quiz.max_new_tokens`, `reward.self_quiz.max_new_tokens` under a self-quiz reward, `inner.reference_pad_length`
-    in reference mode) are capped to it where they are used; each cap is printed as one line.
+    in reference mode) are capped to it where they are used; each cap is printed as one line. `hint` ends the error
+    of a prompt that cannot fit (what the user can change, e.g. `learn.max_passage_tokens`).
 
     Returns:
         The manifest's `context` record: {"tokens": the context, "capped": {key: {"asked", "used"}}}; {} when the
@@ -209,10 +210,12 @@ def check_lengths(cfg: KnowledgeSections, model, tokenizer, passages: list[Passa
     for p in passages:
         if self_edits:
             n = len(encode(tokenizer, render_prompt(tokenizer, cfg.self_edit, p, families)))
-            require_fit(f"passage {p.id} ({p.title!r:.60}): its self-edit prompt with one new token", n + 1, context)
+            require_fit(f"passage {p.id} ({p.title!r:.60}): its self-edit prompt with one new token", n + 1, context,
+                        hint)
         if self_quiz:
             n = len(encode(tokenizer, quiz_prompt(p)))
-            require_fit(f"passage {p.id} ({p.title!r:.60}): its self-quiz prompt with one new token", n + 1, context)
+            require_fit(f"passage {p.id} ({p.title!r:.60}): its self-quiz prompt with one new token", n + 1, context,
+                        hint)
         for i, (p_ids, a_ids) in enumerate(quiz_token_ids(tokenizer, p, cfg.quiz.style)):
             require_fit(f"passage {p.id} ({p.title!r:.60}), question {i + 1}: the quiz prompt and gold answer",
                         len(p_ids) + len(a_ids), context)
