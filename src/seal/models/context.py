@@ -6,8 +6,10 @@ One policy for every command (the ARC domain's `solve.context_limit` reads the c
   `quiz.max_new_tokens`, ...) is capped to it; the command records the caps in the run's manifest
   (`context_caps`) and prints one line per key;
 - training documents longer than the capped budget are truncated, as documents longer than the budget always were;
-- generation never runs past the context: each batch generates at most the context less its longest prompt
-  (`generation_room`);
+- generation never runs past the context: each HF batch generates at most the context less its longest prompt, each
+  vLLM prompt at most the engine's `max_model_len` (itself capped to the context) less its length
+  (`generation_room`); an over-long budget can thus end a prompt's generation earlier in an HF batch with a longer
+  prompt than alone (for budgets that fit, nothing changes);
 - a prompt that leaves no room at all (a self-edit prompt, a quiz prompt with its gold answer) is a one-line error
   before any work where the command knows its prompts in advance, naming the passage and the lengths.
 
