@@ -128,13 +128,15 @@ def test_knowledge_eval_caps_budgets_and_refuses_prompts_that_cannot_fit(arch, t
 def test_the_self_quiz_prompt_must_leave_room_under_a_self_quiz_reward():
     import dataclasses
 
-    from seal.domains.knowledge.config import KnowledgeEvalConfig, RewardConfig
+    from seal.domains.knowledge.config import KnowledgeEvalConfig, KnowledgeTrainConfig, RewardConfig
     from seal.domains.knowledge.evaluation import check_lengths
 
     model, tok = small_model("llama", 96)
     p = Passage("p3", "Quarry", "The quarry at Vell gives grey slate. " * 6, (QA("What?", ("slate",)),))
     cfg = KnowledgeEvalConfig()
     assert check_lengths(cfg, model, tok, [p], self_edits=False)["capped"]["inner.max_doc_tokens"]["used"] == 96
+    trained = check_lengths(KnowledgeTrainConfig(), model, tok, [p], self_edits=False)["capped"]
+    assert trained["outer.sft.max_length"] == {"asked": 2048, "used": 96}  # the M-step's rows, capped there too
     quizzed = dataclasses.replace(cfg, reward=RewardConfig(kind="self-quiz"))
     with pytest.raises(DataError, match=r"passage p3 \('Quarry'\): its self-quiz prompt .* context of 96 tokens"):
         check_lengths(quizzed, model, tok, [p], self_edits=False)

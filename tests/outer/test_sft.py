@@ -86,3 +86,16 @@ def test_prompt_room_sorts_prompts_by_what_the_m_step_can_train(tiny):
     assert prompt_room(tok, prompts, n["long"] + 1, 4) == ({"long": n["long"]}, {})
     assert prompt_room(tok, prompts, n["long"] + 2, 4) == ({}, {"long": n["long"]})
     assert prompt_room(tok, prompts, n["long"] + 5, 4) == ({}, {})
+
+
+def test_the_m_step_keeps_to_the_models_context(tmp_path):
+    """`outer.sft.max_length` above the model's context: rows past the context are left out like longer rows (a
+    model with learned positions would fail on them; a RoPE model would train past what it holds)."""
+    model, tok = load("tiny-llama", dtype="fp32", device="cpu")
+    short = ("Notes on Ore.", " Ore has a mill.")
+    (row,) = sft_rows(tok, [short])
+    model.config.max_position_embeddings = len(row["input_ids"])  # a RoPE model's context is its config's word
+    long_prompt = ("Write what follows from the passage about Ore. " * 3, " Ore has a mill.")
+    cfg = SftConfig(lora=LoraConfig(r=4, alpha=8), epochs=1, batch_size=1, grad_accum=1, max_length=512)
+    log = sft_and_merge(model, tok, [short, long_prompt], cfg, tmp_path / "round-1", seed=0)
+    assert (log["pairs_trained"], log["pairs_left_out"], log["max_length"]) == (1, 1, len(row["input_ids"]))

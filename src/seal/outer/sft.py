@@ -23,6 +23,7 @@ from pathlib import Path
 
 from seal.config import SftConfig
 from seal.inner.lora import peft_config
+from seal.models.context import within_context
 from seal.models.tokens import encode
 from seal.progress import console
 
@@ -73,21 +74,24 @@ def prompt_room(tokenizer, prompts: dict[str, str], max_length: int, max_new_tok
 def sft_and_merge(model, tokenizer, pairs: list[tuple[str, str]], cfg: SftConfig, out_dir: Path, seed: int) -> dict:
     """Fine-tune `model` on `pairs`, merge the LoRA, and save model, tokenizer and log (`M_STEP_LOG`) to `out_dir`.
     Returns the log: `steps`, `train_loss`, `losses`, and the counts `pairs` (given), `pairs_trained`,
-    `pairs_left_out` (rows longer than `cfg.max_length`, their lengths in `left_out_lengths`). When no row fits,
-    `model` is saved unchanged and the log says `skipped` (no `steps`)."""
+    `pairs_left_out` (rows longer than `max_length`: `cfg.max_length` capped to the model's context; their lengths
+    in `left_out_lengths`). When no row fits, `model` is saved unchanged and the log says `skipped` (no `steps`)."""
     import datasets
     from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     out_dir = Path(out_dir)
-    rows, left_out = fitting_rows(sft_rows(tokenizer, pairs), cfg.max_length)
+    max_length = within_context(model, cfg.max_length)  # never past the model's context (seal.models.context)
+    limit = f"outer.sft.max_length={cfg.max_length}" + (
+        f" (capped to the model's context, {max_length})" if max_length < cfg.max_length else "")
+    rows, left_out = fitting_rows(sft_rows(tokenizer, pairs), max_length)
     counts = {"pairs": len(pairs), "pairs_trained": len(rows), "pairs_left_out": len(left_out),
-              "max_length": cfg.max_length, "left_out_lengths": left_out}
+              "max_length": max_length, "left_out_lengths": left_out}
     if left_out:
         console.log(f"M-step: {len(left_out)} of {len(pairs)} kept self-edits left out: prompt + self-edit + EOS "
-                    f"longer than outer.sft.max_length={cfg.max_length} (longest {max(left_out)} tokens)")
+                    f"longer than {limit} (longest {max(left_out)} tokens)")
     if not rows:
-        log = {"skipped": f"no kept self-edit fits outer.sft.max_length={cfg.max_length}"} | counts
+        log = {"skipped": f"no kept self-edit fits {limit}"} | counts
         save_unchanged(model, tokenizer, out_dir, log)
         return log
     partial = out_dir.with_name(out_dir.name + ".partial")
@@ -98,7 +102,7 @@ def sft_and_merge(model, tokenizer, pairs: list[tuple[str, str]], cfg: SftConfig
     with tempfile.TemporaryDirectory(prefix="seal-sft-") as tmp:
         args = SFTConfig(
             output_dir=tmp, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-            learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_length=cfg.max_length,
+            learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_length=max_length,
             completion_only_loss=True, logging_steps=1, save_strategy="no", report_to=[], seed=seed,
             use_cpu=cpu, bf16=not cpu, disable_tqdm=True,
         )

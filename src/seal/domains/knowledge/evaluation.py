@@ -186,7 +186,8 @@ def check_lengths(cfg: KnowledgeSections, model, tokenizer, passages: list[Passa
     passage's self-edit prompt when the command samples self-edits (`self_edits`) and its self-quiz prompt under a
     self-quiz reward. Budgets over the context (`inner.max_doc_tokens`, `self_edit.max_new_tokens`,
     `quiz.max_new_tokens`, `reward.self_quiz.max_new_tokens` under a self-quiz reward, `inner.reference_pad_length`
-    in reference mode) are capped to it where they are used; each cap is printed as one line. `hint` ends the error
+    in reference mode, `outer.sft.max_length` in ReST-EM) are capped to it where they are used; each cap is printed
+    as one line. `hint` ends the error
     of a prompt that cannot fit (what the user can change, e.g. `learn.max_passage_tokens`).
 
     Returns:
@@ -223,6 +224,8 @@ def check_lengths(cfg: KnowledgeSections, model, tokenizer, passages: list[Passa
                "self_edit.max_new_tokens": cfg.self_edit.max_new_tokens}
     if self_quiz:
         budgets["reward.self_quiz.max_new_tokens"] = reward.self_quiz.max_new_tokens
+    if hasattr(cfg, "outer"):  # knowledge train: the M-step's rows (`outer.sft.sft_and_merge`)
+        budgets["outer.sft.max_length"] = cfg.outer.sft.max_length
     if cfg.inner.mode == "reference":
         budgets["inner.reference_pad_length"] = cfg.inner.reference_pad_length
     capped = context_caps(context, budgets)
