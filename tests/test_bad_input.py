@@ -236,6 +236,16 @@ CASES = [
     # an empty question is no question (checked before the adapter or the model is read)
     ("ask-empty", ["ask", "{d}/no_adapter", ""], ["question is empty", "''"]),
     ("ask-blank", ["ask", "{d}/no_adapter", " \t "], ["question is empty", "' \\t '"]),
+    # LoRA targets written for fused projections (Phi-3, GPT-NeoX), which leave most of tiny-llama unadapted
+    ("lora-fused-inner", KE + ["--set", "inner.lora.target_modules=[qkv_proj,o_proj,gate_up_proj]"],
+     ["inner.lora.target_modules", "qkv_proj, gate_up_proj match no layer", "leaving q_proj, k_proj, v_proj",
+      "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj"]),
+    ("lora-fused-m-step", KT + ["--set", "outer.eval_contexts=1", "--set", "outer.contexts_per_round=1",
+                                "--set", "outer.sft.lora.target_modules=[query_key_value,dense]"],
+     ["outer.sft.lora.target_modules", "query_key_value, dense match no layer", "LlamaForCausalLM"]),
+    ("lora-fused-ttt", ["arc", "eval", *TINY, "--set", "data.n=1", "--set",
+                        "ttt.lora.target_modules=[q_proj,v_proj,gate_up_proj]"],
+     ["ttt.lora.target_modules", "gate_up_proj matches no layer", "leaving k_proj, o_proj"]),
 ]
 
 

@@ -37,11 +37,14 @@ def make_adapter(model, tokenizer, cfg: InnerConfig, key: str = "inner") -> Inne
     from (`inner`, `ttt`, `cpt`), named by the errors its settings raise.
 
     Raises:
-        ConfigError: settings the chosen path cannot run (naming `key`).
+        ConfigError: settings the chosen path cannot run (naming `key`), LoRA targets that do not fit the model
+            (`lora.adapted_modules`).
     """
+    from seal.inner.lora import adapted_modules
     from seal.inner.multi import MultiAdapter
     from seal.inner.train import FastAdapter, ReferenceAdapter
 
+    adapted_modules(model, cfg.lora, f"{key}.lora")  # every path, before any work
     if cfg.mode == "reference":
         return ReferenceAdapter(model, tokenizer, cfg, key)
     if cfg.multi > 1:

@@ -21,15 +21,68 @@ def peft_config(cfg: LoraConfig, task_type: str = "CAUSAL_LM"):
                            target_modules=list(cfg.target_modules), bias="none", task_type=task_type)
 
 
+def linear_modules(model) -> dict[str, str]:
+    """The linear layers LoRA can adapt (`nn.Linear`; GPT-2's `Conv1D`; a layer PEFT already wraps counts as the layer
+    it wraps), by full module name -> class name, in model order."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    from transformers.pytorch_utils import Conv1D
+
+    out, wrapped = {}, ()
+    for name, module in model.named_modules():
+        if wrapped and name.startswith(wrapped):  # the LoRA factors and base layer inside a wrapped layer
+            continue
+        if isinstance(module, BaseTunerLayer):
+            out[name], wrapped = type(module.get_base_layer()).__name__, (*wrapped, name + ".")
+        elif isinstance(module, (torch.nn.Linear, Conv1D)):
+            out[name] = type(module).__name__
+    return out
+
+
+def adapted_modules(model, cfg: LoraConfig, key: str) -> list[str]:
+    """The names (last component, sorted) of `model`'s layers that `cfg.target_modules` adapt, as PEFT matches a list
+    of names: a module whose full name is the target or ends with "." + the target.
+
+    Raises:
+        ConfigError (one line, naming `key`): no target matches a layer; or some target matches none while layers of
+            the model's blocks (attention, MLP: the layers under a numbered block) are left unadapted, as when
+            `q_proj`/`k_proj`/`v_proj`/`gate_proj`/`up_proj` meet fused projections (Phi-3's `qkv_proj` and
+            `gate_up_proj`, GPT-2's `c_attn`, GPT-NeoX's `query_key_value`): PEFT would attach to what matches and
+            say nothing. The error lists the names the model's blocks need. A deliberate subset that matches (q and
+            v only) is accepted.
+    """
+    from seal.errors import ConfigError
+
+    names = list(linear_modules(model))
+    hit = lambda name, target: name == target or name.endswith("." + target)  # noqa: E731
+    unmatched = [t for t in cfg.target_modules if not any(hit(n, t) for n in names)]
+    adapted = sorted({n.rpartition(".")[2] for n in names if any(hit(n, t) for t in cfg.target_modules)})
+    blocks = list(dict.fromkeys(n.rpartition(".")[2] for n in names if any(p.isdigit() for p in n.split("."))))
+    left = [n for n in blocks if n not in adapted]
+    if unmatched and (left or not adapted):
+        raise ConfigError(f"{key}.target_modules: {', '.join(unmatched)} "
+                          f"match{'es' if len(unmatched) == 1 else ''} no layer of this model "
+                          f"({type(model).__name__}), " + (f"leaving {', '.join(left)} unadapted; " if adapted else "")
+                          + f"its blocks' linear layers are {', '.join(blocks) or 'none'}: set {key}.target_modules="
+                          f"[{','.join(blocks)}]")
+    return adapted
+
+
+def lora_record(model, sections: dict[str, LoraConfig]) -> dict[str, list[str]]:
+    """The run manifest's `lora`: per config key (`inner.lora`, `ttt.lora`, `outer.sft.lora`, ...), the names of the
+    layers of `model` its targets adapt (`adapted_modules`, which raises ConfigError for targets that do not fit)."""
+    return {key: adapted_modules(model, cfg, key) for key, cfg in sections.items()}
+
+
 def attach_lora(model, cfg: LoraConfig, seed: int = 0, key: str = "inner.lora"):
     """Wrap `model` in a PEFT model with one trainable LoRA; base weights frozen. Returns the PEFT model.
 
     Raises:
-        ConfigError: PEFT refuses `cfg` (target modules not in this architecture), naming `key`, the config section
-            the settings came from (`inner.lora`, `ttt.lora`, `cpt.lora`).
+        ConfigError: the targets do not fit this architecture (`adapted_modules`), or PEFT refuses `cfg`, naming
+            `key`, the config section the settings came from (`inner.lora`, `ttt.lora`, `cpt.lora`).
     """
     import peft
 
+    adapted_modules(model, cfg, key)
     torch.manual_seed(seed)
     try:
         return peft.get_peft_model(model, peft_config(cfg))

@@ -27,6 +27,7 @@ from __future__ import annotations
 from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain
 from seal.domains.arc.evaluation import SAMPLED, check_conditions, choose_tasks, evaluate_conditions
+from seal.inner.lora import lora_record
 from seal.jsonfile import write_json
 from seal.models import fingerprint, load_model
 from seal.progress import console
@@ -39,7 +40,7 @@ def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
     tasks = choose_tasks(cfg)
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
     run.update_manifest(data_ids=[t.id for t in tasks], seeds={"run": cfg.run.seed, "ttt": list(range(cfg.ttt.seeds))},
-                        model_fingerprint=fingerprint(model))
+                        model_fingerprint=fingerprint(model), lora=lora_record(model, {"ttt.lora": cfg.ttt.lora}))
     domain = ArcDomain(model, tokenizer, cfg, source=cfg.model.name)
     store = run.store
     for t in tasks:

@@ -19,6 +19,7 @@ from seal.domains.arc.config import ArcConfig
 from seal.domains.arc.domain import ArcDomain, check_constrained
 from seal.domains.arc.evaluation import choose_tasks, evaluate_conditions
 from seal.executors import make_executor
+from seal.inner.lora import lora_record
 from seal.models import load_model
 from seal.outer.restem import RestemSpec, run_restem
 from seal.outer.sample import Sampling
@@ -35,6 +36,9 @@ def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
 
     def make_domain(source: str) -> ArcDomain:
         model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
+        if "lora" not in run.manifest:  # the first model of the run, before any work (the M-step's targets too)
+            run.update_manifest(lora=lora_record(model, {"ttt.lora": cfg.ttt.lora,
+                                                         "outer.sft.lora": cfg.outer.sft.lora}))
         return ArcDomain(model, tokenizer, cfg, source)
 
     def evaluate(round: int, domain: ArcDomain) -> dict:

@@ -224,7 +224,7 @@ def run_continual(run: Run, cfg: KnowledgeContinualConfig) -> dict:
     """`seal knowledge continual`: run (or resume) every sequence under every mitigation; writes forgetting.json and
     forgetting.png and returns the forgetting record."""
     from seal.domains.knowledge.prompts import load_families
-    from seal.inner.lora import attach_lora
+    from seal.inner.lora import attach_lora, lora_record
     from seal.domains.knowledge.evaluation import check_family, check_lengths, choose_passages
     from seal.domains.knowledge.quiz import make_grader
     from seal.models import fingerprint, load_model
@@ -236,7 +236,8 @@ def run_continual(run: Run, cfg: KnowledgeContinualConfig) -> dict:
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
     context = check_lengths(cfg, model, tokenizer, list(passages.values()))  # before any work
     run.update_manifest(data_ids=list(passages), model_fingerprint=fingerprint(model), sequences=orders,
-                        seeds={"run": cfg.run.seed, "sequences": c.seed}, context=context)
+                        seeds={"run": cfg.run.seed, "sequences": c.seed}, context=context,
+                        lora=lora_record(model, {"inner.lora": cfg.inner.lora}))
     for p in passages.values():
         run.store.put_context(p.id, "knowledge", p.to_dict())
     peft_model = attach_lora(model, cfg.inner.lora)

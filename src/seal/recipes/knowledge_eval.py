@@ -22,6 +22,7 @@ from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.evaluation import evaluate_conditions, prepare
 from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.rewards import make_reward
+from seal.inner.lora import lora_record
 from seal.jsonfile import write_json
 from seal.store.runs import Run
 
@@ -29,7 +30,8 @@ from seal.store.runs import Run
 def run_eval(run: Run, cfg: KnowledgeEvalConfig) -> dict:
     """`seal knowledge eval`: fill the run's store and return the results table (also written to results.json)."""
     passages, model, tokenizer = prepare(run, cfg)
-    run.update_manifest(seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))})
+    run.update_manifest(seeds={"run": cfg.run.seed, "inner": list(range(cfg.inner.seeds))},
+                        lora=lora_record(model, {"inner.lora": cfg.inner.lora}))
     reward = make_reward("accuracy" if cfg.reward.rated else cfg.reward.kind)
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer), reward, cfg.model.name)
     results = evaluate_conditions(run, cfg, domain, passages, cfg.eval.conditions)

@@ -31,6 +31,7 @@ from seal.errors import DataError
 from seal.executors import make_executor
 from seal.grading.judge import make_backend
 from seal.grading.rubric import RUBRIC_VERSION
+from seal.inner.lora import lora_record
 from seal.models import load_model
 from seal.outer.restem import RestemSpec, run_restem
 from seal.outer.sample import Sampling
@@ -72,7 +73,9 @@ def run_train(run: Run, cfg: KnowledgeTrainConfig) -> dict:
         model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
         if "context" not in run.manifest:  # the first model of the run: every round's checkpoint has its context
             run.update_manifest(context=check_lengths(cfg, model, tokenizer,
-                                                      eval_passages + [p for ps in rounds for p in ps]))
+                                                      eval_passages + [p for ps in rounds for p in ps]),
+                                lora=lora_record(model, {"inner.lora": cfg.inner.lora,
+                                                         "outer.sft.lora": cfg.outer.sft.lora}))
         return KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz, model, tokenizer),
                                make_reward(cfg.reward.kind), source)
 
