@@ -62,7 +62,8 @@ def test_cpt_end_to_end_and_resume(tmp_path, mode):
     assert "continued pretraining: mode " + mode in format_cpt(results)
     # both measures, and the paired differences on the same 4 questions of 3 passages
     assert all(c["loglik"] < 0 for c in results["conditions"].values())
-    assert list(results["differences"]) == ["passage - base", "self-edit - passage", "external - passage"]
+    assert list(results["differences"]) == ["passage - base", "self-edit - passage", "external - passage",
+                                            "external - base", "external - self-edit"]
     for d in results["differences"].values():
         assert (d["loglik"]["n_items"], d["loglik"]["n_units"], d["loglik"]["unit"]) == (4, 3, "passages")
         assert d["loglik"]["ci95"][0] <= d["loglik"]["mean"] <= d["loglik"]["ci95"][1]

@@ -19,8 +19,9 @@ state dict is copied back from a CPU snapshot taken once. Full mode wants fp32 w
 
 `results.json` has the shape of `seal knowledge eval`'s (one row per passage and condition in the store, so
 `knowledge_summary` gives accuracy and the gold answers' log-likelihood, scored by the trained model right after its
-quiz, with passage-level intervals, and `differences` the paired differences: passage - base, self-edit - passage,
-external - passage, checkpoint - passage); a condition whose rows are all stored is skipped on resume.
+quiz, with passage-level intervals, and `differences` the paired differences of `seal.reports.tables.comparisons`:
+passage - base, self-edit - passage, each file-given source against the others); a condition whose rows are all
+stored is skipped on resume.
 Departures from SEAL's CPT.py: each passage enters the pool once (`cpt.passage_per_self_edit: true` repeats it per
 self-edit, as SEAL's code does); generations are not split at `---`; one training seed.
 """
@@ -45,7 +46,7 @@ from seal.inner import make_adapter
 from seal.jsonfile import write_json
 from seal.models.generate import base_writer
 from seal.progress import console
-from seal.reports.tables import differences, knowledge_summary, knowledge_table, timing_summary
+from seal.reports.tables import comparisons, differences, knowledge_summary, knowledge_table, timing_summary
 from seal.store import keys
 from seal.store.runs import Run
 
@@ -191,7 +192,7 @@ def run_cpt(run: Run, cfg: KnowledgeCptConfig) -> dict:
     for condition in cfg.eval.conditions:
         results["conditions"][condition] = knowledge_summary(rows[condition], cfg.quiz.metric) | {
             "seconds_per_inner_loop": timing_summary(rows[condition])}
-    results["differences"] = differences(rows)
+    results["differences"] = differences(rows, comparisons(cfg.eval.conditions, tuple(cfg.eval.sources)))
     write_json(run.dir / "results.json", results)
     store.add_evaluation(key="cpt", condition="all", payload=results)
     return results

@@ -7,7 +7,6 @@ measure, t interval over passages: `seal.reports.stats.paired_difference`); ARC 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from seal.jsonfile import write_json
@@ -41,7 +40,7 @@ def knowledge_curve(run, records: list[dict]) -> dict:
         if point is not None:
             point["seconds"] = rec["payload"].get("seconds")
             point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
-    refs = [name for name in ("base", "passage", "external") if name in first]
+    refs = [name for name in first if name != "self-edit"]  # base, passage and every file-given source
     return {"metric": first["self-edit"]["metric"], "rounds": points,
             "reference": {name: first[name]["accuracy"] for name in refs},
             "reference_loglik": {name: first[name].get("loglik") for name in refs},
@@ -143,7 +142,8 @@ def plot_curve(curve: dict):
                         [scale * p[ci_key][1] for p in banded], alpha=0.2)
         for name, value in curve.get(ref_key, {}).items():
             if value is not None:
-                ax.axhline(scale * value, linestyle=styles.get(name, "--"), color="gray", label=name)
+                ax.axhline(scale * value, linestyle=styles.get(name, "-."),  # named sources: a colour each
+                           color="gray" if name in styles else None, label=name)
         ax.set_xlabel("ReST-EM round")
         ax.set_ylabel(f"accuracy (%, {curve['metric']})" if key == "accuracy"
                       else "gold-answer log-likelihood (nats/token)")

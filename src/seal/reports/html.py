@@ -168,17 +168,21 @@ def section_config(run: Run) -> tuple[str, str]:
 def partial_results(run: Run) -> dict | None:
     """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
     paired differences of the conditions stored."""
-    from seal.reports.tables import differences, knowledge_summary, timing_summary
+    from seal.reports.tables import comparisons, differences, knowledge_summary, timing_summary
 
-    rows = [r for r in run.store.rows("inner_results") if r["condition"] in EVAL_CONDITIONS and r["round"] == 0]
+    config = run.manifest.get("config", {})
+    named = config.get("eval", {}).get("external") or {}  # the named self-edit sources are conditions too
+    sources = (("external",) if config.get("eval", {}).get("external_file") else ()) + tuple(named)
+    names = tuple(dict.fromkeys(EVAL_CONDITIONS + sources))
+    rows = [r for r in run.store.rows("inner_results") if r["condition"] in names and r["round"] == 0]
     if not rows:
         return None
-    metric = run.manifest.get("config", {}).get("quiz", {}).get("metric", "?")
+    metric = config.get("quiz", {}).get("metric", "?")
     by_condition = {c: [r for r in rows if r["condition"] == c and r["details"].get("scores") is not None]
-                    for c in EVAL_CONDITIONS}
+                    for c in names}
     conditions = {c: knowledge_summary(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
                   for c, mine in by_condition.items() if mine}
-    return {"conditions": conditions, "differences": differences(by_condition)}
+    return {"conditions": conditions, "differences": differences(by_condition, comparisons(names, sources))}
 
 
 def _loglik(x) -> str:
