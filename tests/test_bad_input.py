@@ -321,6 +321,24 @@ def test_meaningful_values_are_used(tmp_path, capsys):
     assert code == 0 and "A: north | up" in out
 
 
+def test_results_that_are_not_finite_are_null_in_strict_json(tmp_path, capsys):
+    """A finite but huge learning rate diverges: the log-likelihoods are NaN. The table says nan; results.json and
+    the manifest stay JSON that any reader takes (null), not Python's bare NaN."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    code, out, err = seal_in_process(capsys, KE + [
+        "--set", "inner.learning_rate=1e30", "--set", "data.n=1", "--set", "inner.epochs=1", "--set", "inner.seeds=1",
+        "--set", "eval.conditions=[base,passage]", "--set", f"run.root={tmp_path / 'runs'}"])
+    assert code == 0, err
+    assert "nan" in out  # the table shows what was measured
+    run = Path(out.strip().splitlines()[-1].removeprefix("run: "))
+    results = json.loads((run / "results.json").read_text(), parse_constant=refuse)
+    json.loads((run / "manifest.json").read_text(), parse_constant=refuse)
+    passage = results["conditions"]["passage"]
+    assert passage["loglik"] is None and results["conditions"]["base"]["loglik"] < 0
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The parsers behind the table
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,7 @@ from seal.domains.knowledge.config import KnowledgeConfig
 from seal.errors import SealError
 from seal.inner.lora import reset_lora
 from seal.inner.train import FastAdapter, train_lora
+from seal.jsonfile import write_json
 from seal.models import load_model
 from seal.models.load import resolve_device, resolve_dtype
 from seal.store.runs import create_run
@@ -187,7 +187,7 @@ def run(args) -> int:
         raise
     finally:
         run_k.close()
-    (out / "knowledge.json").write_text(json.dumps(knowledge, indent=2))
+    write_json(out / "knowledge.json", knowledge)
     knowledge_s = time.perf_counter() - start
     gc.collect()  # the 7B model went with run_bench's frame: give its memory to the ARC part
     if torch.cuda.is_available():
@@ -195,7 +195,7 @@ def run(args) -> int:
 
     start = time.perf_counter()
     arc = run_arc_ttt(acfg, args.arc_tasks, args.arc_steps, args.arc_cap_s, peak)
-    (out / "arc.json").write_text(json.dumps(arc, indent=2))
+    write_json(out / "arc.json", arc)
     arc_s = time.perf_counter() - start
 
     table = "\n".join([format_bench(knowledge), format_arc(arc),

@@ -16,13 +16,13 @@ unchanged model, as when no self-edit had a positive reward (`save_unchanged`).
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from seal.config import SftConfig
 from seal.inner.lora import peft_config
+from seal.jsonfile import write_json
 from seal.models.context import within_context
 from seal.models.tokens import encode
 from seal.progress import console
@@ -138,4 +138,4 @@ def save_unchanged(model, tokenizer, out_dir: Path, log: dict) -> None:
 def save_log(checkpoint: Path, log: dict) -> None:
     """Write the M-step's log into its (partial) checkpoint directory, so the log exists exactly when the checkpoint
     does: a run killed after the M-step (while the checkpoint is evaluated) still has it on resume."""
-    (Path(checkpoint) / M_STEP_LOG).write_text(json.dumps(log))
+    write_json(Path(checkpoint) / M_STEP_LOG, log)  # strict JSON: a diverged loss is null

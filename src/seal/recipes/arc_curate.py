@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import time
 import traceback
 
@@ -34,6 +33,7 @@ from seal.domains.arc.curate import Verdict, candidates, cells, grid, verdict
 from seal.domains.arc.domain import ArcDomain, check_constrained
 from seal.domains.arc.tasks import Task
 from seal.errors import SealError
+from seal.jsonfile import read_json, write_json
 from seal.models import fingerprint, load_model
 from seal.progress import console, progress_bar
 from seal.store import keys
@@ -108,17 +108,14 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
                              "solve": dataclasses.asdict(cfg.solve), "model": dataclasses.asdict(cfg.model)}}
     kept, rejected, unfinished = [], [], []
 
-    def write(complete: bool) -> str:
+    def write(complete: bool) -> None:
         wall = earlier + time.time() - t_start
         store.set_meta("curate_seconds", wall)
-        text = json.dumps({"manifest": manifest | {"complete": complete, "wall_seconds": round(wall, 1),
-                                                   "examined": len(kept) + len(rejected), "candidates": len(pool),
-                                                   "unfinished": unfinished},
-                           "tasks": kept, "not_curated": rejected}, indent=2)
-        partial = run.dir / "curated.json.partial"
-        partial.write_text(text)
-        partial.replace(run.dir / "curated.json")
-        return text
+        write_json(run.dir / "curated.json", {
+            "manifest": manifest | {"complete": complete, "wall_seconds": round(wall, 1),
+                                    "examined": len(kept) + len(rejected), "candidates": len(pool),
+                                    "unfinished": unfinished},
+            "tasks": kept, "not_curated": rejected})
 
     with progress_bar() as bar:
         job = bar.add_task("curating", total=len(pool))
@@ -138,7 +135,8 @@ def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
             bar.advance(job)
             if cfg.curate.keep and len(kept) >= cfg.curate.keep:
                 break
-    return json.loads(write(complete=not unfinished))  # what the file holds (lists where the settings hold tuples)
+    write(complete=not unfinished)
+    return read_json(run.dir / "curated.json")  # what the file holds (lists where the settings hold tuples)
 
 
 def format_curate(result: dict) -> str:

@@ -39,6 +39,7 @@ from importlib import metadata
 from pathlib import Path
 
 from seal.errors import SealError, StorageError
+from seal.jsonfile import write_json
 from seal.store.db import Store
 
 MANIFEST = "manifest.json"
@@ -170,13 +171,7 @@ class Run:
             StorageError: it cannot be written (a full disk); the manifest on disk is then the previous one.
         """
         self.manifest = redact(self.manifest | fields)
-        tmp = self.dir / (MANIFEST + ".tmp")
-        try:
-            tmp.write_text(json.dumps(self.manifest, indent=2, default=str))
-            tmp.replace(self.dir / MANIFEST)
-        except OSError as e:
-            tmp.unlink(missing_ok=True)
-            raise StorageError.writing(e, self.dir / MANIFEST) from None
+        write_json(self.dir / MANIFEST, self.manifest, default=str)
 
     def lock(self) -> None:
         """Take the run's lock, or raise SealError naming the process that holds it. The lock file's text (who
