@@ -20,8 +20,8 @@ _SLOT = "\U000f0000"  # a private-use code point: the user's text when the chat 
 def encode(tokenizer, text: str) -> list[int]:
     """Token ids of `text` as the model sees it on every path (generation prompts, quiz scoring, ARC test-time
     training, M-step rows, vLLM prompts): with the special tokens the tokenizer puts before a text (a Llama
-    tokenizer's BOS) unless `text` already starts with the BOS token, which a chat template such as Llama-3's
-    (`{{ bos_token }}...`) renders as text; never an EOS the tokenizer appends (`add_eos_token`), which would end the
+    tokenizer's BOS) unless `text` starts with the BOS token that a chat template such as Llama-3's
+    (`{{ bos_token }}...`) renders as text (a BOS string at the start of data is text); never an EOS the tokenizer appends (`add_eos_token`), which would end the
     prompt. So a prompt holds one BOS, whether it is plain or chat-rendered, as the inner loop's documents do.
 
     A special token's string is a control token only where the chat template wrote it (`template_markers`); in the
