@@ -99,18 +99,22 @@ def test_bad_input_is_skipped_counted_or_one_line(tmp_path):
     (folder / "nul.txt").write_bytes(b"text\x00more")
     (folder / "latin.md").write_bytes("caf\xe9".encode("latin-1"))
     (folder / "b.docx").write_text("not really a docx")
+    (folder / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0\x00\x00")  # a Word 97 file: named, with the way out
     (folder / ".hidden.txt").write_text("left out")
     sources, skipped = read_sources([folder])
     assert [s.name for s in sources] == ["mixed/good.txt"]
-    assert format_skipped(skipped) == ("skipped 5 files: mixed/a.bin (binary), mixed/b.docx (unsupported type), "
-                                       "mixed/empty.md (empty), mixed/latin.md (binary), mixed/nul.txt (binary)")
+    assert format_skipped(skipped) == ("skipped 6 files: mixed/a.bin (binary), mixed/b.docx (unreadable docx), "
+                                       "mixed/empty.md (empty), mixed/latin.md (binary), mixed/nul.txt (binary), "
+                                       "mixed/old.doc (unsupported type: an old Word file: save it as .docx or .txt)")
     with pytest.raises(DataError, match="no such file or folder") as e:
         read_sources([folder / "good.txt", tmp_path / "missing.md"])
     assert "\n" not in str(e.value)
     (folder / "good.txt").unlink()
-    with pytest.raises(DataError, match=r"no readable text in .*\(skipped 5 files: ") as e:
+    with pytest.raises(DataError, match=r"no readable text in .*\(skipped 6 files: ") as e:
         read_sources([folder])
     assert "\n" not in str(e.value)
+    assert str(e.value).endswith("; seal learn reads text (.txt), Markdown (.md, .markdown), HTML (.html, .htm), "
+                                 "Word (.docx) and PDF (.pdf) files")
     (folder / "sub").mkdir()
     with pytest.raises(DataError, match="no files"):
         read_sources([folder / "sub"])
@@ -151,12 +155,61 @@ def test_links_back_and_files_that_are_no_regular_file_are_read_once_or_skipped(
         read_sources([folder / "fifo.txt"])
 
 
-def test_pdf_without_pypdf_is_one_line(tmp_path):
-    if importlib.util.find_spec("pypdf") is not None:
-        pytest.skip("pypdf is installed: the one-line error is for machines without it")
-    (tmp_path / "paper.pdf").write_bytes(b"%PDF-1.4\n")
-    with pytest.raises(DataError, match=r"paper\.pdf: reading PDF files needs pypdf: pip install pypdf"):
-        read_sources([tmp_path / "paper.pdf"])
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF showing `text` in Helvetica, written by hand (objects, cross-reference table, trailer)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+def test_html_word_and_pdf_files_are_read_as_text(tmp_path, tiny):
+    """HTML is its text (tags, scripts and styles gone; headings are headings), a .docx its paragraphs (Word headings
+    are headings), a PDF its pages' text; a damaged PDF or .docx is skipped by name, never the end of the run."""
+    import docx
+
+    _, tok = tiny
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "page.html").write_text(
+        "<html><head><title>ignored</title><style>p {color: red}</style></head><body><h1>Tor</h1>"
+        "<p>Tor has <b>12</b> bridges.</p><script>var x = 1;</script><h2>Trade</h2><ul><li>quelm</li>"
+        "<li>salt &amp; fish</li></ul></body></html>")
+    document = docx.Document()
+    document.add_heading("Brill", level=1)
+    document.add_paragraph("The Brill floods every April.")
+    document.add_paragraph("It has three fords.")
+    document.save(folder / "river.docx")
+    (folder / "pell.pdf").write_bytes(tiny_pdf("Quelm is mined on Pell island."))
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nnot a pdf at all")
+    sources, skipped = read_sources([folder])
+    assert [s.name for s in sources] == ["notes/page.html", "notes/pell.pdf", "notes/river.docx"]
+    assert format_skipped(skipped) == "skipped 1 file: notes/broken.pdf (unreadable pdf)"
+    html, pdf, word = sources
+    assert "<" not in html.text and "var x" not in html.text and "color" not in html.text and "ignored" not in html.text
+    assert "Quelm is mined on Pell island." in pdf.text
+    assert [(p.title, p.context) for p in to_passages([html, word], tok, 256)] == [
+        ("page: Tor", "Tor has 12 bridges."), ("page: Trade", "quelm\n\nsalt & fish"),
+        ("river: Brill", "The Brill floods every April.\n\nIt has three fords.")]
+
+
+def test_a_missing_pdf_reader_skips_the_pdf_not_the_run(tmp_path, monkeypatch):
+    """pypdf is a dependency; an install without it still reads the other files and names the PDF with the fix."""
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # `import pypdf` raises ImportError
+    (tmp_path / "paper.pdf").write_bytes(tiny_pdf("Tor"))
+    (tmp_path / "notes.md").write_text("Tor is a town.")
+    sources, skipped = read_sources([tmp_path / "paper.pdf", tmp_path / "notes.md"])
+    assert [s.name for s in sources] == ["notes.md"]
+    assert format_skipped(skipped) == "skipped 1 file: paper.pdf (pypdf is not installed: pip install pypdf)"
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """A person's own text files as passages for `seal learn` (our extension, not in the paper).
 
 `read_sources(paths)` reads files and folders (folders recursively, in sorted order, hidden entries left out) of
-plain text (`.txt`) and Markdown (`.md`, `.markdown`), and PDF (`.pdf`) when `pypdf` is installed. A file that is
-empty, binary (a NUL byte, or not UTF-8) or of another type is skipped and reported (`format_skipped`), not an error;
+plain text (`.txt`), Markdown (`.md`, `.markdown`), HTML (`.html`, `.htm`: the text, tags stripped by Beautiful Soup,
+headings kept as Markdown headings), Word (`.docx`, by python-docx: paragraphs, headings as Markdown headings) and PDF
+(`.pdf`, by pypdf: each page's text). A file that is empty, binary (a NUL byte, or not UTF-8), of another type, or a
+PDF or Word file its reader cannot read (damaged, encrypted) is skipped and reported (`format_skipped`), not an error;
 so is anything that is not a regular file (a FIFO, a device, a socket: reading one could wait forever) and a file
 that cannot be opened. Each real file and folder is read once, however many links lead to it (a folder that links
 to itself is not read again and again).
@@ -29,7 +31,13 @@ from seal.domains.knowledge.data import Passage, passage_id
 from seal.errors import DataError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-MARKDOWN_SUFFIXES = (".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm")
+MARKDOWN_SUFFIXES = (".md", ".markdown") + HTML_SUFFIXES + (".docx",)  # HTML and Word headings become Markdown ones
+BINARY_SUFFIXES = (".pdf", ".docx")  # read by their own libraries, not as text
+ACCEPTED = "text (.txt), Markdown (.md, .markdown), HTML (.html, .htm), Word (.docx) and PDF (.pdf) files"
+CONVERT = {".doc": "an old Word file: save it as .docx or .txt", ".odt": "save it as .docx or .txt",
+           ".rtf": "save it as .txt", ".pages": "export it as .docx or .txt", ".epub": "convert it to .html or .txt",
+           ".xhtml": "rename it to .html"}  # the advice for a type that is not read
 _HEADING = re.compile(r" {0,3}(#{1,6})\s+(.*?)\s*#*\s*")
 _FENCE = re.compile(r" {0,3}(```|~~~)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -53,8 +61,9 @@ class Source:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file left out, and why: `empty`, `binary`, `unsupported type`, `unreadable pdf`, `not a regular file` or
-    `unreadable: <the system's reason>`."""
+    """A file left out, and why: `empty`, `binary`, `unsupported type` (with advice for a few known types, e.g.
+    `unsupported type: an old Word file: save it as .docx or .txt`), `unreadable pdf`, `unreadable docx`, `not a
+    regular file`, `unreadable: <the system's reason>` or `<reader> is not installed: pip install <reader>`."""
 
     name: str
     why: str
@@ -72,17 +81,54 @@ def format_skipped(skipped: Sequence[Skipped]) -> str:
     return f"skipped {len(skipped)} {files}: " + ", ".join(f"{s.name} ({s.why})" for s in skipped)
 
 
-def _pdf_text(path: Path, name: str) -> str:
-    """The text of every page of a PDF, pages separated by blank lines.
+def _pdf_text(path: Path) -> str:
+    """The text of every page of a PDF (pypdf), pages separated by blank lines."""
+    import pypdf
 
-    Raises:
-        DataError: `pypdf` is not installed (naming the file and the install command)."""
-    try:
-        import pypdf
-    except ImportError:
-        raise DataError(f"{name}: reading PDF files needs pypdf: pip install pypdf") from None
     reader = pypdf.PdfReader(path)
     return "\n\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+def _docx_text(path: Path) -> str:
+    """The paragraphs of a Word file (python-docx) separated by blank lines; a paragraph of a `Heading N` (or
+    `Title`) style is written as a Markdown heading of level N (1), so sections split there as in Markdown."""
+    import docx
+
+    lines = []
+    for paragraph in docx.Document(str(path)).paragraphs:
+        style = paragraph.style.name if paragraph.style is not None else ""
+        level = 1 if style == "Title" else int(style[8:]) if re.fullmatch(r"Heading [1-6]", style) else 0
+        text = paragraph.text.strip()
+        lines.append(f"{'#' * level} {text}" if level and text else text)
+    return "\n\n".join(lines)
+
+
+_BLOCKS = ("p", "div", "br", "li", "tr", "table", "ul", "ol", "pre", "blockquote", "section", "article", "header",
+           "footer", "dd", "dt", "figcaption")
+
+
+def html_text(html: str) -> str:
+    """The readable text of an HTML page (Beautiful Soup, Python's own parser): scripts, styles and the head left out,
+    blank lines between block elements, headings `h1`..`h6` as Markdown headings (`#`..`######`).
+
+    >>> html_text("<html><head><title>T</title></head><body><h2>Tor</h2><p>A <b>town</b>.</p><p>Old.</p></body>")
+    '## Tor\\n\\nA town.\\n\\nOld.'
+    """
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "head"]):
+        tag.decompose()
+    for tag in soup.find_all(re.compile(r"^h[1-6]$")):  # a heading on one line, whatever its markup
+        tag.replace_with(f"\n\n{'#' * int(tag.name[1])} {tag.get_text(' ', strip=True)}\n\n")
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    text = soup.get_text()
+    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.split("\n"))).strip()
+
+
+_READERS = {".pdf": (_pdf_text, "pypdf", "unreadable pdf"), ".docx": (_docx_text, "python-docx", "unreadable docx")}
 
 
 def _read_file(path: Path, name: str) -> Source | Skipped:
@@ -95,19 +141,22 @@ def _read_file(path: Path, name: str) -> Source | Skipped:
         return Skipped(name, f"unreadable: {e.strerror}")
     with os.fdopen(fd, "rb") as f:
         head = f.read(8192)
-        if suffix != ".pdf" and b"\x00" in head:  # whatever its name says, a file with NUL bytes is not text
+        if suffix in CONVERT:  # a document of a known type that is not read: say how to make it readable
+            return Skipped(name, f"unsupported type: {CONVERT[suffix]}")
+        if suffix not in BINARY_SUFFIXES and b"\x00" in head:  # whatever its name says, a file with NUL bytes is not text
             return Skipped(name, "binary")
-        if suffix not in TEXT_SUFFIXES + (".pdf",):
+        if suffix not in TEXT_SUFFIXES + HTML_SUFFIXES + BINARY_SUFFIXES:
             return Skipped(name, "unsupported type")
         data = head + f.read()
     digest = hashlib.sha256(data).hexdigest()
-    if suffix == ".pdf":
+    if suffix in _READERS:
+        read, package, unreadable = _READERS[suffix]
         try:
-            text = _pdf_text(path, name)
-        except DataError:
-            raise
-        except Exception:  # pypdf's errors on a damaged or encrypted file have no common base class
-            return Skipped(name, "unreadable pdf")
+            text = read(path)
+        except ImportError:  # a dependency of the package, missing from a broken install: this file is skipped
+            return Skipped(name, f"{package} is not installed: pip install {package}")
+        except Exception:  # the readers' errors on a damaged or encrypted file have no common base class
+            return Skipped(name, unreadable)
     elif b"\x00" in data:
         return Skipped(name, "binary")
     else:
@@ -115,6 +164,8 @@ def _read_file(path: Path, name: str) -> Source | Skipped:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             return Skipped(name, "binary")
+        if suffix in HTML_SUFFIXES:
+            text = html_text(text)
     if not text.strip():
         return Skipped(name, "empty")
     return Source(path, name, text.replace("\r\n", "\n").replace("\r", "\n"), digest)
@@ -140,8 +191,8 @@ def read_sources(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skippe
     """The readable files of `paths` (files, or folders read recursively), each file once, and those skipped.
 
     Raises:
-        DataError: no path given; a path that does not exist; no readable text in any file (the skipped files named);
-            a PDF without `pypdf` installed.
+        DataError: no path given; a path that does not exist; no readable text in any file (the skipped files and
+            the accepted types named).
     """
     if not paths:
         raise DataError("no file or folder given")
@@ -164,7 +215,7 @@ def read_sources(paths: Sequence[str | Path]) -> tuple[list[Source], list[Skippe
             (sources if isinstance(found, Source) else skipped).append(found)
     if not sources:
         detail = f" ({format_skipped(skipped)})" if skipped else " (no files)"
-        raise DataError(f"no readable text in {', '.join(map(str, paths))}{detail}")
+        raise DataError(f"no readable text in {', '.join(map(str, paths))}{detail}; seal learn reads {ACCEPTED}")
     return sources, skipped
 
 
