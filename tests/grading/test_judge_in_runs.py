@@ -124,3 +124,31 @@ def test_report_of_a_train_run_counts_unreadable_verdicts_of_its_round_evaluatio
                                  payload={"conditions": {"self-edit": self_edit}, "judge_errors": failed})
     html = build_report(run.dir).read_text()
     assert "LLM judge: 5 verdict(s) in the round evaluations stayed unreadable and were not graded" in html
+
+
+def test_a_rating_that_cannot_be_read_is_a_failed_rating_shown_not_a_stopped_run(tmp_path):
+    """`knowledge train` with a rubric judge: "Score: 4 of 10" is 0.4; a reply with no readable rating leaves its
+    self-edit without a reward (kept with its error and reply), the round table says so, and the run finishes."""
+    replies = ["Score: 4 of 10", "Somewhere between 6 and 7, I would say."]
+
+    def by_request(request, auth, n):
+        return 200, completion(replies[n % 2]), 0.0
+
+    data = tmp_path / "passages.json"
+    data.write_text(json.dumps(PASSAGES))
+    with serve(by_request) as (url, _):
+        out = seal("knowledge", "train", "--set", "model.name=tiny-llama", "--set", "model.threads=1",
+                   "--set", f"data.source={data}", "--set", f"run.root={tmp_path / 'runs'}",
+                   "--set", "outer.rounds=1", "--set", "outer.contexts_per_round=1", "--set", "outer.eval_contexts=1",
+                   "--set", "self_edit.k=2", "--set", "self_edit.max_new_tokens=8", "--set", "inner.epochs=1",
+                   "--set", "inner.seeds=1", "--set", "reward.kind=judge", "--set", f"reward.judge.base_url={url}",
+                   "--set", "reward.judge.max_retries=0", "--set", "reward.judge.max_workers=1",
+                   "--set", "outer.sft.epochs=1", "--set", "quiz.max_new_tokens=4", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    store = Store(next((tmp_path / "runs").iterdir()) / "seal.db")
+    rows = {r["details"]["judge_reply"]: r for r in store.rows("inner_results", "condition='train'")}
+    assert rows[replies[0]]["score"] == 0.4 and abs(rows[replies[0]]["reward"] + 0.1) < 1e-9
+    failed = rows[replies[1]]
+    assert failed["reward"] is None and failed["score"] is None and replies[1] in failed["details"]["judge_error"]
+    assert "round 1: 1 of 2 inner loops without a reward, not selected; first: " in out.stdout
+    assert replies[1] in out.stdout

@@ -41,6 +41,16 @@ def test_rubric_shows_passage_and_notes():
         ("7.5", 0.75),
         ("<think>The passage has 5 facts; the notes state 4.</think> 7", 0.7),
         ("<think>maybe 3</think>\n<think>no, 4</think>\nRating: 4", 0.4),
+        # a rating with its scale, N of M: read against that scale
+        ("Score: 4 of 10", 0.4),
+        ("I give these notes 6 out of 10.", 0.6),
+        ("**Rating:** 3 / 10 (on a scale of 10)", 0.3),
+        ("4 of 5", 0.8),
+        ("Score: 80/100", 0.8),
+        ("3 of 4 facts are kept: 6/10", None),  # two ratings
+        ("Score: 4 of 10, maybe 5", None),
+        ("Score: 11 of 10", None),
+        ("Score: 4 of 0", None),
         # ambiguous or no rating: unreadable
         ("Between 6 and 7", None),
         ("6-7", None),

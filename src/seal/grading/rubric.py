@@ -66,16 +66,22 @@ def build_rubric_messages(title: str, passage: str, notes: str) -> list[dict[str
 _SCALE = re.compile(r"/\s*10\b|\bout\s+of\s+10\b|\bscale\s+of\s+10\b|\b[01]\s*(?:-|\u2013|to)\s*10\b", re.IGNORECASE)
 # A number, with its sign; "6-7" reads as 6 and -7 (ambiguous either way).
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:\.\d+)?")
+# A rating given with its scale: "4 of 10", "4 out of 10", "4/10", "8 / 10", "4 of 5" (N and M).
+_FRACTION = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/|\bout\s+of\b|\bof\b)\s*(\d+(?:\.\d+)?)(?![\d.])",
+                       re.IGNORECASE)
 
 
 def parse_rating(reply: str | None) -> float | None:
     """The rating in a judge's reply, as a fraction of 10; None when the reply holds no unambiguous rating.
 
-    Rule: remove reasoning blocks (`seal.grading.judge.strip_reasoning`) and every mention of the scale ("/10",
-    "out of 10", "scale of 10", "0-10", "1 to 10"); the reply must then hold exactly one number, between 0 and 10
-    (a decimal such as 7.5 is read as it is). Several numbers (reasoning that counts facts before the verdict,
-    "between 6 and 7", a numbered list), none ("seven"), a negative or out-of-range one, or an unclosed reasoning
-    block make the reply unreadable: the judge is asked again, then it is an error, never a guessed rating.
+    Rule: remove reasoning blocks (`seal.grading.judge.strip_reasoning`). A rating given with its scale, "N of M",
+    "N out of M" or "N/M", is N / M when it is the only one and no other number is left besides mentions of the
+    scale (so "4 of 5", a judge that chose its own scale, reads 0.8, not 0.4). Otherwise remove every mention of the
+    scale ("/10", "out of 10", "scale of 10", "0-10", "1 to 10"); the reply must then hold exactly one number,
+    between 0 and 10 (a decimal such as 7.5 is read as it is). Several numbers or ratings (reasoning that counts
+    facts before the verdict, "between 6 and 7", a numbered list), none ("seven"), a negative or out-of-range one
+    (N above M), or an unclosed reasoning block make the reply unreadable: the judge is asked again, then the item
+    has no rating (an error, shown), never a guessed one.
 
     Args:
         reply: The judge's reply text (None when an API returned no content).
@@ -85,11 +91,20 @@ def parse_rating(reply: str | None) -> float | None:
 
     >>> [parse_rating(r) for r in ["7", "Score: 10/10", "**3**.", "Out of 10, these notes earn a 3.", "7.5"]]
     [0.7, 1.0, 0.3, 0.3, 0.75]
+    >>> [parse_rating(r) for r in ["Score: 4 of 10", "6 out of 10 (on a scale of 10)", "4 of 5", "80/100"]]
+    [0.4, 0.6, 0.8, 0.8]
     >>> [parse_rating(r) for r in ["Between 6 and 7", "It has 4 facts. Rating: 6", "eleven", "12", None]]
     [None, None, None, None, None]
+    >>> [parse_rating(r) for r in ["3 of 4 facts are kept: 6/10", "Score: 11 of 10", "4 of 10, maybe 5"]]
+    [None, None, None]
     """
-    text = strip_reasoning(reply or "")
-    numbers = _NUMBER.findall(_SCALE.sub(" ", text or ""))
+    text = strip_reasoning(reply or "") or ""
+    fractions = _FRACTION.findall(text)
+    if fractions:
+        rest = _NUMBER.findall(_SCALE.sub(" ", _FRACTION.sub(" ", text)))
+        n, m = (float(x) for x in fractions[0])
+        return n / m if len(fractions) == 1 and not rest and 0 <= n <= m and m > 0 else None
+    numbers = _NUMBER.findall(_SCALE.sub(" ", text))
     if len(numbers) != 1 or not 0 <= float(numbers[0]) <= 10:
         return None
     return float(numbers[0]) / 10

@@ -119,10 +119,13 @@ def load(name_or_path: str, dtype: str = "auto", device: str = "auto", trust_rem
         seed: weight seed for the tiny and random models (ignored otherwise).
 
     Raises:
-        ModelError: the name is neither built in, a local directory, nor loadable from the hub.
+        ModelError: the name is empty, or neither built in, a local directory, nor loadable from the hub.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if not name_or_path.strip():  # not a name to look up on the hub (whose repo-id rules would be the message)
+        raise ModelError(f"the model name is {'blank' if name_or_path else 'empty'}: give a built-in name, a Hugging "
+                         "Face hub id or a local directory")
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     if name_or_path in builtin.TINY:

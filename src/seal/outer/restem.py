@@ -83,12 +83,15 @@ def e_step(run: Run, spec: RestemSpec, domain, round: int, contexts: list) -> di
     executor = spec.make_executor(domain)
     run_condition(store, executor, domain, "train", contexts, edits, spec.seeds, round)
     executor.close()  # Ray actors hold replicas of this round's model
-    scored = scored_edits(store.rows("self_edits", "round=? AND condition='train'", (round,)),
-                          store.rows("inner_results", "round=? AND condition='train'", (round,)))
+    results = store.rows("inner_results", "round=? AND condition='train'", (round,))
+    scored = scored_edits(store.rows("self_edits", "round=? AND condition='train'", (round,)), results)
     kept = select(scored, spec.outer.keep)
     rewards = [e.reward for e in scored]
+    unrewarded = [r for r in results if r["reward"] is None]  # a failed rating or inner loop: never selected
+    first = next((r["details"].get("judge_error") or r["details"].get("error") for r in unrewarded), None)
     stats = {"contexts": len(contexts), "left_out_contexts": no_room, "tight_contexts": tight,
              "self_edits": len(scored), "kept": len(kept),
+             "unrewarded": {"inner_loops": len(unrewarded), "of": len(results), "first_error": first},
              "mean_reward": sum(rewards) / len(rewards) if rewards else None,
              "kept_mean_reward": sum(e.reward for e in kept) / len(kept) if kept else None,
              "signal_to_noise": signal_to_noise(scored), "kept_ids": [e.self_edit_id for e in kept]}

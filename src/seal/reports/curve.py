@@ -110,6 +110,12 @@ def _round_lines(curve: dict, knowledge: bool) -> str:
         reward = e.get("mean_reward")
         lines.append(line + f" {e.get('kept', '-'):>5} {'-' if reward is None else f'{reward:+.3f}':>8} "
                      f"{'-' if snr is None else f'{snr:.2f}':>6} {'-' if minutes is None else f'{minutes:.1f}':>8}")
+    for p in curve["rounds"]:  # failed ratings (an unreadable judge reply) or inner loops, with the first error
+        missing = p.get("e_step", {}).get("unrewarded") or {}
+        if missing.get("inner_loops"):
+            lines.append(f"round {p['round']}: {missing['inner_loops']} of {missing['of']} inner loops without a "
+                         f"reward, not selected" + (f"; first: {missing['first_error']}" if missing["first_error"]
+                                                    else ""))
     refs = ", ".join(f"{k} {100 * v:.1f}" for k, v in curve["reference"].items() if v is not None)
     lines.append(f"reference lines: {refs}; metric: {curve['metric']}; accuracy in %")
     if knowledge:

@@ -193,7 +193,8 @@ class Run:
                 raise SealError(f"{self.dir / LOCK}: cannot lock the run ({e.strerror})") from None
             holder = _lock_holder(fd)
             os.close(fd)
-            raise SealError(f"{self.dir} is in use by {holder}; wait for it to end or stop it before resuming") from None
+            raise SealError(f"{self.dir} is in use by {holder}; wait for it to end or stop it before "
+                            "resuming") from None
         self._lock_fd = fd
 
     def _claim(self) -> None:

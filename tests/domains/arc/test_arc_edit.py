@@ -95,3 +95,18 @@ def test_self_edit_prompt_shows_demonstrations_not_solutions():
     assert all(s in form for s in ('"output_only"', '"all_tokens"'))
     assert isinstance(parse_self_edit(form), EditRejection)
     assert "0.0001" not in prompt and "1e-4" not in prompt
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"learning_rate": 1e-4}, "'data_generation' is missing use_basic_augmentations"),
+    (ORACLE_EDIT.to_dict() | {"learning_rate": "fast"}, "learning_rate must be a number, got 'fast'"),
+    (ORACLE_EDIT.to_dict() | {"num_train_epochs": 40}, "num_train_epochs must be in 1..10, got 40"),
+    (ORACLE_EDIT.to_dict() | {"lr": 1e-4}, "unknown key(s) lr"),
+    (ORACLE_EDIT.to_dict() | {"leave_two_out": "yes"}, "leave_two_out must be true or false"),
+    ([1e-4, 2], "expected an object, got list"),
+])
+def test_a_stored_configuration_is_checked_as_a_self_edit_is(config, message):
+    assert EditConfig.from_dict(ORACLE_EDIT.to_dict()) == ORACLE_EDIT
+    assert EditConfig.from_dict(ORACLE_EDIT.to_dict() | {"leave_two_out": False}).leave_two_out is False
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        EditConfig.from_dict(config)

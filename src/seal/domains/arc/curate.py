@@ -212,8 +212,20 @@ def load_curated(name: str, from_source: str = "") -> list[Task]:
 
 
 def curated_configs(name: str) -> dict[str, EditConfig]:
-    """The configuration that solved each task of curated list `name`, by task id (the per-task oracle)."""
-    return {e["id"]: EditConfig.from_dict(e["config"]) for e in read_curated(name)["tasks"] if "config" in e}
+    """The configuration that solved each task of curated list `name`, by task id (the per-task oracle).
+
+    Raises:
+        DataError: as `read_curated`, or a configuration that is no valid TTT configuration (naming the file, the
+            task and what is wrong).
+    """
+    configs = {}
+    for e in read_curated(name)["tasks"]:
+        if "config" in e:
+            try:
+                configs[e["id"]] = EditConfig.from_dict(e["config"])
+            except ValueError as err:
+                raise DataError(f"{curated_path(name)}: task {e['id']}: config: {err}") from None
+    return configs
 
 
 def is_curated_source(source: str) -> bool:

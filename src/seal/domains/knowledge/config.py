@@ -22,7 +22,8 @@ from seal.grading.judge import JudgeConfig
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = opt("builtin", "builtin, squad (Hugging Face hub), or a JSON file (SEAL's or SQuAD v1.1 layout)")
+    source: str = opt("builtin", "builtin, squad (Hugging Face hub), or a JSON file (SEAL's or SQuAD v1.1 layout)",
+                      nonempty=True)
     n: int = opt(0, "passages to use (0 = all)", NON_NEGATIVE)
     seed: Optional[int] = opt(None, "shuffle seed before taking n (null keeps file order; 42 = SEAL's eval set)")
     offset: int = opt(0, "skip this many passages after shuffling", NON_NEGATIVE)
@@ -31,7 +32,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class SelfEditConfig:
     family: str = opt("implications", "prompt family (implications, implications-long, implications-very-long, "
-                                      "rewrite, self-qa, no-prompt, or one from families_file)")
+                                      "rewrite, self-qa, no-prompt, or one from families_file)", nonempty=True)
     families_file: str = opt("", "YAML file of extra families: name -> template with {title} and {passage}")
     k: int = opt(5, "self-edits sampled per passage (paper: 5)", COUNT)
     temperature: float = opt(1.0, "sampling temperature (paper: 1.0; 0 = greedy)", NON_NEGATIVE)

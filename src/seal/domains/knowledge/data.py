@@ -212,7 +212,14 @@ def parse_passages(obj, source: str) -> list[Passage]:
 
 
 def load_passages(source: str | Path) -> list[Passage]:
-    """Passages from `builtin`, `squad` (Hugging Face hub, validation split) or a JSON file path."""
+    """Passages from `builtin`, `squad` (Hugging Face hub, validation split) or a JSON file path.
+
+    Raises:
+        DataError: the source is empty, or as `read_json` and `parse_passages` (naming the file).
+    """
+    if not str(source).strip():  # Path("") is ".", the current directory: not what was meant
+        raise DataError(f"the data source is {'blank' if str(source) else 'empty'}: give builtin, squad or a JSON "
+                        "file")
     if str(source) == BUILTIN_NAME:
         text = resources.files("seal.domains.knowledge").joinpath("builtin_world.json").read_text(encoding="utf-8")
         return parse_passages(json.loads(text), BUILTIN_NAME)

@@ -32,6 +32,7 @@ from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.quiz import QuizResult
 from seal.domains.knowledge.selfquiz import self_quiz
 from seal.errors import JudgeError
+from seal.progress import console
 
 if TYPE_CHECKING:  # the domain calls rewards; rewards only read what it hands them
     from seal.domains.knowledge.domain import KnowledgeDomain
@@ -115,7 +116,9 @@ class LoglikGain(QuizReward):
 class RubricRating(RatingReward):
     """An LLM judge rates the self-edit against a rubric, rating - 0.5 (the paper's v2 proxy reward;
     `seal.grading.rubric`); the judge is `reward.judge` of the domain's config. `judge` is the name it had first.
-    A rating the judge fails to give stops the caller with `JudgeError`: the finished ones are already stored."""
+    An endpoint that fails stops the caller with `JudgeError` (the finished ratings are already stored); a reply
+    that stays unreadable is a failed rating: no reward (the self-edit is not selected), its error and reply kept in
+    the row's details (`judge_error`, `judge_reply`) and said on the console."""
 
     name = "rubric"
 
@@ -132,12 +135,14 @@ class RubricRating(RatingReward):
             except JudgeError as e:
                 raise JudgeError(f"rating a self-edit of passage {passages}: {e}") from None
         judge_s = (time.perf_counter() - t0) / len(items)
-        for (p, _, _), error in zip(items, result.errors):
-            if error is not None:
-                raise JudgeError(f"rating a self-edit of passage {p.id}: {error}")
-        return [Outcome(score - 0.5, score, 0.5, len(p.questions),
-                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id, "judge_reply": reply}, {"judge_s": judge_s})
-                for (p, _, _), score, reply in zip(items, result.scores, result.replies)]
+        failed = [(p.id, error) for (p, _, _), error in zip(items, result.errors) if error is not None]
+        if failed:
+            console.log(f"judge: {len(failed)} of {len(items)} rating(s) unreadable, left without a reward; first, "
+                        f"passage {failed[0][0]}: {failed[0][1]}")
+        return [Outcome(None if score is None else score - 0.5, score, 0.5, len(p.questions),
+                        {"rubric": RUBRIC_VERSION, "judge": rater.model_id, "judge_reply": reply}
+                        | ({"judge_error": error} if error is not None else {}), {"judge_s": judge_s})
+                for (p, _, _), score, reply, error in zip(items, result.scores, result.replies, result.errors)]
 
 
 class SelfQuizReward(QuizReward):
