@@ -80,6 +80,8 @@ FILES = {
     "latin_edits.json": b'[{"title": "' + LATIN + b'", "context": "c", "completions": ["x"]}]',
     "latin_challenges.json": b'{"t1": "' + LATIN + b'"}',
     "edits_blank.json": [PASSAGES[0] | {"completions": ["a fact", " \n\t"]}, PASSAGES[1] | {"completions": ["x"]}],
+    "number_keys.yaml": "1: a\nx: b\n",
+    "number_keys_in_section.yaml": "inner:\n  2: a\n  x: b\n",
 }
 
 KE = ["knowledge", "eval", *TINY]
@@ -254,6 +256,10 @@ CASES = [
     ("latin-challenges", AE[:-1] + ["data.source={d}/latin_challenges.json"], ["latin_challenges.json", "UTF-8"]),
     ("latin-curated", AE[:-1] + ["data.source=curated:{d}/latin_challenges.json"],
      ["latin_challenges.json", "UTF-8"]),
+    # YAML keys that are numbers beside keys that are text (sorting them was a TypeError)
+    ("number-keys", KE + ["--config", "{d}/number_keys.yaml"], ["unknown config key 1 (known: data"]),
+    ("number-keys-in-section", KE + ["--config", "{d}/number_keys_in_section.yaml"],
+     ["unknown config key inner.2 (known: append_eos"]),
     # a run name no file system takes as a directory name
     ("run-name-long", KE + ["--set", "run.name=" + "a" * 300], ["run.name", "300 characters"]),
     # external self-edits with nothing to train on
