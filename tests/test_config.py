@@ -302,3 +302,15 @@ def test_values_at_the_edges_of_their_ranges_are_accepted():
     assert (cfg.data.n, cfg.self_edit.k, cfg.self_edit.top_p, cfg.model.device) == (0, 1, 1.0, "cuda:1")
     with pytest.raises(ConfigError, match="epochs: must be at least 1, got 0"):  # the Python API checks too
         InnerConfig(epochs=0)
+
+
+def test_a_mapping_of_names_to_files_is_read_as_text_with_variables(monkeypatch):
+    """eval.external (name -> file): each value a string with ${VAR} read, a value of another type named by its key."""
+    from seal.domains.knowledge.config import KnowledgeEvalConfig
+
+    monkeypatch.setenv("SEAL_DATA", "/data")
+    cfg = load_config(KnowledgeEvalConfig, None, ["eval.external.gpt-4_1=${SEAL_DATA}/g.json",
+                                                  "eval.conditions=[base, gpt-4_1]"])
+    assert cfg.eval.sources == {"gpt-4_1": "/data/g.json"}
+    with pytest.raises(ConfigError, match=r"eval.external.x: expected a string"):
+        load_config(KnowledgeEvalConfig, None, ["eval.external={x: [1]}"])

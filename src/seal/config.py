@@ -227,7 +227,9 @@ def _coerce(value: Any, tp, key: str):
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return dict(value)
+        if not args:
+            return dict(value)
+        return {_coerce(k, args[0], f"{key} (a name)"): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
