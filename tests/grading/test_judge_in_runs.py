@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from openai_server import completion, serve, user_text
+from seal.reports.html import build_report
 from seal.reports.tables import knowledge_summary as summarize
 from seal.reports.tables import knowledge_table as format_table
 from seal.store import Store
@@ -152,3 +153,5 @@ def test_a_rating_that_cannot_be_read_is_a_failed_rating_shown_not_a_stopped_run
     assert failed["reward"] is None and failed["score"] is None and replies[1] in failed["details"]["judge_error"]
     assert "round 1: 1 of 2 inner loops without a reward, not selected; first: " in out.stdout
     assert replies[1] in out.stdout
+    page = build_report(next((tmp_path / "runs").iterdir())).read_text()
+    assert "Round 1: 1 of 2 inner loops without a reward, not selected; first: " in page and replies[1] in page
