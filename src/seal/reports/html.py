@@ -288,6 +288,12 @@ def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
     if failed:
         note += f'<p class="note">LLM judge: {failed} verdict(s) in the round evaluations stayed unreadable and ' \
                 'were not graded (each condition\'s count is in its stored evaluation).</p>'
+    for p in curve["rounds"]:  # failed ratings (an unreadable rubric reply) or inner loops: not selected
+        missing = (p.get("e_step") or {}).get("unrewarded") or {}
+        if missing.get("inner_loops"):
+            first = f"; first: {missing['first_error']}" if missing["first_error"] else ""
+            note += (f'<p class="note">Round {p["round"]}: {missing["inner_loops"]} of {missing["of"]} inner loops '
+                     f"without a reward, not selected{_esc(first)}.</p>")
     if knowledge:
         note += ('<p class="note">loglik: the gold answers\' mean log-likelihood (nats per token); the round 0 '
                  "differences are paired per held-out question, with 95% Student t intervals over passages.</p>")
