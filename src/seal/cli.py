@@ -50,8 +50,12 @@ def _config_class(kind: str, command: str | None = None):
         from seal.domains.arc.config import ArcConfig
 
         classes, every = {"eval": ArcConfig, "train": ArcConfig}, ArcConfig
+    elif kind == "learn":
+        from seal.learn.config import LearnConfig
+
+        classes, every = {}, LearnConfig
     else:
-        raise SealError(f"unknown config kind {kind!r} (knowledge, arc)")
+        raise SealError(f"unknown config kind {kind!r} (knowledge, arc, learn)")
     if command is None:
         return every
     if command not in classes:
@@ -142,9 +146,10 @@ def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path
 
 def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, base=None) -> None:
     """The body of every command that creates a run: config (defaults, the command's own `base` YAML, --config,
-    --set), run directory (new or resumed), the recipe, its table, then the closing lines."""
+    --set), run directory (new or resumed), the recipe, its table, then the closing lines. Ctrl-C stops it with one
+    line giving the exact command that resumes it (the bench commands, which cannot be resumed, say so)."""
     run, cfg, new = _start_run(command, cfg_class, config, overrides, resume, base)
-    with _finishing(run, new):
+    with _finishing(run, new, None if command.startswith("bench") else f"seal {command} --resume"):
         result = recipe(run, cfg)
     typer.echo(formatter(result))
     _done(run)
@@ -157,11 +162,14 @@ def _done(run) -> None:
 
 
 @contextmanager
-def _finishing(run, new: bool):
+def _finishing(run, new: bool, resume_with: str | None = None):
     """Mark the run finished, failed or interrupted, then release it; what was stored stays stored either way. A new
     run that failed holding nothing finished (it failed on its input) is removed rather than kept as `failed`. When
     the status cannot be written (a full disk) the error that stopped the run is the one reported, and the run reads
-    as interrupted."""
+    as interrupted. On Ctrl-C one line on stderr ends with `resume_with` and the run directory (the command that
+    resumes it), or says the run cannot be resumed (`resume_with` None); typer then exits with status 130."""
+    import shlex
+
     from seal.errors import StorageError
 
     try:
@@ -170,6 +178,9 @@ def _finishing(run, new: bool):
         with suppress(StorageError):
             run.finish("interrupted")
         run.close()
+        typer.echo(f"interrupted; finished work is saved. Resume with: {resume_with} {shlex.quote(str(run.dir))}"
+                   if resume_with is not None else
+                   f"interrupted; this command cannot be resumed (its finished work is in {run.dir})", err=True)
         raise
     except BaseException:
         if new and not run.holds_work():
@@ -240,7 +251,7 @@ def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default
 
 
 @config_app.command("show")
-def config_show(kind: str = typer.Argument("knowledge", help="knowledge or arc"),
+def config_show(kind: str = typer.Argument("knowledge", help="knowledge, arc or learn"),
                 command: Optional[str] = typer.Argument(None, help="a command (knowledge: eval, train, cpt, continual): "
                                                                    "only the sections it reads; default: every one"),
                 config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
@@ -379,24 +390,65 @@ def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resum
     _run_recipe("arc train", ArcConfig, config, set, resume, run_arc_train, format_curve)
 
 
+def _interrupted_learn_run(cfg, paths: list[str]) -> Optional[Path]:
+    """The newest interrupted `seal learn` run under the runs root of `cfg` that the same command would redo: the same
+    config but for the keys a resume may change (`RESUMABLE`), and its files unchanged since (their SHA-256). None
+    when there is none."""
+    from seal.config import to_dict
+    from seal.learn.documents import read_sources
+    from seal.store.runs import list_runs, read_manifest
+
+    candidates = [r for r in list_runs(cfg.run.root) if r["command"] == "learn" and r["status"] == "interrupted"]
+    if not candidates:
+        return None
+    sources, _ = read_sources(paths)
+    hashes = {str(s.path): s.sha256 for s in sources}
+    wanted = _flat(to_dict(cfg))
+    for row in reversed(candidates):  # newest first (run directories sort by their creation time)
+        manifest = read_manifest(row["dir"])
+        recorded = _flat(manifest["config"])
+        same = all(recorded.get(k) == v for k, v in wanted.items() if not _resumable(k) and k != "run.name")
+        if same and manifest.get("sources", hashes) == hashes:
+            return Path(row["dir"])
+    return None
+
+
 @app.command()
-def learn(paths: Optional[List[Path]] = typer.Argument(None, help="text, Markdown (and, with pypdf, PDF) files and "
-                                                                  "folders to learn; none with --resume"),
+def learn(paths: Optional[List[Path]] = typer.Argument(None, help="files and folders to learn: text, Markdown, HTML, "
+                                                                  "Word (.docx) and PDF; none with --resume"),
           into: Optional[Path] = typer.Option(None, "--into", help="an adapter written by seal learn to continue "
-                                                                   "from (its documents are replayed)"),
-          config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """Learn your own files into one LoRA adapter (our extension): self-edits scored by self-written quizzes."""
+                                                                   "from (its documents are replayed); it is updated "
+                                                                   "in place, the old one kept as ADAPTER.previous"),
+          config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt,
+          quiz: Optional[Path] = typer.Option(None, "--quiz", help="your own questions, one `question<TAB>answer` "
+                                              "a line: accuracy of the base model and of the adapter"),
+          new: bool = typer.Option(False, "--new", help="start a new run even when an interrupted run of the same "
+                                                        "files and settings would be resumed")):
+    """Learn your own files into one LoRA adapter (our extension): self-edits scored by self-written quizzes.
+
+    Run again after Ctrl-C (or a crash), the same command resumes the interrupted run of the same files and settings
+    (nothing finished is redone, and the result is the one an uninterrupted run gives); --new starts over."""
     import json
 
+    from seal.config import load_config
     from seal.learn.config import LearnConfig
     from seal.recipes.learn import format_learn, run_learn
 
-    if resume is not None and (paths or into is not None):
-        raise SealError("--resume continues with the recorded files and --into; give no PATH or --into")
+    if resume is not None and (paths or into is not None or quiz is not None):
+        raise SealError("--resume continues with the recorded files, --into and --quiz; give no PATH, --into or --quiz")
     if resume is None and not paths:
         raise SealError("seal learn: give at least one file or folder")
     given = [f"learn.paths={json.dumps([str(p.expanduser().resolve()) for p in paths or []])}"] if paths else []
     given += [f"learn.into={json.dumps(str(into.expanduser().resolve()))}"] if into is not None else []
+    given += [f"learn.quiz={json.dumps(str(quiz.expanduser().resolve()))}"] if quiz is not None else []
+    if resume is None and not new:
+        cfg = load_config(LearnConfig, config, given + list(set))
+        resume = _interrupted_learn_run(cfg, list(cfg.learn.paths))
+        if resume is not None:
+            from seal.progress import console
+
+            console.log(f"learn: resuming the interrupted run {resume} of the same files and settings (--new starts "
+                        "a new run)")
     _run_recipe("learn", LearnConfig, config, given + list(set), resume, run_learn, format_learn)
 
 
@@ -404,11 +456,26 @@ def learn(paths: Optional[List[Path]] = typer.Argument(None, help="text, Markdow
 def ask(adapter: Path = typer.Argument(..., help="an adapter directory written by seal learn"),
         question: Optional[str] = typer.Argument(None, help="the question; none: read questions from stdin, one a "
                                                             "line, until an empty line or the end"),
-        compare: bool = typer.Option(False, "--compare", help="also print the base model's answer")):
-    """Answer a question closed-book with an adapter from seal learn (greedy, one line)."""
-    from seal.recipes.learn import run_ask
+        compare: bool = typer.Option(False, "--compare", help="also print the base model's answer"),
+        file: Optional[Path] = typer.Option(None, "--file", "-f", help="a text file of questions, one a line, "
+                                            "answered into a table; a line `question<TAB>answer` is also scored"),
+        set: List[str] = typer.Option([], "--set", "-s", help="model.threads, model.device or model.dtype: a.b=value "
+                                      "(repeatable; the adapter names the base model)")):
+    """Answer questions closed-book with an adapter from seal learn (greedy, one line each)."""
+    from seal.config import load_config, parse_override
+    from seal.learn.config import LearnConfig
+    from seal.recipes.learn import ASK_SETTINGS, run_ask
 
-    run_ask(adapter, question, compare, typer.echo)
+    allowed = [f"model.{name}" for name in ASK_SETTINGS]
+    for text in set:
+        key = parse_override(text)[0]
+        if key not in allowed:
+            raise SealError(f"seal ask --set {text!r}: only {', '.join(allowed)} can be set (the adapter names the "
+                            "base model and the rest of its settings)")
+    cfg = load_config(LearnConfig, None, set)  # the values' own checks, as for any command
+    settings = {name: getattr(cfg.model, name) for name in ASK_SETTINGS if f"model.{name}" in
+                {parse_override(t)[0] for t in set}}
+    run_ask(adapter, question, compare, typer.echo, file, settings)
 
 
 def main() -> None:
@@ -435,8 +502,8 @@ def main() -> None:
         # a write of a library (a checkpoint, a figure) on a full disk; seal's own writes name their file
         typer.echo(f"error: {StorageError.writing(e, e.filename or 'the run directory')}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; finished work is saved in the run directory (resume with --resume)", err=True)
+    except KeyboardInterrupt:  # outside a command (a command's own Ctrl-C is typer's exit 130, after its line)
+        typer.echo("interrupted", err=True)
         sys.exit(130)
 
 

@@ -241,6 +241,78 @@ def test_self_edits_are_scored_kept_and_resumed(tmp_path, monkeypatch):
     assert run_learn(run, cfg) == results  # resumed after the adapter was recorded: nothing is redone
 
 
+def test_an_interrupted_run_redoes_nothing_and_the_adapter_says_what_it_is(tmp_path, monkeypatch, capsys):
+    """Killed while training the adapter, a resumed run writes no quiz, self-edit or inner loop again; the adapter
+    records a base model given as a relative folder by its absolute path (it loads from any folder, with PEFT too),
+    has a model card, scores the person's own quiz, and --into updates it in place, keeping the old one."""
+    import peft
+
+    import seal.recipes.learn as recipe
+    from seal.models import load
+
+    written = []
+
+    def one_question(self, domain, passage):  # rigged, as above, and kept as the real one keeps them; counted
+        if passage.id not in self.quizzes:
+            written.append(passage.id)
+            self.quizzes[passage.id] = Passage(passage.id, passage.title, passage.context,
+                                               (QA("What is this about?", (passage.title,)),))
+        return self.quizzes[passage.id]
+
+    monkeypatch.setattr(SelfQuizReward, "quiz_of", one_question)
+    model, tok = load("tiny-llama", dtype="fp32", device="cpu")
+    model.save_pretrained(tmp_path / "work" / "base")
+    tok.save_pretrained(tmp_path / "work" / "base")
+    monkeypatch.chdir(tmp_path / "work")
+    notes = write_notes(tmp_path / "notes")
+    (tmp_path / "quiz.tsv").write_text("# my questions\nWho founded Tor?\tAma Venn\nHow many fords?\t3 | three\n"
+                                       "What is Tor?\n")
+    cfg = load_config(LearnConfig, None, [*TINY, "model.name=./base", f"learn.paths=[{json.dumps(str(notes))}]",
+                                          f"learn.quiz={tmp_path / 'quiz.tsv'}"])
+    run = create_run(tmp_path / "runs", "learn", "learn", to_dict(cfg), argv=["seal", "learn", str(notes)])
+    train = recipe.train_lora
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recipe, "train_lora", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_learn(run, cfg)
+    plan_line = next(line for line in capsys.readouterr().err.splitlines() if "passages from" in line)
+    assert "learn: 3 passages from 2 files: 3 quizzes to write, 3 passages' self-edits to write, 3 inner loops" in \
+        plan_line and "estimated after the first quiz" in plan_line
+    units = {t: run.store.count(t) for t in ("self_edits", "inner_results")}
+    assert sorted(written) == sorted({p["id"] for p in run.store.rows("contexts")}) and units["inner_results"] == 3
+    written.clear()
+    monkeypatch.setattr(recipe, "train_lora", train)
+    results = run_learn(run, cfg)
+    assert written == [] and {t: run.store.count(t) for t in units} == units  # nothing finished was redone
+    assert results["quiz"]["scored"] == 2 and len(results["quiz"]["items"]) == 3  # the third has no answer
+    assert "your quiz" in format_learn(results) and results["rates"]["generated token"] > 0
+
+    adapter = tmp_path / "runs" / run.dir.name / "adapter"
+    base = str(tmp_path / "work" / "base")
+    assert json.loads((adapter / "seal-learn.json").read_text())["base_model"]["name"] == base
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == base
+    card = (adapter / "README.md").read_text()
+    assert f"Base model: `{base}`, the checkpoint in the local directory" in card
+    assert "Title: \nQuestion: <your question>\nAnswer:" in card and f"seal learn {notes}" in card
+    monkeypatch.chdir(tmp_path)  # elsewhere: the adapter names its base so that it loads
+    assert recipe.load_adapted(adapter)[0].peft_config["default"].base_model_name_or_path == base
+    assert peft.PeftModel.from_pretrained(load(base, dtype="fp32", device="cpu")[0], str(adapter)) is not None
+
+    more = write_notes(tmp_path / "more", [("quelm.txt", "Quelm is mined on Pell island since 1750.\n")])
+    again = load_config(LearnConfig, None, [*TINY, f"model.name={base}", f"learn.paths=[{json.dumps(str(more))}]",
+                                            f"learn.into={adapter}"])
+    second = run_learn(create_run(tmp_path / "runs", "learn", "learn", to_dict(again), argv=[]), again)
+    assert second["adapter"] == str(adapter) and second["previous"] == f"{adapter}.previous"
+    assert len(json.loads((adapter / "seal-learn.json").read_text())["passages"]) == 4
+    assert len(json.loads((tmp_path / "runs" / run.dir.name / "adapter.previous" / "seal-learn.json").read_text())[
+        "passages"]) == 3  # the old adapter, kept
+    assert second["quiz"] is None and second["quiz_retention"]["scored"] == 2  # the earlier quiz, asked again
+    assert "earlier quizzes" in format_learn(second) and "previous adapter" in format_learn(second)
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # The command line end to end: learn, load the adapter, --into, ask
 
@@ -253,6 +325,79 @@ def seal(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
                           input=stdin.encode() if stdin is not None else None, timeout=600)
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(errors="replace"),
                                        done.stderr.decode(errors="replace"))
+
+
+def test_ctrl_c_names_the_resume_command_and_the_same_command_resumes(tmp_path):
+    """In a log (stderr not a terminal): timestamped lines with the plan and the whole job's time left; Ctrl-C exits
+    130 with one line giving the exact resume command; the same command again resumes that run (--new would not).
+    Then `seal ask --file` answers a list into a table, with --set, and `seal report` shows the learn run."""
+    import signal
+
+    notes = write_notes(tmp_path / "notes")
+    sets = [a for s in TINY for a in ("--set", s)] + ["--set", f"run.root={tmp_path / 'runs'}"]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "seal.cli", "learn", str(notes), *sets]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    log = []
+    for line in iter(proc.stderr.readline, b""):
+        log.append(line.decode())
+        if "writing a quiz about each passage: 0/3; starting" in log[-1]:
+            proc.send_signal(signal.SIGINT)  # during the first quiz
+            break
+    out, err = proc.communicate(timeout=300)
+    log += err.decode().splitlines()
+    assert proc.returncode == 130, log
+    run_dir = next(tmp_path.glob("runs/*"))
+    assert log[-1].strip() == f"interrupted; finished work is saved. Resume with: seal learn --resume {run_dir}"
+    plan = next(line for line in log if "passages from 2 files" in line)
+    assert plan.startswith("[") and "3 quizzes to write" in plan and "3 inner loops" in plan
+
+    again = seal("learn", notes, *sets)
+    assert again.returncode == 0, again.stderr
+    assert f"learn: resuming the interrupted run {run_dir} of the same files and settings" in again.stderr
+    assert again.stdout.strip().splitlines()[-1] == f"run: {run_dir}" and len(list(tmp_path.glob("runs/*"))) == 1
+    lines = again.stderr.splitlines()
+    assert any("trying each self-edit" in line for line in lines)
+    assert all(line.startswith("[") for line in lines if "whole job" in line)
+    fresh = seal("learn", notes, "--new", *sets)  # a new run: its time estimated from the finished run's rates
+    assert fresh.returncode == 0 and len(list(tmp_path.glob("runs/*"))) == 2, fresh.stderr
+    assert "expected about " in fresh.stderr and f"(rates measured by the run {run_dir})" in fresh.stderr
+
+    questions = tmp_path / "q.tsv"
+    questions.write_text("Who founded Tor?\tAma Venn\nHow many bridges?\n")
+    asked = seal("ask", run_dir / "adapter", "--file", questions, "--compare", "--set", "model.threads=1")
+    assert asked.returncode == 0, asked.stderr
+    table = asked.stdout.splitlines()
+    assert table[0] == "| # | question | expected | adapter | base |" and table[2].startswith("| 1 | Who founded Tor?")
+    assert table[-2].startswith("adapter: ") and table[-1].startswith("base: ") and " of 1 right (" in table[-1]
+    report = seal("report", run_dir)
+    assert report.returncode == 0, report.stderr
+    page = (run_dir / "report" / "report.html").read_text()
+    assert "seal learn" in page and "self-quiz log-likelihood" in page and str(run_dir / "adapter") in page
+
+
+def test_settings_and_questions_a_user_meets_are_checked_first(tmp_path, capsys):
+    """`seal config show learn` prints the learn settings; `seal ask --set` takes the run-time model keys only, and
+    a questions file or --quiz file without what it needs is one error line before any model loads."""
+    from test_bad_input import seal_in_process
+
+    code, out, _ = seal_in_process(capsys, ["config", "show", "learn"])
+    assert code == 0 and "\nlearn:\n" in out and "  k: 3\n" in out and "  quiz: ''\n" in out
+    (tmp_path / "no_answer.tsv").write_text("Who?\t\n")
+    (tmp_path / "questions.txt").write_text("Who founded Tor?\n")
+    notes = write_notes(tmp_path / "notes")
+    for args, parts in [
+        (["ask", tmp_path, "Who?", "--set", "model.name=gpt2"], ["only model.threads, model.device, model.dtype"]),
+        (["ask", tmp_path, "Who?", "--set", "model.threads=-1"], ["model.threads", "-1"]),
+        (["ask", tmp_path, "--file", tmp_path / "missing.txt"], ["missing.txt: cannot read the questions file"]),
+        (["ask", tmp_path, "--file", tmp_path / "no_answer.tsv"], ["no_answer.tsv, line 1: no answer after the tab"]),
+        (["learn", notes, "--quiz", tmp_path / "questions.txt", *[a for s in TINY for a in ("--set", s)],
+          "--set", f"run.root={tmp_path / 'runs'}"], ["learn.quiz", "questions.txt", "no question with an expected"]),
+    ]:
+        code, out, err = seal_in_process(capsys, list(map(str, args)))
+        assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), (args, err)
+        assert all(part in err for part in parts), (parts, err)
+    assert not list(tmp_path.glob("runs/*"))  # the refused learn run holds nothing and is removed
 
 
 def test_learn_and_ask_through_the_command_line(tmp_path):
@@ -285,11 +430,12 @@ def test_learn_and_ask_through_the_command_line(tmp_path):
     more = write_notes(tmp_path / "more", [("quelm.txt", "Quelm is mined on Pell island since 1750.\n")])
     into = seal("learn", more, "--into", adapter, *sets)
     assert into.returncode == 0, into.stderr
-    new_adapter = os.path.join(into.stdout.strip().splitlines()[-1].removeprefix("run: "), "adapter")
-    new_record = json.loads(open(os.path.join(new_adapter, "seal-learn.json")).read())
+    assert f"adapter             {adapter}\n" in into.stdout  # updated in place, the old one kept beside it
+    new_record = json.loads(open(os.path.join(adapter, "seal-learn.json")).read())
     assert len(new_record["passages"]) == 4 and len(new_record["sources"]) == 3
     assert set(record["documents"]) < set(new_record["documents"])  # the earlier documents are replayed
     assert new_record["retention"]["n_passages"] == 3 and "retention" in into.stdout
+    assert json.loads(open(os.path.join(adapter + ".previous", "seal-learn.json")).read()) == record
 
     asked = seal("ask", adapter, "Who founded Tor?", "--compare")
     assert asked.returncode == 0, asked.stderr

@@ -96,10 +96,11 @@ def condition_jobs(domain, condition: str, contexts: list, edits: dict[str, list
 
 
 def run_condition(store: Store, executor: Executor, domain, condition: str, contexts: list, edits: dict,
-                  seeds: int, round: int) -> list[Job]:
+                  seeds: int, round: int, label: str | None = None) -> list[Job]:
     """Run one condition's inner loops (`condition_jobs`) that are not yet stored; returns all of its jobs. The
-    condition runner both domains' evaluations and the E-step share."""
+    condition runner both domains' evaluations and the E-step share. The progress bar is labelled `label` (default
+    `round R CONDITION: inner loops`), one unit an inner loop."""
     jobs = condition_jobs(domain, condition, contexts, edits, seeds, round)
-    run_jobs(store, executor, domain, jobs, f"round {round} {condition}: inner loops")
+    run_jobs(store, executor, domain, jobs, label or f"round {round} {condition}: inner loops")
     console.log(f"{condition}: {len(jobs)} inner loop(s) done")
     return jobs

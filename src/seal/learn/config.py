@@ -30,7 +30,11 @@ class LearnSection:
     batch_size: int = opt(1, "documents per step of the final adapter (ours)", COUNT)
     out: str = opt("", "adapter output directory (empty: <run dir>/adapter)")
     into: str = opt("", "an adapter written by seal learn to continue from: its weights start the training, its "
-                        "documents are replayed with the new ones (set by --into)")
+                        "documents are replayed with the new ones; updated in place, the old one kept as "
+                        "<into>.previous (set by --into)")
+    quiz: str = opt("", "your own questions file (one `question<TAB>answer` a line) answered by the base model and "
+                        "the adapter, scored as accuracy; kept in the adapter, so a later --into reports retention "
+                        "on it (set by --quiz)")
 
     def __post_init__(self):
         check_ranges(self)

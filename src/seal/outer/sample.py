@@ -46,13 +46,15 @@ def stored_self_edits(store: Store, context_ids: list[str], condition: str, roun
 
 
 def sample_and_store(store: Store, generator: Generator, prompts: dict[str, str], condition: str, round: int,
-                     sampling: Sampling, run_seed: int, family: str | None = None) -> dict[str, list[tuple[int, str]]]:
+                     sampling: Sampling, run_seed: int, family: str | None = None,
+                     label: str | None = None) -> dict[str, list[tuple[int, str]]]:
     """(self-edit row id, text) lists per context id, for the self-edit `prompts` by context id: stored self-edits
-    are reused, missing ones sampled with `generator` (a domain's `writer()`) and stored one context at a time."""
+    are reused, missing ones sampled with `generator` (a domain's `writer()`) and stored one context at a time. The
+    progress bar is labelled `label` (default `round R CONDITION: sampling self-edits`), one unit a context."""
     key = lambda cid, j: keys.self_edit(round, condition, cid, j)  # noqa: E731
     todo = [cid for cid in prompts if not store.has("self_edits", key(cid, sampling.k - 1))]
     with progress_bar() as bar:
-        task = bar.add_task(f"round {round} {condition}: sampling self-edits", total=len(todo))
+        task = bar.add_task(label or f"round {round} {condition}: sampling self-edits", total=len(todo))
         for cid in todo:
             prompt = prompts[cid]
             seed = stable_seed(run_seed, round, condition, cid)

@@ -18,19 +18,35 @@ quizzed passages) of the base model ("before") and the adapted one ("after").
 With `learn.into` (`--into ADAPTER`) training starts from that adapter's weights (its LoRA settings, not `inner.lora`)
 on the new documents plus every document it was trained on (replay), and `retention` compares the earlier passages'
 self-quiz score under the old adapter and the new one. Self-edits and quizzes are always written by the base model.
+The new adapter replaces the old one in place (unless `learn.out` names another directory), the old one kept beside
+it as `<ADAPTER>.previous` (one backup: an older one is removed): a person keeps asking one path, and each step
+holds every earlier one's documents, so adapters do not pile up in run directories.
 
-Resume: self-edits and inner loops are stored as they finish (`seal.store.keys`, condition `learn`), the quizzes are
-written again with the same seeds, and the adapter is trained again unless its record is stored. The adapter is saved
-into `<out>.partial` and renamed, so a killed save never leaves half an adapter at `<out>`.
+The adapter directory also holds a model card (`README.md`): the base model and where its weights come from, the
+sources, the prompt `seal ask` uses, the scores and the command that made it. Its base model is recorded as given when
+it is a built-in name or a hub id, else as an absolute path (`adapter_config.json`'s `base_model_name_or_path` too),
+so the adapter works from any folder.
+
+Progress: after cutting, one line says what is to be done (passages, quizzes, self-edits, inner loops, training steps)
+and how long it should take, from the rates (seconds per generated token, per training step) of the newest earlier
+`seal learn` run of the same model, device and threads under the same runs root, else from this run's own first
+quiz and first inner loop; each stage's bar or log line then gives the time left of the whole job (`seal.progress`).
+
+Resume: self-quizzes, self-edits and inner loops are stored as they finish (`seal.learn.keys`, `seal.store.keys`,
+condition `learn`), and the adapter is trained again unless its record is stored. The adapter is saved into
+`<out>.partial` and renamed, so a killed save never leaves half an adapter at `<out>`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import shlex
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from seal.config import ModelConfig
 from seal.domains.knowledge.data import QA, Passage
@@ -47,18 +63,30 @@ from seal.inner.train import tokenize_documents, train_lora
 from seal.jsonfile import read_json, write_json
 from seal.learn.config import LearnConfig
 from seal.learn.documents import Skipped, Source, format_skipped, read_sources, to_passages
-from seal.learn.keys import CONDITION, adapter
+from seal.learn.keys import CONDITION, adapter, quiz as quiz_key
+from seal.learn.quiz import SCORED_AS, Question, accuracy, read_questions
+from seal.models import builtin
 from seal.models.context import within_context
 from seal.models.generate import HFGenerator
 from seal.models.load import fingerprint, load_model
 from seal.outer.sample import Sampling, sample_and_store
 from seal.outer.select import scored_edits, select
-from seal.progress import console, progress_bar
+from seal.progress import Plan, Stage, console, duration, planned, progress_bar
+from seal.store import keys
 from seal.store.db import Store
-from seal.store.runs import Run
+from seal.store.runs import Run, read_manifest, redact_argv
 
 RECORD = "seal-learn.json"  # written into the adapter directory
 ANSWER_TOKENS = 64  # `seal ask`: answer length limit, as the paper's quizzes
+PREVIOUS = ".previous"  # suffix of the backup an --into update keeps beside the adapter
+
+# The stages of a run, in the user's terms (the progress bars' and log lines' labels)
+QUIZZES = "writing a quiz about each passage"
+EDITS = "writing self-edits (notes restating each passage)"
+TRIES = "trying each self-edit (a test adapter, then its quiz)"
+TRAINING = "training the adapter"
+GENERATE, STEP = "generated token", "training step"  # the resources whose seconds per unit are measured
+PIECE_TOKENS = 16  # a self-edit's expected tokens per training document (line), for the estimate before any is written
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Pieces
@@ -78,12 +106,13 @@ def read_record(adapter_dir: str | Path) -> dict:
 
 
 def output_dir(run: Run, cfg: LearnConfig) -> Path:
-    """Where the adapter goes: `learn.out`, or `<run dir>/adapter`.
+    """Where the adapter goes: `learn.out`, else the `learn.into` adapter (updated in place), else `<run dir>/adapter`.
 
     Raises:
         ConfigError: `learn.out` exists and is not this run's own adapter (nothing is overwritten)."""
-    out = (Path(cfg.learn.out).expanduser() if cfg.learn.out else run.dir / "adapter").resolve()
-    if out.exists():
+    default = Path(cfg.learn.into).expanduser() if cfg.learn.into else run.dir / "adapter"
+    out = (Path(cfg.learn.out).expanduser() if cfg.learn.out else default).resolve()
+    if out.exists() and not (cfg.learn.into and out == Path(cfg.learn.into).expanduser().resolve()):
         record = out / RECORD
         if not (record.is_file() and read_json(record).get("run") == str(run.dir.resolve())):
             raise ConfigError(f"learn.out: {out} exists; choose another directory")
@@ -104,6 +133,26 @@ def check_sources(run: Run, sources: Sequence[Source]) -> None:
     run.update_manifest(sources=hashes)
 
 
+def quiz_score(model, tokenizer, questions: Sequence[Question]) -> dict | None:
+    """A person's questions answered by `model` (`answer`) and scored (`seal.learn.quiz`): {"correct", "scored",
+    "answers"}; None when no question is given."""
+    if not questions:
+        return None
+    answers = [answer(model, tokenizer, q.question) for q in questions]
+    correct, scored = accuracy(list(questions), answers) or (0, 0)
+    return {"correct": correct, "scored": scored, "answers": answers}
+
+
+def _quiz_results(questions: Sequence[Question], before: dict | None, after: dict | None) -> dict | None:
+    """Accuracy before -> after on `questions`, with each question's answers (results.json, the report)."""
+    if before is None or after is None:
+        return None
+    return {"scored": after["scored"], "before": before["correct"], "after": after["correct"],
+            "items": [{"question": q.question, "expected": list(q.answers), "before": b, "after": a,
+                       "before_right": q.correct(b), "after_right": q.correct(a)}
+                      for q, b, a in zip(questions, before["answers"], after["answers"])]}
+
+
 def self_quiz_score(model, tokenizer, quizzes: Iterable[Passage], style: str) -> float | None:
     """Mean over the quizzes with questions of each one's mean answer log-likelihood (nats per token); None when no
     quiz has a question."""
@@ -115,15 +164,93 @@ def self_quiz_score(model, tokenizer, quizzes: Iterable[Passage], style: str) ->
     return sum(scores) / len(scores) if scores else None
 
 
-def write_quizzes(domain: KnowledgeDomain, passages: Sequence[Passage]) -> dict[str, Passage]:
-    """Each passage with the questions the unadapted model writes about it (the reward's own quiz, cached there)."""
-    quizzes = {}
+def stored_quizzes(store: Store, passages: Sequence[Passage]) -> dict[str, Passage]:
+    """The self-written quizzes already in the store (`seal.learn.keys.quiz`), by passage id."""
+    rows = {p.id: store.get("evaluations", quiz_key(p.id)) for p in passages}
+    return {pid: Passage.from_dict(row["payload"]) for pid, row in rows.items() if row is not None}
+
+
+def write_quizzes(store: Store, domain: KnowledgeDomain, passages: Sequence[Passage]) -> dict[str, Passage]:
+    """Each passage with the questions the unadapted model writes about it (the reward's own quiz, cached there),
+    each stored as it is written; a stored one is read back, not written again (a resumed run)."""
+    quizzes = stored_quizzes(store, passages)
+    domain.reward.quizzes.update(quizzes)  # the inner loops' rewards ask the same questions
     with progress_bar() as bar:
-        task = bar.add_task("learn: writing self-quizzes", total=len(passages))
+        task = bar.add_task(QUIZZES, total=len(passages), completed=len(quizzes))
         for p in passages:
-            quizzes[p.id] = domain.reward.quiz_of(domain, p)
-            bar.advance(task)
-    return quizzes
+            if p.id not in quizzes:
+                quizzes[p.id] = domain.reward.quiz_of(domain, p)
+                store.add_evaluation(key=quiz_key(p.id), condition=CONDITION, payload=quizzes[p.id].to_dict())
+                bar.advance(task)
+    return {p.id: quizzes[p.id] for p in passages}
+
+
+def model_reference(name: str) -> str:
+    """How an adapter records its base model: a built-in name or a hub id as given, a local directory as an absolute
+    path (so the adapter works from any folder)."""
+    if name in builtin.builtin_names() or not Path(name).expanduser().exists():
+        return name
+    return str(Path(name).expanduser().resolve())
+
+
+def provenance(name: str) -> str:
+    """Where the weights of base model `name` (as `model_reference` gives it) come from, in one sentence."""
+    if name in builtin.GGUF:
+        return (f"the built-in `{name}`: {builtin.GGUF[name].title} (the 4-bit GGUF file of the "
+                f"`{builtin.GGUF[name].install.split()[-1]}` package, dequantized to full precision on first use; "
+                "its weights differ slightly from the original release)")
+    if name in builtin.TINY or name in builtin.RANDOM:
+        return f"the built-in `{name}`: random weights for tests (seeded), not a trained model"
+    if Path(name).is_absolute():
+        return f"the checkpoint in the local directory `{name}`"
+    return f"the Hugging Face hub model `{name}`"
+
+
+def inner_steps(cfg: LearnConfig, n_docs: float) -> float:
+    """Optimizer steps of one inner loop on `n_docs` documents (`inner.epochs`, `inner.batch_size`, `grad_accum`)."""
+    return cfg.inner.epochs * math.ceil(math.ceil(n_docs / cfg.inner.batch_size) / cfg.inner.grad_accum)
+
+
+def earlier_rates(run: Run, cfg: LearnConfig) -> tuple[dict[str, float], Path | None]:
+    """The measured rates (seconds per generated token and per training step, those it measured) of the newest
+    finished `seal learn` run beside this one (the same runs root) with the same model, device and threads, and its
+    directory; ({}, None) when there is none. Unreadable runs are passed over."""
+    same = {"name": cfg.model.name, "device": cfg.model.device, "threads": cfg.model.threads}
+    for other in sorted(run.dir.parent.iterdir(), reverse=True):
+        if other == run.dir or not (other / "results.json").is_file():
+            continue
+        try:
+            manifest, results = read_manifest(other), read_json(other / "results.json")
+        except (SealError, OSError, ValueError):
+            continue
+        model = manifest.get("config", {}).get("model", {})
+        rates = results.get("rates") if isinstance(results, dict) else None
+        rates = {r: float(v) for r, v in rates.items() if r in (GENERATE, STEP) and isinstance(v, (int, float))} \
+            if isinstance(rates, dict) else {}
+        if manifest.get("command") == "learn" and all(model.get(k) == v for k, v in same.items()) and rates:
+            return rates, other
+    return {}, None
+
+
+@contextmanager
+def _keeping_rates(store: Store, plan: Plan) -> Iterator[None]:
+    """Store the plan's measured rates in the run (meta `learn_rates`) however the block ends, so a resumed run
+    estimates its time from them."""
+    try:
+        yield
+    finally:
+        store.set_meta("learn_rates", {r: v for r, v in plan.rates.items() if v is not None})
+
+
+def describe_plan(plan: Plan, n_passages: int, n_sources: int, rated_by: Path | None) -> str:
+    """The line printed after cutting: what is to be done, and the expected time with where its rates come from."""
+    quiz, edits, tries, train = (plan.stages[s] for s in (QUIZZES, EDITS, TRIES, TRAINING))
+    work = (f"{quiz.units} quizzes to write, {edits.units} passages' self-edits to write, {tries.units} inner loops "
+            f"of about {tries.cost:.0f} training steps each, then about {train.cost:.0f} steps for the adapter")
+    total = plan.left_s()
+    when = (f"expected about {duration(total)} (rates measured by the run {rated_by})" if total is not None
+            else "the time is estimated after the first quiz and the first inner loop")
+    return f"learn: {n_passages} passages from {n_sources} files: {work}; {when}"
 
 
 def best_edits(store: Store, jobs: Sequence[Job]) -> dict[str, tuple[str, float]]:
@@ -135,20 +262,57 @@ def best_edits(store: Store, jobs: Sequence[Job]) -> dict[str, tuple[str, float]
     return {e.context_id: (e.text, e.reward) for e in select(scored, "best")}
 
 
-def save_adapter(model, tokenizer, record: dict, out: Path) -> None:
-    """`save_pretrained` of the PEFT model and the tokenizer, plus `seal-learn.json`, into `out`: written to
-    `<out>.partial`, then renamed (an adapter already at `out`, this run's, is replaced)."""
+def model_card(record: dict, argv: Sequence[str], out: Path) -> str:
+    """The adapter's `README.md`: what it is, its base model and that model's provenance, what it learned from, the
+    prompt `seal ask` uses, the scores (each saying what it measures) and the command that made it (`argv`: the
+    run's command line, secrets redacted); `out` is the adapter directory."""
+    base = record["base_model"]["name"]
+    sq, ret = record["self_quiz"], record["retention"]
+    example = PLAIN.format(title="", question="<your question>")
+    lines = ["---", "library_name: peft", "tags: [lora, seal-learn]", "---", "",
+             "# A LoRA adapter written by `seal learn`", "",
+             f"Base model: `{base}`, {provenance(base)}; loaded with dtype `{record['base_model']['dtype']}`.", "",
+             "Learned from:", *[f"- `{s['path']}` (SHA-256 {s['sha256'][:12]}...)" for s in record["sources"]], "",
+             f"{len(record['passages'])} passages, {record['train']['n_documents']} training documents "
+             f"({record['train']['epochs']} epochs, {record['train']['steps']} steps)." + (
+                 f" Continued from `{record['into']}` (its documents replayed)." if record.get("into") else ""), "",
+             "`seal ask` prompts the adapted model with this text, closed-book and greedy (at most "
+             f"{ANSWER_TOKENS} new tokens, cut at the first line break):", "", "```", example, "```", "",
+             f"Self-quiz score (mean log-likelihood of the answers to the questions the base model wrote about each "
+             f"passage, nats per token; higher is better, 0 is the best; it measures how familiar the text is, not "
+             f"whether answers are right): base {_score(sq['before'])}, adapter {_score(sq['after'])}."]
+    if ret is not None:
+        lines += ["", f"Retention (the same score on the {ret['n_passages']} passages learned before): previous "
+                      f"adapter {_score(ret['before'])}, this one {_score(ret['after'])}."]
+    lines += ["", "Made by:", "", "```", " ".join(["seal", *map(shlex.quote, redact_argv(list(argv[1:])))]), "```",
+              "", "Use it:", "", "```", f"seal ask {shlex.quote(str(out))} \"Your question?\" --compare",
+              "```", "", "or in Python, on the base model loaded as `seal.models.load` loads it:", "", "```python",
+              "import peft", "from seal.models import load", f"model, tokenizer = load({base!r})",
+              f"model = peft.PeftModel.from_pretrained(model, {str(out)!r})", "```", ""]
+    return "\n".join(lines)
+
+
+def save_adapter(model, tokenizer, record: dict, out: Path, card: str, keep_previous: bool = False) -> None:
+    """`save_pretrained` of the PEFT model and the tokenizer, `seal-learn.json` and the model card (`README.md`) into
+    `out`: written to `<out>.partial`, then renamed. An adapter already at `out` is replaced; with `keep_previous`
+    (an --into update in place) it is kept as `<out>.previous`, replacing an older backup. `adapter_config.json`'s
+    `base_model_name_or_path` is set to the record's base model after saving (PEFT would look a built-in name up on
+    the hub while saving)."""
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
+    config = read_json(partial / "adapter_config.json")
+    write_json(partial / "adapter_config.json", config | {"base_model_name_or_path": record["base_model"]["name"]})
     tokenizer.save_pretrained(partial)
     write_json(partial / RECORD, record)
+    (partial / "README.md").write_text(card, encoding="utf-8")
     if out.exists():
-        old = out.with_name(out.name + ".old")
+        old = out.with_name(out.name + (PREVIOUS if keep_previous else ".old"))
         shutil.rmtree(old, ignore_errors=True)
         out.rename(old)
         partial.rename(out)
-        shutil.rmtree(old)
+        if not keep_previous:
+            shutil.rmtree(old)
     else:
         partial.rename(out)
 
@@ -165,8 +329,9 @@ def _quiz_of(entry: dict) -> Passage:
 
 def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) -> dict:
     """`seal learn`: passages of `paths` (default `cfg.learn.paths`), self-edits, self-quiz rewards, one LoRA adapter
-    saved with `seal-learn.json`. Returns the results (also results.json): passages, kept self-edits, unquizzed
-    passages, self-quiz before and after, retention (with `learn.into`), adapter path, skipped files.
+    saved with `seal-learn.json` and a model card. Returns the results (also results.json): passages, kept self-edits,
+    unquizzed passages, self-quiz before and after, retention (with `learn.into`), adapter path, skipped files, the
+    measured rates.
 
     Raises:
         DataError: a missing path, nothing readable, a file changed since the run started, a `learn.into` directory
@@ -174,10 +339,22 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
             generation.backend=vllm.
     """
     sources, skipped = read_sources(list(paths if paths is not None else cfg.learn.paths))
+    own_quiz = read_questions(cfg.learn.quiz) if cfg.learn.quiz else []
+    if own_quiz and not any(q.answers for q in own_quiz):
+        raise DataError(f"learn.quiz: {cfg.learn.quiz} has no question with an expected answer (write "
+                        "`question<TAB>answer` lines)")
+    for s in skipped:  # named at once, before the minutes of work (and again in the closing table)
+        console.log(f"learn: skipped {s.name} ({s.why})")
     check_sources(run, sources)
     out = output_dir(run, cfg)
-    previous = read_record(cfg.learn.into) if cfg.learn.into else None
-    if previous is not None and previous.get("base_model", {}).get("name") != cfg.model.name:
+    base_name = model_reference(cfg.model.name)
+    into = Path(cfg.learn.into).expanduser().resolve() if cfg.learn.into else None
+    in_place = into is not None and into == out  # the new adapter replaces the old, kept as its backup
+    backup = out.with_name(out.name + PREVIOUS)
+    if in_place and read_record(into).get("run") == str(run.dir.resolve()):
+        into = backup  # resumed after this run had updated it in place: the old adapter is the backup
+    previous = read_record(into) if into is not None else None
+    if previous is not None and previous.get("base_model", {}).get("name") not in (cfg.model.name, base_name):
         raise ConfigError(f"learn.into: {cfg.learn.into} was trained on "
                           f"{previous.get('base_model', {}).get('name')!r}, not model.name={cfg.model.name!r}")
     if cfg.generation.backend != "hf":
@@ -194,46 +371,79 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
                             "shorter")  # before any work: prompts that cannot fit, caps
     run.update_manifest(data_ids=[p.id for p in passages], model_fingerprint=fingerprint(model), context=context,
                         lora=lora_record(model, {"inner.lora": cfg.inner.lora}))
-    console.log(f"learn: {len(passages)} passages from {len(sources)} files")
     domain = KnowledgeDomain(model, tokenizer, cfg, make_grader(cfg.quiz), make_reward(cfg.reward.kind),
                              cfg.model.name)
     for p in passages:
         store.put_context(p.id, "knowledge", p.to_dict())
 
-    # -- quizzes, self-edits and their inner loops (passages whose quiz kept a question) -------------------------------
-    quizzes = write_quizzes(domain, passages)
-    quizzed = [p for p in passages if quizzes[p.id].questions]
-    sampling = dataclasses.replace(Sampling.of(cfg.self_edit), k=cfg.learn.k)
-    with domain.writer() as writer:
-        edits = sample_and_store(store, writer, {p.id: domain.self_edit_prompt(p) for p in quizzed}, CONDITION, 0,
-                                 sampling, cfg.run.seed, cfg.self_edit.family)
-    executor = make_executor(cfg.executor, domain)
-    jobs = run_condition(store, executor, domain, CONDITION, quizzed, edits, 1, 0)
-    executor.close()
-    kept = best_edits(store, jobs)
+    # -- what is to be done, and how long it should take ---------------------------------------------------------------
+    k, pieces = cfg.learn.k, 1 + cfg.self_edit.max_new_tokens / PIECE_TOKENS  # documents per inner loop, estimated
+    n_quizzes = len(passages) - len(stored_quizzes(store, passages))
+    edits_left = [p for p in passages if not store.has("self_edits", keys.self_edit(0, CONDITION, p.id, k - 1))]
+    rates, rated_by = earlier_rates(run, cfg)
+    measured = store.get_meta("learn_rates", {})  # this run's own, measured before it was interrupted
+    rates, rated_by = (rates | measured, run.dir) if measured else (rates, rated_by)
+    plan = Plan({QUIZZES: Stage(n_quizzes, cfg.reward.self_quiz.k * cfg.reward.self_quiz.max_new_tokens, GENERATE),
+                 EDITS: Stage(len(edits_left), k * cfg.self_edit.max_new_tokens, GENERATE),
+                 TRIES: Stage(len(edits_left) * k, inner_steps(cfg, pieces), STEP),
+                 TRAINING: Stage(1, cfg.learn.epochs * math.ceil(len(passages) * pieces / cfg.learn.batch_size), STEP,
+                                 measures=False)},  # the inner loops' step rate (quizzes included) is the one kept
+                {GENERATE: rates.get(GENERATE), STEP: rates.get(STEP)})
+    console.log(describe_plan(plan, len(passages), len(sources), rated_by))
 
-    # -- the adapter: start, score before, train on the pooled documents, score after ---------------------------------
-    docs = [d for p in passages for d in to_documents(p, kept[p.id][0] if p.id in kept else None)]
-    style = cfg.quiz.style
-    with domain.adapter.base() as base:
-        before = self_quiz_score(base, tokenizer, quizzes.values(), style)
-    base = domain.release()
-    earlier = [_quiz_of(e) for e in previous["passages"]] if previous is not None else []
-    if previous is not None:
-        import peft
+    with planned(plan), _keeping_rates(store, plan):
+        # -- quizzes, self-edits and their inner loops (passages whose quiz kept a question) ---------------------------
+        quizzes = write_quizzes(store, domain, passages)
+        quizzed = [p for p in passages if quizzes[p.id].questions]
+        plan.stages[EDITS].units = sum(p in quizzed for p in edits_left)
+        sampling = dataclasses.replace(Sampling.of(cfg.self_edit), k=k)
+        with domain.writer() as writer:
+            edits = sample_and_store(store, writer, {p.id: domain.self_edit_prompt(p) for p in quizzed}, CONDITION,
+                                     0, sampling, cfg.run.seed, cfg.self_edit.family, label=EDITS)
+        by_id = {p.id: p for p in quizzed}
+        todo = [(pid, text) for pid, rows in edits.items() for i, (_, text) in enumerate(rows)
+                if not store.has("inner_results", keys.inner(0, CONDITION, pid, i, 0))]
+        plan.stages[TRIES].units = len(todo)
+        if todo:  # the steps of the self-edits written, not the estimate
+            plan.stages[TRIES].cost = sum(inner_steps(cfg, len(to_documents(by_id[pid], text)))
+                                          for pid, text in todo) / len(todo)
+        executor = make_executor(cfg.executor, domain)
+        jobs = run_condition(store, executor, domain, CONDITION, quizzed, edits, 1, 0, label=TRIES)
+        executor.close()
+        kept = best_edits(store, jobs)
 
-        model = peft.PeftModel.from_pretrained(base, cfg.learn.into, is_trainable=True)
-        docs += previous["documents"]  # replay: everything the adapter learned before
-    else:
-        model = attach_lora(base, cfg.inner.lora, cfg.run.seed)
-    retained_before = self_quiz_score(model, tokenizer, earlier, style)
-    inner = dataclasses.replace(cfg.inner, epochs=cfg.learn.epochs, learning_rate=cfg.learn.learning_rate,
-                                batch_size=cfg.learn.batch_size, grad_accum=1, mode="fast", multi=1)
-    console.log(f"learn: training the adapter on {len(docs)} documents for {inner.epochs} epochs")
-    examples = tokenize_documents(tokenizer, docs, within_context(model, inner.max_doc_tokens), inner.append_eos)
-    stats = train_lora(model, examples, inner, cfg.run.seed, tokenizer.pad_token_id)
+        # -- the adapter: start, score before, train on the pooled documents, score after -----------------------------
+        docs = [d for p in passages for d in to_documents(p, kept[p.id][0] if p.id in kept else None)]
+        style = cfg.quiz.style
+        with domain.adapter.base() as base:
+            before = self_quiz_score(base, tokenizer, quizzes.values(), style)
+            quiz_before = quiz_score(base, tokenizer, own_quiz)
+        base = domain.release()
+        earlier = [_quiz_of(e) for e in previous["passages"]] if previous is not None else []
+        if previous is not None:
+            import peft
+
+            model = peft.PeftModel.from_pretrained(base, str(into), is_trainable=True)
+            docs += previous["documents"]  # replay: everything the adapter learned before
+        else:
+            model = attach_lora(base, cfg.inner.lora, cfg.run.seed)
+        retained_before = self_quiz_score(model, tokenizer, earlier, style)
+        earlier_quiz = [Question(q, tuple(a)) for q, a in previous.get("quiz", [])] if previous is not None else []
+        earlier_quiz_before = quiz_score(model, tokenizer, earlier_quiz)
+        inner = dataclasses.replace(cfg.inner, epochs=cfg.learn.epochs, learning_rate=cfg.learn.learning_rate,
+                                    batch_size=cfg.learn.batch_size, grad_accum=1, mode="fast", multi=1)
+        examples = tokenize_documents(tokenizer, docs, within_context(model, inner.max_doc_tokens), inner.append_eos)
+        plan.stages[TRAINING].cost = inner.epochs * math.ceil(len(examples) / inner.batch_size)
+        console.log(f"learn: training the adapter on {len(docs)} documents for {inner.epochs} epochs "
+                    f"({plan.stages[TRAINING].cost:.0f} steps)")
+        with progress_bar() as bar:
+            task = bar.add_task(TRAINING, total=1)
+            stats = train_lora(model, examples, inner, cfg.run.seed, tokenizer.pad_token_id)
+            bar.advance(task)
     after = self_quiz_score(model, tokenizer, quizzes.values(), style)
     retained_after = self_quiz_score(model, tokenizer, earlier, style)
+    quiz = _quiz_results(own_quiz, quiz_before, quiz_score(model, tokenizer, own_quiz))
+    quiz_retention = _quiz_results(earlier_quiz, earlier_quiz_before, quiz_score(model, tokenizer, earlier_quiz))
 
     # -- the adapter directory and the results -------------------------------------------------------------------------
     entries = [{"id": p.id, "title": p.title, "context": p.context,
@@ -241,22 +451,28 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
                | dict(zip(("self_edit", "reward"), kept.get(p.id, (None, None)))) for p in passages]
     retention = ({"n_passages": len(earlier), "before": retained_before, "after": retained_after}
                  if previous is not None else None)
-    record = {"run": str(run.dir.resolve()), "base_model": {"name": cfg.model.name, "seed": cfg.run.seed,
-                                                  "dtype": cfg.model.dtype},
+    record = {"run": str(run.dir.resolve()), "base_model": {"name": base_name, "seed": cfg.run.seed,
+                                                          "dtype": cfg.model.dtype},
               "sources": [{"path": str(s.path), "name": s.name, "sha256": s.sha256} for s in sources]
               + (previous["sources"] if previous is not None else []),
               "passages": entries + (previous["passages"] if previous is not None else []),
               "documents": docs, "self_quiz": {"before": before, "after": after}, "retention": retention,
               "into": cfg.learn.into or None,
+              "quiz": [[q.question, list(q.answers)] for q in own_quiz if q.answers]
+              + (previous.get("quiz", []) if previous is not None else []),
               "train": {"steps": stats.steps, "n_documents": len(docs), "epochs": inner.epochs,
                         "learning_rate": inner.lr, "batch_size": inner.batch_size,
                         "final_loss": stats.losses[-1] if stats.losses else None, "seconds": stats.seconds}}
-    save_adapter(model, tokenizer, record, out)
+    save_adapter(model, tokenizer, record, out, model_card(record, run.manifest.get("argv") or sys.argv, out),
+                 keep_previous=in_place and into == out)  # (not when `out` already holds this run's adapter)
     results = {"model": cfg.model.name, "n_sources": len(sources), "n_passages": len(passages),
                "n_quizzed": len(quizzed), "n_unquizzed": len(passages) - len(quizzed), "n_kept": len(kept),
                "kept": {pid: reward for pid, (_, reward) in kept.items()},
                "self_quiz": record["self_quiz"], "retention": retention, "adapter": str(out),
-               "skipped": [dataclasses.asdict(s) for s in skipped], "train": record["train"]}
+               "previous": str(backup) if in_place else None,
+               "skipped": [dataclasses.asdict(s) for s in skipped], "train": record["train"],
+               "rates": {r: v for r, v in plan.rates.items() if v is not None},
+               "quiz": quiz, "quiz_retention": quiz_retention}
     write_json(run.dir / "results.json", results)
     store.add_evaluation(key=adapter(), condition=CONDITION, payload=results)
     return results
@@ -272,12 +488,20 @@ def format_learn(results: dict) -> str:
     lines = [f"passages            {results['n_passages']} from {results['n_sources']} files "
              f"({results['n_unquizzed']} without a self-quiz question: trained on the passage alone)",
              f"kept self-edits     {results['n_kept']} of {results['n_quizzed']} quizzed passages",
-             f"self-quiz loglik    {_score(sq['before'])} -> {_score(sq['after'])} (base -> adapter, nats/token)"]
+             f"self-quiz loglik    {_score(sq['before'])} -> {_score(sq['after'])} (base -> adapter: mean "
+             "log-likelihood in nats/token of the answers the base model wrote to its own questions; higher is more "
+             "familiar with the text, not more often right)"]
     if results["retention"] is not None:
         r = results["retention"]
-        lines.append(f"retention           {_score(r['before'])} -> {_score(r['after'])} "
-                     f"(earlier {r['n_passages']} passages: old adapter -> new)")
+        lines.append(f"retention           {_score(r['before'])} -> {_score(r['after'])} (the same self-quiz "
+                     f"log-likelihood on the {r['n_passages']} passages learned before: old adapter -> new)")
+    for name, q, what in (("your quiz", results.get("quiz"), "base -> adapter"),
+                          ("earlier quizzes", results.get("quiz_retention"), "old adapter -> new: retention")):
+        if q is not None:
+            lines.append(f"{name:<20}{q['before']} -> {q['after']} of {q['scored']} right ({what}; right: {SCORED_AS})")
     lines.append(f"adapter             {results['adapter']}")
+    if results.get("previous"):
+        lines.append(f"previous adapter    {results['previous']} (the one --into started from, kept as a backup)")
     skipped = format_skipped([Skipped(**s) for s in results["skipped"]])
     if skipped:
         lines.append(skipped)
@@ -288,10 +512,13 @@ def format_learn(results: dict) -> str:
 # seal ask
 
 
-def load_adapted(adapter_dir: str | Path, threads: int = 0):
+ASK_SETTINGS = ("threads", "device", "dtype")  # the `model.*` keys `seal ask --set` may give; the adapter names the rest
+
+
+def load_adapted(adapter_dir: str | Path, settings: dict | None = None):
     """The base model named by the adapter's `seal-learn.json` (else `adapter_config.json`'s
-    `base_model_name_or_path`), loaded with `load_model` (the recorded seed and dtype), with the adapter applied.
-    Returns (PEFT model, tokenizer).
+    `base_model_name_or_path`), loaded with `load_model` (the recorded seed and dtype, then `settings`: values of
+    `ASK_SETTINGS` by name, e.g. {"threads": 2}), with the adapter applied. Returns (PEFT model, tokenizer).
 
     Raises:
         DataError: not an adapter directory (`read_record`), or no base model named. ModelError: the base model does
@@ -303,8 +530,8 @@ def load_adapted(adapter_dir: str | Path, threads: int = 0):
         "name": read_json(Path(adapter_dir) / "adapter_config.json").get("base_model_name_or_path")}
     if not base.get("name"):
         raise DataError(f"{adapter_dir}: names no base model (seal-learn.json or adapter_config.json)")
-    model, tokenizer = load_model(ModelConfig(name=base["name"], dtype=base.get("dtype", "auto"), threads=threads),
-                                  base.get("seed", 0))
+    model_cfg = dataclasses.replace(ModelConfig(name=base["name"], dtype=base.get("dtype", "auto")), **(settings or {}))
+    model, tokenizer = load_model(model_cfg, base.get("seed", 0))
     return peft.PeftModel.from_pretrained(model, str(adapter_dir)).eval(), tokenizer
 
 
@@ -316,27 +543,73 @@ def answer(model, tokenizer, question: str) -> str:
                                                      stop_at_newline=True)[0].strip()
 
 
-def run_ask(adapter_dir: str | Path, question: str | None, compare: bool, echo) -> None:
+def run_ask(adapter_dir: str | Path, question: str | None, compare: bool, echo, questions_file: str | Path | None = None,
+            settings: dict | None = None) -> None:
     """`seal ask`: answer `question` with the adapted model (and, with `compare`, the base model with the adapter
-    disabled), each answer passed to `echo` as one line; with no question, answer the lines of stdin until an empty
-    line or its end.
+    disabled), each answer passed to `echo` as one line; with `questions_file` (`seal.learn.quiz`), every question
+    of the file into a Markdown table (`ask_table`), with the accuracy on the questions that give an answer; with
+    neither, answer the lines of stdin until an empty line or its end. `settings`: as `load_adapted`.
 
     Raises:
-        SealError: `question` is given but empty or blank (checked before the model loads).
-        DataError, ModelError: as `load_adapted`."""
+        SealError: `question` is given but empty or blank, or both a question and a file (checked before the model
+            loads). DataError: the questions file (`read_questions`); as `load_adapted`. ModelError: as
+            `load_adapted`."""
+    from seal.learn.quiz import read_questions
+
     if question is not None and not question.strip():
         raise SealError(f"seal ask: the question is empty, got {question!r}; give a question, or none to read "
                         "questions from stdin")
-    model, tokenizer = load_adapted(adapter_dir)
+    if question is not None and questions_file is not None:
+        raise SealError("seal ask: give a question or --file, not both")
+    questions = read_questions(questions_file) if questions_file is not None else None
+    model, tokenizer = load_adapted(adapter_dir, settings)
+    if questions is not None:
+        adapted = [answer(model, tokenizer, q.question) for q in questions]
+        base = None
+        if compare:
+            with model.disable_adapter():
+                base = [answer(model, tokenizer, q.question) for q in questions]
+        echo(ask_table(questions, adapted, base))
+        return
     interactive = question is None
-    questions = [question] if not interactive else iter(_next_question, None)
-    for q in questions:
+    asked = [question] if not interactive else iter(_next_question, None)
+    for q in asked:
         if compare:
             echo(f"adapter: {answer(model, tokenizer, q)}")
             with model.disable_adapter():
                 echo(f"base:    {answer(model, tokenizer, q)}")
         else:
             echo(answer(model, tokenizer, q))
+
+
+def _cell(text: str) -> str:
+    """Text for one Markdown table cell: on one line, `|` escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def ask_table(questions, adapted: list[str], base: list[str] | None = None) -> str:
+    """A Markdown table of `seal.learn.quiz.Question`s and their answers (adapter, and base when given), with an
+    expected-answer column and a correctness mark when any question has one; then one line per model with its
+    accuracy, saying what is counted as correct."""
+    from seal.learn.quiz import SCORED_AS, accuracy
+
+    scored = any(q.answers for q in questions)
+    models = [("adapter", adapted)] + ([("base", base)] if base is not None else [])
+    header = ["#", "question"] + (["expected"] if scored else []) + [name for name, _ in models]
+    rows = []
+    for i, q in enumerate(questions):
+        cells = [str(i + 1), _cell(q.question)] + ([_cell(" | ".join(q.answers)) if q.answers else ""]
+                                                    if scored else [])
+        for _, answers in models:
+            mark = {True: " (right)", False: " (wrong)", None: ""}[q.correct(answers[i])]
+            cells.append(_cell(answers[i]) + mark)
+        rows.append(cells)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    for name, answers in models:
+        acc = accuracy(questions, answers)
+        if acc is not None:
+            lines.append(f"{name}: {acc[0]} of {acc[1]} right ({SCORED_AS})")
+    return "\n".join(lines)
 
 
 def _next_question() -> str | None:

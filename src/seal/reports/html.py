@@ -6,7 +6,9 @@ The page holds the config and manifest; the results table (`results.json`, or a 
 when the run stopped before writing it); the ReST-EM round curve (`curve.json`, or the round evaluations stored so
 far); reward distributions per round (inner loops of condition `train`; other rewarded conditions when there are no
 rounds); self-edit length histograms; the best and worst self-edits by mean reward; the forgetting heatmap of a
-continual run (`forgetting.json`, or the finished sequences in the store); and the time spent per phase. Every image
+continual run (`forgetting.json`, or the finished sequences in the store); and the time spent per phase. A `seal
+learn` run has its own section instead of the results table: its scores (each saying what it measures), retention,
+the person's own quiz, skipped files, the adapter, the kept self-edits and the self-written quizzes. Every image
 is embedded as a base64 PNG and the page loads nothing else, so it can be mailed or archived as one file. It works on
 a finished run and on an interrupted one: each section shows what the store has and says when something is missing.
 The store is only read (the run's status is not touched).
@@ -28,8 +30,11 @@ EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("self_edit", "k"), ("inner", "epochs"),
                 ("inner", "learning_rate"), ("quiz", "metric"), ("reward", "kind"), ("outer", "rounds"),
                 ("outer", "contexts_per_round"), ("cpt", "mode"), ("cpt", "epochs"), ("continual", "sequence_length"),
+                ("learn", "k"), ("learn", "epochs"), ("learn", "max_passage_tokens"), ("learn", "into"),
+                ("learn", "quiz"),
                 ("continual", "sequences"), ("continual", "mitigations"))
-_NOT_READ = {"knowledge continual": {("self_edit", "k")}}  # continual writes one self-edit per passage
+_NOT_READ = {"knowledge continual": {("self_edit", "k")},  # continual writes one self-edit per passage
+             "learn": {("data", "source"), ("data", "n"), ("self_edit", "k")}}  # learn reads files, learn.k
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1100px;
        padding: 1.5em; color: #1d2330; background: #fbfbfd; }
@@ -146,6 +151,10 @@ def _read_sections(command: str | None) -> set[str] | None:
     from seal.domains.knowledge.config import COMMANDS
 
     kind, _, name = (command or "").partition(" ")
+    if command == "learn":
+        from seal.learn.config import LearnConfig
+
+        return {f.name for f in dataclasses.fields(LearnConfig)}
     return {f.name for f in dataclasses.fields(COMMANDS[name])} if kind == "knowledge" and name in COMMANDS else None
 
 
@@ -245,6 +254,70 @@ def section_results(run: Run) -> tuple[str, str] | None:
     return "Results", note + _table(header, rows) + (
         f'<p class="note">metric: {_esc(metric)}; loglik: the gold answers\' mean log-likelihood, nats per token.'
         f"{_esc(extra)}</p>") + differences_table(results.get("differences") or {})
+
+
+def section_learn(run: Run) -> tuple[str, str] | None:
+    """A `seal learn` run: its scores with what each measures, its own quiz (each question's answers), skipped files,
+    the adapter, then the kept self-edits and the self-written quizzes (from the store, so an interrupted run shows
+    what it had finished)."""
+    if run.manifest.get("command") != "learn":
+        return None
+    from seal.learn.documents import format_skipped, Skipped
+    from seal.learn.quiz import SCORED_AS
+
+    results = _json_file(run.dir / "results.json")
+    parts = []
+    if results is None:
+        parts.append('<p class="note">No results.json (the run stopped first): no adapter yet; the self-edits and '
+                     "quizzes finished so far are below.</p>")
+    else:
+        sq, ret = results["self_quiz"], results.get("retention")
+        rows = [["passages", f"{results['n_passages']} from {results['n_sources']} files "
+                             f"({results['n_unquizzed']} without a self-quiz question)"],
+                ["kept self-edits", f"{results['n_kept']} of {results['n_quizzed']} quizzed passages"],
+                ["self-quiz log-likelihood, base -> adapter", f"{_loglik(sq['before'])} -> {_loglik(sq['after'])}"]]
+        if ret is not None:
+            rows.append([f"retention: the same on the {ret['n_passages']} passages learned before, old adapter -> new",
+                         f"{_loglik(ret['before'])} -> {_loglik(ret['after'])}"])
+        for name, q in (("your quiz, base -> adapter", results.get("quiz")),
+                        ("earlier quizzes, old adapter -> new (retention)", results.get("quiz_retention"))):
+            if q is not None:
+                rows.append([name, f"{q['before']} -> {q['after']} of {q['scored']} right"])
+        rows.append(["adapter", results["adapter"]])
+        if results.get("previous"):
+            rows.append(["previous adapter (backup)", results["previous"]])
+        rows.append(["skipped files", format_skipped([Skipped(**k) for k in results["skipped"]]) or "none"])
+        parts.append(_table(["", ""], rows, 2) + (
+            '<p class="note">self-quiz log-likelihood: the mean log-likelihood (nats per token; higher is better) of '
+            "the answers the base model wrote to its own questions about each passage: how familiar the text has "
+            "become, not whether answers are right (the self-written answers may be wrong). "
+            f"Quiz accuracy: closed-book greedy answers, right when {_esc(SCORED_AS)}.</p>"))
+        for name, q in (("Your quiz", results.get("quiz")), ("Earlier quizzes", results.get("quiz_retention"))):
+            if q is not None:
+                mark = {True: "right", False: "wrong", None: "-"}
+                parts.append(f"<h3>{name}</h3>" + _table(
+                    ["question", "expected", "before", "", "after", ""],
+                    [[i["question"], " | ".join(i["expected"]), i["before"], mark[i["before_right"]], i["after"],
+                      mark[i["after_right"]]] for i in q["items"]]))
+    titles = {c["id"]: c["payload"].get("title", c["id"]) for c in run.store.rows("contexts")}
+    best: dict[str, dict] = {}
+    edits = {e["id"]: e for e in run.store.rows("self_edits", "condition='learn'")}
+    for r in run.store.rows("inner_results", "condition='learn'"):
+        if r["reward"] is not None and r["reward"] > 0 and r["reward"] > best.get(r["context_id"], {}).get("reward", 0):
+            best[r["context_id"]] = {"reward": r["reward"], "text": edits.get(r["self_edit_id"], {}).get("text", "")}
+    if best:
+        parts.append("<h3>Kept self-edits</h3>" + _table(
+            ["passage", "reward", "self-edit"], [[titles.get(pid, pid), f"{b['reward']:+.3f}", b["text"]]
+                                                 for pid, b in best.items()]) + (
+            '<p class="note">Per passage, the self-edit whose inner loop raised the self-quiz log-likelihood most '
+            "(reward: the gain, nats per token); its claims are not checked against the passage.</p>"))
+    quizzes = [q for q in run.store.rows("evaluations", "condition='learn'") if q["key"].startswith("learn/quiz/")]
+    if quizzes:
+        parts.append("<h3>Self-written quizzes</h3>" + _table(
+            ["passage", "question", "the model's own answer"],
+            [[q["payload"]["title"], qa["question"], " | ".join(qa["answers"])] for q in quizzes
+             for qa in q["payload"]["questions"]] or [["(no quiz kept a question)", "", ""]]))
+    return "seal learn", "".join(parts)
 
 
 def curve_points(run: Run) -> dict | None:
@@ -482,7 +555,8 @@ def build_report(run_dir: str | Path) -> Path:
     out_dir.mkdir(exist_ok=True)
     figs = Figures(out_dir)
     status = run_status(run.store)
-    sections = [section_overview(run, status), section_config(run), section_results(run), section_curve(run, figs),
+    sections = [section_overview(run, status), section_config(run), section_learn(run), section_results(run),
+                section_curve(run, figs),
                 section_forgetting(run, figs), section_rewards(run, figs), section_lengths(run, figs),
                 section_examples(run), section_times(run, figs)]
     sections = [s for s in sections if s is not None]
