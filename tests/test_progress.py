@@ -51,3 +51,15 @@ def test_plain_lines_in_a_log_with_the_whole_job(capsys, monkeypatch):
     assert "writing quizzes: 3/3; 0 s spent, done; whole job about 5 s left" in lines[2]
     assert lines[-1].endswith("training: 1/1; 0 s spent, done; whole job about 0 s left")
     assert plan.stages["writing quizzes"].done == 2 and plan.stages["training"].done == 1
+
+
+def test_the_whole_job_counts_down_during_a_long_unit():
+    import time
+
+    plan = Plan({"loops": Stage(3, 10, "step")}, {"step": 2.0})  # 20 s a loop, 60 s in all
+    plan.running = ("loops", time.monotonic() - 5)  # a loop under way for 5 s
+    assert plan.left_s() == approx(55, abs=0.5)
+    plan.running = ("loops", time.monotonic() - 500)  # longer than expected: at most its own 20 s are taken off
+    assert plan.left_s() == approx(40)
+    plan.working("not a stage")  # another bar's unit leaves the one under way as it is
+    assert plan.running[0] == "loops"

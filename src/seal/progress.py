@@ -59,10 +59,16 @@ class Stage:
 class Plan:
     """The stages of a whole job (label -> `Stage`, in order) and the seconds per unit of cost of each resource
     (`rates`; from earlier runs, or None until measured). A finished unit measures its stage's resource rate, which
-    every stage of that resource then uses; `left_s` adds up what is left of every stage."""
+    every stage of that resource then uses; `left_s` adds up what is left of every stage, less the time already
+    spent on the unit under way (`working`), so the figure counts down between units that take minutes."""
 
     stages: dict[str, Stage]
     rates: dict[str, float | None] = field(default_factory=dict)
+    running: tuple[str, float] | None = None  # the stage whose next unit is under way, and since when (monotonic)
+
+    def working(self, label: str) -> None:
+        """Note that a unit of stage `label` starts now."""
+        self.running = (label, time.monotonic()) if label in self.stages else self.running
 
     def finished(self, label: str, seconds: float, units: int = 1) -> None:
         """Record that `units` of stage `label` finished, `seconds` after its previous one (or its start)."""
@@ -77,13 +83,15 @@ class Plan:
     def left_s(self) -> float | None:
         """Seconds left over the stages not finished; None while a resource they need has no rate."""
         total = 0.0
-        for stage in self.stages.values():
+        for label, stage in self.stages.items():
             left = max(stage.units - stage.done, 0) * stage.cost
             if left:
                 rate = self.rates.get(stage.resource)
                 if rate is None:
                     return None
                 total += left * rate
+                if self.running is not None and self.running[0] == label:  # the unit under way, at most its cost
+                    total -= min(time.monotonic() - self.running[1], stage.cost * rate)
         return total
 
     def total_s(self) -> float | None:
@@ -190,12 +198,15 @@ class _Timed:
     def add_task(self, description: str, total: float | None = None, completed: float = 0, **kw) -> int:
         task = self.progress.add_task(description, total=total, completed=completed, resumed=completed, **kw)
         self.labels[task], self.last[task] = description, time.monotonic()
+        if _plan is not None:
+            _plan.working(description)
         return task
 
     def advance(self, task: int, advance: float = 1) -> None:
         now = time.monotonic()
         if _plan is not None:
             _plan.finished(self.labels[task], now - self.last[task], int(advance))
+            _plan.working(self.labels[task])
         self.last[task] = now
         self.progress.advance(task, advance)
 
