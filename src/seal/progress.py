@@ -65,6 +65,7 @@ class Plan:
     stages: dict[str, Stage]
     rates: dict[str, float | None] = field(default_factory=dict)
     running: tuple[str, float] | None = None  # the stage whose next unit is under way, and since when (monotonic)
+    measured: set[str] = field(default_factory=set)  # the resources whose rate finished units set (not given)
 
     def working(self, label: str) -> None:
         """Note that a unit of stage `label` starts now."""
@@ -79,6 +80,7 @@ class Plan:
         stage.seconds += seconds
         if stage.cost > 0 and (stage.measures or self.rates.get(stage.resource) is None):
             self.rates[stage.resource] = stage.seconds / (stage.done * stage.cost)
+            self.measured.add(stage.resource)
 
     def left_s(self) -> float | None:
         """Seconds left over the stages not finished; None while a resource they need has no rate."""

@@ -234,12 +234,12 @@ def earlier_rates(run: Run, cfg: LearnConfig) -> tuple[dict[str, float], Path | 
 
 @contextmanager
 def _keeping_rates(store: Store, plan: Plan) -> Iterator[None]:
-    """Store the plan's measured rates in the run (meta `learn_rates`) however the block ends, so a resumed run
+    """Store the rates the plan measured in the run (meta `learn_rates`) however the block ends, so a resumed run
     estimates its time from them."""
     try:
         yield
     finally:
-        store.set_meta("learn_rates", {r: v for r, v in plan.rates.items() if v is not None})
+        store.set_meta("learn_rates", {r: plan.rates[r] for r in plan.measured})
 
 
 def describe_plan(plan: Plan, n_passages: int, n_sources: int, rated_by: Path | None) -> str:
@@ -380,15 +380,18 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
     k, pieces = cfg.learn.k, 1 + cfg.self_edit.max_new_tokens / PIECE_TOKENS  # documents per inner loop, estimated
     n_quizzes = len(passages) - len(stored_quizzes(store, passages))
     edits_left = [p for p in passages if not store.has("self_edits", keys.self_edit(0, CONDITION, p.id, k - 1))]
+    loops_left = sum(not store.has("inner_results", keys.inner(0, CONDITION, p.id, i, 0)) for p in passages
+                     for i in range(k))  # at most: a passage whose quiz keeps no question has none
+    n_docs = len(passages) * pieces + (len(previous["documents"]) if previous is not None else 0)
     rates, rated_by = earlier_rates(run, cfg)
     measured = store.get_meta("learn_rates", {})  # this run's own, measured before it was interrupted
     rates, rated_by = (rates | measured, run.dir) if measured else (rates, rated_by)
     plan = Plan({QUIZZES: Stage(n_quizzes, cfg.reward.self_quiz.k * cfg.reward.self_quiz.max_new_tokens, GENERATE),
                  EDITS: Stage(len(edits_left), k * cfg.self_edit.max_new_tokens, GENERATE),
-                 TRIES: Stage(len(edits_left) * k, inner_steps(cfg, pieces), STEP),
-                 TRAINING: Stage(1, cfg.learn.epochs * math.ceil(len(passages) * pieces / cfg.learn.batch_size), STEP,
+                 TRIES: Stage(loops_left, inner_steps(cfg, pieces), STEP),
+                 TRAINING: Stage(1, cfg.learn.epochs * math.ceil(n_docs / cfg.learn.batch_size), STEP,
                                  measures=False)},  # the inner loops' step rate (quizzes included) is the one kept
-                {GENERATE: rates.get(GENERATE), STEP: rates.get(STEP)})
+                {GENERATE: rates.get(GENERATE), STEP: rates.get(STEP)}, measured=set(measured))
     console.log(describe_plan(plan, len(passages), len(sources), rated_by))
 
     with planned(plan), _keeping_rates(store, plan):
@@ -471,7 +474,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
                "self_quiz": record["self_quiz"], "retention": retention, "adapter": str(out),
                "previous": str(backup) if in_place else None,
                "skipped": [dataclasses.asdict(s) for s in skipped], "train": record["train"],
-               "rates": {r: v for r, v in plan.rates.items() if v is not None},
+               "rates": {r: plan.rates[r] for r in plan.measured},
                "quiz": quiz, "quiz_retention": quiz_retention}
     write_json(run.dir / "results.json", results)
     store.add_evaluation(key=adapter(), condition=CONDITION, payload=results)
