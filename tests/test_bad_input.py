@@ -82,6 +82,8 @@ FILES = {
     "edits_blank.json": [PASSAGES[0] | {"completions": ["a fact", " \n\t"]}, PASSAGES[1] | {"completions": ["x"]}],
     "number_keys.yaml": "1: a\nx: b\n",
     "number_keys_in_section.yaml": "inner:\n  2: a\n  x: b\n",
+    "nul_source.yaml": 'data:\n  source: "passages\\0.json"\n',  # the os reads the name up to the NUL
+    "nul_in_list.yaml": 'eval:\n  conditions: [base, "passage\\0"]\n',
 }
 
 KE = ["knowledge", "eval", *TINY]
@@ -260,6 +262,9 @@ CASES = [
     ("number-keys", KE + ["--config", "{d}/number_keys.yaml"], ["unknown config key 1 (known: data"]),
     ("number-keys-in-section", KE + ["--config", "{d}/number_keys_in_section.yaml"],
      ["unknown config key inner.2 (known: append_eos"]),
+    # a NUL character in a path or a name: the os refuses it with a ValueError
+    ("nul-source", KE + ["--config", "{d}/nul_source.yaml"], ["data.source", "NUL character", "'passages\\x00.json'"]),
+    ("nul-in-a-list", KE + ["--config", "{d}/nul_in_list.yaml"], ["eval.conditions[1]", "'passage\\x00'"]),
     # a run name no file system takes as a directory name
     ("run-name-long", KE + ["--set", "run.name=" + "a" * 300], ["run.name", "300 characters"]),
     # external self-edits with nothing to train on

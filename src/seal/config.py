@@ -259,6 +259,8 @@ def _coerce(value: Any, tp, key: str):
             raise ConfigError(f"{key}: must be a finite number, got {value!r}")
         return number
     if tp is str:
+        if isinstance(value, str) and "\0" in value:  # no file name, URL or model name holds one (os: ValueError)
+            raise ConfigError(f"{key}: a NUL character is in {value!r}")
         if isinstance(value, str):
             return expand_variables(value, key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
