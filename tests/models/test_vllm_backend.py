@@ -41,7 +41,29 @@ def smollm2():
 def passages():
     from seal.domains.knowledge.data import load_passages
 
-    return load_passages("builtin")[:3]
+    return load_passages("builtin")[:2]
+
+
+@pytest.fixture(scope="module")
+def short_passages():
+    """Two short passages of our own, three questions each: the inner loops of the domain tests train on a few
+    dozen tokens instead of a built-in passage's few hundred."""
+    from seal.domains.knowledge.data import parse_passages
+
+    return parse_passages([
+        {"id": "tern", "title": "Tern Island",
+         "context": "Tern Island lies in the Gulf of Mira. Its only town, Saltby, has a lighthouse that the engineer "
+                    "Ada Korr built in 1904.",
+         "questions": [{"question": "In which gulf does Tern Island lie?", "answers": ["Gulf of Mira", "Mira"]},
+                       {"question": "Who built the lighthouse of Saltby?", "answers": ["Ada Korr"]},
+                       {"question": "When was the lighthouse of Saltby built?", "answers": ["1904"]}]},
+        {"id": "vell", "title": "The Vell Canal",
+         "context": "The Vell Canal links Lake Orrin to the port of Dunmar. It is 38 kilometres long and opened in "
+                    "1871.",
+         "questions": [{"question": "Which lake does the Vell Canal link to Dunmar?", "answers": ["Lake Orrin"]},
+                       {"question": "How long is the Vell Canal?", "answers": ["38 kilometres", "38 km"]},
+                       {"question": "When did the Vell Canal open?", "answers": ["1871"]}]},
+    ], "test passages")
 
 
 def flat_prompts(passages, tokenizer):
@@ -97,7 +119,7 @@ def served_domain(engine, reward: str = "accuracy", **inner):
     return domain
 
 
-def test_knowledge_domain_on_vllm_gives_the_hf_outcomes(engine, passages):
+def test_knowledge_domain_on_vllm_gives_the_hf_outcomes(engine, short_passages):
     """generation.backend=vllm: two self-edits trained in turn, both quizzes answered in one batch with per-question
     LoRA requests; the answers and rewards equal the HF path's."""
     import dataclasses
@@ -107,6 +129,7 @@ def test_knowledge_domain_on_vllm_gives_the_hf_outcomes(engine, passages):
     from seal.domains.knowledge.quiz import Grader
     from seal.models import load
 
+    passages = short_passages
     items = [(passages[0], passages[0].context.split(". ")[0] + ".", 0), (passages[1], passages[1].context, 1)]
     served = served_domain(engine)
     assert served.batch_size == 2
@@ -143,13 +166,13 @@ def test_self_edit_sampling_is_seeded_and_bounded(engine, passages, tmp_path):
         assert all(len(engine.tokenizer(t, add_special_tokens=False)["input_ids"]) <= 24 for t in edits)
 
 
-def test_self_quiz_is_written_by_the_engine(engine, passages):
+def test_self_quiz_is_written_by_the_engine(engine, short_passages):
     """reward.kind=self-quiz-accuracy under vLLM: the quiz is written through the engine (the same questions as
     `self_quiz` over the engine, none of the passage's own) and answered with the adapter's LoRA request."""
     from seal.domains.knowledge.selfquiz import self_quiz
 
-    domain = served_domain(engine, reward="self-quiz-accuracy")
-    passage = passages[0]
+    domain = served_domain(engine, reward="self-quiz-accuracy", epochs=1)
+    passage = short_passages[0]
     [outcome] = domain.evaluate_batch([(passage, passage.context, 0)])
     quiz = domain.reward.quizzes[passage.id]
     assert quiz == self_quiz(engine, passage, domain.cfg.reward.self_quiz, domain.cfg.run.seed)
