@@ -23,7 +23,7 @@ PASSAGES = [
      "completions": ["Tor has twelve bridges.\nAma Venn founded Tor.", "Tor is old."]},
     {"title": "Quelm", "context": "Quelm is a red mineral mined on Pell island since 1750.",
      "questions": [{"question": "What colour is Quelm?", "answer": "red"}],
-     "completions": ["Quelm is red.", ""]},
+     "completions": ["Quelm is red.", "Quelm comes from Pell."]},
     {"title": "Brill", "context": "Brill is a river that floods every April.",
      "questions": [{"question": "When does the Brill flood?", "answer": "April"}],
      "completions": ["The Brill floods in April.", "April floods."]},
@@ -54,7 +54,7 @@ def test_cpt_end_to_end_and_resume(tmp_path, mode):
     for c in results["conditions"].values():
         assert c["n_questions"] == 4 and c["n_passages"] == 3 and 0 <= c["accuracy"] <= 1
     # passages once each, plus one document per non-empty generation (not split into lines)
-    assert results["n_documents"] == {"passage": 3, "self-edit": 3 + 6, "external": 3 + 5}
+    assert results["n_documents"] == {"passage": 3, "self-edit": 3 + 6, "external": 3 + 6}
     rows = run.store.rows("inner_results")
     assert len(rows) == 4 * 3 and {r["key"] for r in rows} == {
         f"cpt/{c}/{p}" for c in results["conditions"] for p in {r["context_id"] for r in rows}}

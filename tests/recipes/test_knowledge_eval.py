@@ -13,7 +13,7 @@ PASSAGES = [
     {"title": "Tor", "context": "Tor is a harbour town with 12 bridges. It was founded in 1201 by Ama Venn.",
      "questions": [{"question": "How many bridges does Tor have?", "answer": "12"},
                    {"question": "Who founded Tor?", "answer": "Ama Venn"}],
-     "completions": ["Tor has twelve bridges.\nAma Venn founded Tor.", "", "Tor is old."]},
+     "completions": ["Tor has twelve bridges.\nAma Venn founded Tor.", "Tor is by the sea.", "Tor is old."]},
     {"title": "Quelm", "context": "Quelm is a red mineral mined on Pell island since 1750.",
      "questions": [{"question": "What colour is Quelm?", "answer": "red"}],
      "completions": ["Quelm is red.", "Quelm comes from Pell.", "Mined since 1750."]},
