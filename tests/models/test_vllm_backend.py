@@ -72,6 +72,20 @@ def flat_prompts(passages, tokenizer):
     return [p for passage in passages for p in quiz_prompts(passage, QuizConfig().style, tokenizer)]
 
 
+def test_torch_threads_can_still_be_set_after_an_engine_starts(engine):
+    """vLLM's CPU worker, in this process, replaced `torch.set_num_threads` with a no-op that only warns; the
+    generator puts it back, so `model.threads` of a model loaded after the engine (a ReST-EM round's checkpoint)
+    still applies."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(before + 1)
+        assert torch.get_num_threads() == before + 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_greedy_quiz_answers_match_hf(engine, smollm2, passages):
     from seal.domains.knowledge.quiz import QuizConfig, answer_quiz
 

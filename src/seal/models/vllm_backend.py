@@ -92,7 +92,16 @@ class VLLMGenerator:
             kwargs["max_model_len"] = max_model_len
         if rank:
             kwargs.update(enable_lora=True, max_lora_rank=rank, max_loras=max_loras)
-        self.llm = LLM(**kwargs)
+        import torch
+
+        set_threads = torch.set_num_threads
+        try:
+            self.llm = LLM(**kwargs)
+        finally:
+            # vLLM's CPU worker replaces `torch.set_num_threads` with a no-op (it pins OpenMP threads to cores in
+            # its own worker process); in this process nothing is pinned, and the replacement would silently
+            # ignore every later thread setting (`model.threads` of a ReST-EM round's next model).
+            torch.set_num_threads = set_threads
         self.tokenizer = self.llm.get_tokenizer()
         self.adapter = None  # the LoRARequest `generate` uses by default (set inside `adapted`)
         self._dir = tempfile.mkdtemp(prefix="seal-vllm-lora-")
