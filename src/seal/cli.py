@@ -426,7 +426,7 @@ def learn(paths: Optional[List[Path]] = typer.Argument(None, help="files and fol
                                                         "files and settings would be resumed")):
     """Learn your own files into one LoRA adapter (our extension): self-edits scored by self-written quizzes.
 
-    Run again after Ctrl-C (or a crash), the same command resumes the interrupted run of the same files and settings
+    Run again after Ctrl-C (or a kill), the same command resumes the interrupted run of the same files and settings
     (nothing finished is redone, and the result is the one an uninterrupted run gives); --new starts over."""
     import json
 

@@ -297,6 +297,7 @@ def test_an_interrupted_run_redoes_nothing_and_the_adapter_says_what_it_is(tmp_p
     card = (adapter / "README.md").read_text()
     assert f"Base model: `{base}`, the checkpoint in the local directory" in card
     assert "Title: \nQuestion: <your question>\nAnswer:" in card and f"seal learn {notes}" in card
+    assert "Your quiz, base model -> adapter (2 questions with expected answers" in card
     monkeypatch.chdir(tmp_path)  # elsewhere: the adapter names its base so that it loads
     assert recipe.load_adapted(adapter)[0].peft_config["default"].base_model_name_or_path == base
     assert peft.PeftModel.from_pretrained(load(base, dtype="fp32", device="cpu")[0], str(adapter)) is not None

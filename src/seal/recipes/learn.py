@@ -196,11 +196,11 @@ def model_reference(name: str) -> str:
 def provenance(name: str) -> str:
     """Where the weights of base model `name` (as `model_reference` gives it) come from, in one sentence."""
     if name in builtin.GGUF:
-        return (f"the built-in `{name}`: {builtin.GGUF[name].title} (the 4-bit GGUF file of the "
-                f"`{builtin.GGUF[name].install.split()[-1]}` package, dequantized to full precision on first use; "
-                "its weights differ slightly from the original release)")
+        return (f"built in: {builtin.GGUF[name].title}, the 4-bit GGUF file of the "
+                f"`{builtin.GGUF[name].install.split()[-1]}` package converted to full precision on first use (so "
+                "its weights differ slightly from the original release's)")
     if name in builtin.TINY or name in builtin.RANDOM:
-        return f"the built-in `{name}`: random weights for tests (seeded), not a trained model"
+        return "built in: random weights for tests (seeded), not a trained model"
     if Path(name).is_absolute():
         return f"the checkpoint in the local directory `{name}`"
     return f"the Hugging Face hub model `{name}`"
@@ -262,10 +262,11 @@ def best_edits(store: Store, jobs: Sequence[Job]) -> dict[str, tuple[str, float]
     return {e.context_id: (e.text, e.reward) for e in select(scored, "best")}
 
 
-def model_card(record: dict, argv: Sequence[str], out: Path) -> str:
+def model_card(record: dict, argv: Sequence[str], out: Path, quizzes: Sequence[tuple[str, dict | None]] = ()) -> str:
     """The adapter's `README.md`: what it is, its base model and that model's provenance, what it learned from, the
     prompt `seal ask` uses, the scores (each saying what it measures) and the command that made it (`argv`: the
-    run's command line, secrets redacted); `out` is the adapter directory."""
+    run's command line, secrets redacted); `out` is the adapter directory; `quizzes`: (name, `_quiz_results`) of the
+    person's own quizzes scored by the run."""
     base = record["base_model"]["name"]
     sq, ret = record["self_quiz"], record["retention"]
     example = PLAIN.format(title="", question="<your question>")
@@ -284,6 +285,10 @@ def model_card(record: dict, argv: Sequence[str], out: Path) -> str:
     if ret is not None:
         lines += ["", f"Retention (the same score on the {ret['n_passages']} passages learned before): previous "
                       f"adapter {_score(ret['before'])}, this one {_score(ret['after'])}."]
+    for name, q in quizzes:
+        if q is not None:
+            lines += ["", f"{name} ({q['scored']} questions with expected answers, asked as above; right when "
+                          f"{SCORED_AS}): {q['before']} right before, {q['after']} after."]
     lines += ["", "Made by:", "", "```", " ".join(["seal", *map(shlex.quote, redact_argv(list(argv[1:])))]), "```",
               "", "Use it:", "", "```", f"seal ask {shlex.quote(str(out))} \"Your question?\" --compare",
               "```", "", "or in Python, on the base model loaded as `seal.models.load` loads it:", "", "```python",
@@ -466,7 +471,10 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
               "train": {"steps": stats.steps, "n_documents": len(docs), "epochs": inner.epochs,
                         "learning_rate": inner.lr, "batch_size": inner.batch_size,
                         "final_loss": stats.losses[-1] if stats.losses else None, "seconds": stats.seconds}}
-    save_adapter(model, tokenizer, record, out, model_card(record, run.manifest.get("argv") or sys.argv, out),
+    card = model_card(record, run.manifest.get("argv") or sys.argv, out,
+                      [("Your quiz, base model -> adapter", quiz),
+                       ("Earlier quizzes, previous adapter -> this one", quiz_retention)])
+    save_adapter(model, tokenizer, record, out, card,
                  keep_previous=in_place and into == out)  # (not when `out` already holds this run's adapter)
     results = {"model": cfg.model.name, "n_sources": len(sources), "n_passages": len(passages),
                "n_quizzed": len(quizzed), "n_unquizzed": len(passages) - len(quizzed), "n_kept": len(kept),
