@@ -498,7 +498,8 @@ def format_learn(results: dict) -> str:
     sq = results["self_quiz"]
     lines = [f"passages            {results['n_passages']} from {results['n_sources']} files "
              f"({results['n_unquizzed']} without a self-quiz question: trained on the passage alone)",
-             f"kept self-edits     {results['n_kept']} of {results['n_quizzed']} quizzed passages",
+             f"kept self-edits     {results['n_kept']} of {results['n_quizzed']} quizzed passages (a self-edit is kept "
+             "when training on it raised its passage's self-quiz log-likelihood; its claims are not checked)",
              f"self-quiz loglik    {_score(sq['before'])} -> {_score(sq['after'])} (base -> adapter: mean "
              "log-likelihood in nats/token of the answers the base model wrote to its own questions; higher is more "
              "familiar with the text, not more often right)"]
