@@ -238,3 +238,20 @@ def test_arc_answers_under_structured_outputs_are_grids_of_the_expected_shape(en
     assert [text_to_grid(t).shape for t in texts] == [p.shape for p in prompts]
     assert texts == HFGenerator(model, tokenizer).generate([p.text for p in prompts], max_new_tokens=16,
                                                            constraint=constraints)
+
+
+def test_a_grid_grammar_is_matched_unless_the_token_budget_cuts_it(engine):
+    """A prompt with no implied shape is answered under the any-size grammar (`grid_regex(None)`: up to 30x30),
+    which 40 tokens may not finish (SmolLM2 writes a digit per token): each completion matches its grammar in full
+    or used every token it was given."""
+    import re
+
+    from seal.domains.arc.format import grid_regex
+    from seal.models.constrain import Constraint
+
+    regexes = [grid_regex((3, 2)), grid_regex(None)]
+    texts = engine.generate(["Write a grid."] * 2, max_new_tokens=40, constraint=[Constraint("regex", r)
+                                                                                  for r in regexes])
+    assert re.fullmatch(regexes[0], texts[0])
+    assert re.fullmatch(regexes[1], texts[1]) or len(engine.tokenizer(texts[1], add_special_tokens=False)
+                                                     ["input_ids"]) == 40

@@ -177,21 +177,3 @@ def test_smollm2_constrained_self_edits_parse():
     parsed = [parse_self_edit(t) for t in texts]
     assert all(isinstance(p, EditConfig) and p.num_train_epochs <= 3 for p in parsed), texts
 
-
-@pytest.mark.vllm
-def test_vllm_structured_outputs_give_valid_self_edits_and_grids():
-    """Opt-in (`pytest -m vllm`, vLLM installed): the same constraints through vLLM's structured outputs."""
-    from seal.models.vllm_backend import VLLMGenerator
-    from seal.utils.imports import is_vllm_available
-
-    if not is_vllm_available():
-        pytest.skip("vLLM is not installed")
-    cfg = ArcConfig(model=ModelConfig(name="smollm2-135m-instruct"), self_edit=ArcSelfEditConfig(constrained=True))
-    with VLLMGenerator("smollm2-135m-instruct", dtype="fp32", max_lora_rank=0, max_model_len=4096,
-                       enforce_eager=True) as gen:
-        prompt = chat_prompt(gen.tokenizer, self_edit_prompt(TASK))
-        texts = gen.generate([prompt] * 4, max_new_tokens=160, temperature=1.0, constraint=self_edit_constraint(cfg))
-        shapes = [Constraint("regex", grid_regex((3, 2))), Constraint("regex", grid_regex(None))]
-        grids = gen.generate(["Write a grid."] * 2, max_new_tokens=40, constraint=shapes)
-    assert all(isinstance(parse_self_edit(t), EditConfig) for t in texts), texts
-    assert text_to_grid(grids[0]).shape == (3, 2) and text_to_grid(grids[1]).size > 0
