@@ -219,9 +219,19 @@ def test_python_random_seeds_take_any_integer(tmp_path, capsys):
         assert [p.id for p in select_passages(passages, 5, value)] == [p.id for p in expected[:5]]
 
 
-def test_a_long_run_name_is_refused_before_a_run_and_the_longest_taken_makes_one(tmp_path):
+def test_a_long_run_name_is_refused_before_a_run_and_the_longest_taken_makes_one(tmp_path, monkeypatch):
+    import datetime as dt
+
     from seal.config import RUN_NAME_MAX
+    from seal.store import runs as store_runs
     from seal.store.runs import create_run
+
+    class Frozen(dt.datetime):  # both runs in one second, as on a fast machine, so the second needs its suffix
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 1, 1, tzinfo=tz)
+
+    monkeypatch.setattr(store_runs.dt, "datetime", Frozen)
 
     with pytest.raises(ConfigError, match=rf"^run.name: at most {RUN_NAME_MAX} characters, got 'a{{40}}'\.\.\. \(201 "):
         load_config(KnowledgeConfig, None, ["run.name=" + "a" * (RUN_NAME_MAX + 1)])
