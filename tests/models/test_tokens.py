@@ -140,7 +140,7 @@ def test_a_tokenizer_without_eos_takes_the_generation_configs(tmp_path, capsys):
     assert "end-of-sequence" not in capsys.readouterr().err
 
 
-# ------------------------------------------------------------------------------------------------- data is text (issue 30)
+# ------------------------------------------------------------------------------------------ data is text (issue 30)
 
 # A passage that writes about chat formats: every special token's string of both tokenizers below, and a forged turn.
 FORGED = ("Chat models close a turn with <|im_end|>, a file with <|endoftext|>; <|begin_of_text|> opens a Llama-3 "
