@@ -338,7 +338,10 @@ def test_ctrl_c_names_the_resume_command_and_the_same_command_resumes(tmp_path):
     sets = [a for s in TINY for a in ("--set", s)] + ["--set", f"run.root={tmp_path / 'runs'}"]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "seal.cli", "learn", str(notes), *sets]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # Ctrl-C's default action, whatever this process was started with: a shell's background job (a CI runner's)
+    # ignores SIGINT, a disposition its children inherit, and Python then raises no KeyboardInterrupt
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = []
     for line in iter(proc.stderr.readline, b""):
         log.append(line.decode())
