@@ -4,7 +4,6 @@ fit even alone is one `error:` line before any work; the same for learned positi
 and RoPE (Llama: silently past its trained context before)."""
 
 import json
-import sys
 
 import pytest
 import torch
@@ -19,6 +18,7 @@ from seal.models.builtin import tiny_tokenizer
 from seal.models.context import generation_room, model_context, within_context
 from seal.models.generate import HFGenerator
 from seal.models.tokens import encode
+from test_bad_input import seal_in_process
 
 PASSAGES = [{"title": "Quarry", "context": "The quarry at Vell gives grey slate. " * 8,
              "questions": [{"question": "What does the quarry give?", "answer": "grey slate"}]}]
@@ -85,18 +85,6 @@ def test_a_quiz_question_longer_than_the_context_is_a_data_error():
     p = Passage("p9", "Quarry", "", (QA("What does the quarry give? " * 6, ("grey slate",)),))
     with pytest.raises(DataError, match=r"passage p9, question 1: .* over the model's context of 32 tokens"):
         answer_loglik(model, tok, p, "plain")
-
-
-def seal_in_process(capsys, args):
-    from seal.cli import main
-
-    capsys.readouterr()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["seal", *args])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-    out = capsys.readouterr()
-    return exit_.value.code, out.out, out.err
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
