@@ -13,7 +13,10 @@ template's layout. Text without a special token's string in its data gets the id
 from __future__ import annotations
 
 import re
+import weakref
 
+# tokenizer -> (its size, `_specials`' pattern), dropped with the tokenizer
+_PATTERNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _SLOT = "\U000f0000"  # a private-use code point: the user's text when the chat template is rendered around it
 
 
@@ -62,9 +65,17 @@ def _text_ids(tokenizer, text: str, add: bool) -> list[int]:
 
 
 def _specials(tokenizer) -> re.Pattern | None:
-    """A pattern matching the tokenizer's special tokens' strings, longest first; None when it has none."""
-    found = {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}
-    return re.compile("|".join(map(re.escape, sorted(found, key=len, reverse=True)))) if found else None
+    """A pattern matching the tokenizer's special tokens' strings, longest first; None when it has none.
+
+    Built once per tokenizer and its size (`_PATTERNS`; adding a token changes the size): with Gemma's 6,384 added
+    tokens, reading them and building the pattern took about 25 ms, on every `encode` call."""
+    size = len(tokenizer)
+    cached = _PATTERNS.get(tokenizer)
+    if cached is None or cached[0] != size:
+        found = {t.content for t in tokenizer.added_tokens_decoder.values() if t.special}
+        pattern = re.compile("|".join(map(re.escape, sorted(found, key=len, reverse=True)))) if found else None
+        cached = _PATTERNS[tokenizer] = (size, pattern)
+    return cached[1]
 
 
 def template_markers(tokenizer, text: str) -> tuple[list[tuple[int, int]], tuple[int, int]]:
