@@ -1,7 +1,9 @@
 """Tests of seal.grading.judge against real HTTP servers on 127.0.0.1 and a tiny random Llama on CPU."""
 
 import doctest
+import importlib
 import json
+import pkgutil
 import socket
 import threading
 import time
@@ -12,7 +14,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-import seal.grading.judge as judge_module
+import seal.grading.judge as judge_package
 from seal.errors import ConfigError, JudgeError
 from seal.grading import (
     CachedJudge,
@@ -59,8 +61,9 @@ REFERENCES = [["Paris"], ["Eiffel Tower"], ["1889", "eighteen eighty-nine"]]
 
 
 def test_doctests():
-    result = doctest.testmod(judge_module)
-    assert result.attempted >= 5 and result.failed == 0
+    modules = pkgutil.iter_modules(judge_package.__path__, "seal.grading.judge.")
+    results = [doctest.testmod(importlib.import_module(m.name)) for m in modules]
+    assert sum(r.attempted for r in results) >= 5 and sum(r.failed for r in results) == 0
 
 
 @pytest.mark.parametrize(
