@@ -221,7 +221,8 @@ CASES = [
        [key, "must be a finite number, got", value.lstrip("-.")])
       for command, key, value in [(KE, "inner.learning_rate", "inf"), (KT, "outer.sft.learning_rate", "1e400"),
                                   (KE, "self_edit.temperature", "-.inf"), (KE, "self_edit.top_p", "Infinity"),
-                                  (AE, "outer.sft.learning_rate", "-inf"), (AE, "self_edit.temperature", "1e400"),
+                                  (["arc", "train", *TINY], "outer.sft.learning_rate", "-inf"),
+                                  (AE, "self_edit.temperature", "1e400"),
                                   (["learn", "{d}/passages.json", *TINY], "learn.learning_rate", "inf")]],
     ("non-finite-in-a-list", ["arc", "curate", "--set", "curate.learning_rates=[1e-4,.inf]"],
      ["curate.learning_rates[1]", "must be a finite number, got inf"]),

@@ -47,9 +47,9 @@ def _config_class(kind: str, command: str | None = None):
 
         classes, every = COMMANDS, KnowledgeConfig
     elif kind == "arc":
-        from seal.domains.arc.config import ArcConfig
+        from seal.domains.arc.config import COMMANDS, ArcConfig
 
-        classes, every = {"eval": ArcConfig, "train": ArcConfig}, ArcConfig
+        classes, every = COMMANDS, ArcConfig
     elif kind == "learn":
         from seal.learn.config import LearnConfig
 
@@ -364,30 +364,27 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
 @arc_app.command("eval")
 def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """The paper's ARC table: icl, ttt-untrained, seal (a trained checkpoint) and oracle success rates."""
-    from seal.domains.arc.config import ArcConfig
     from seal.recipes.arc_eval import run_arc_eval
     from seal.reports.tables import arc_table
 
-    _run_recipe("arc eval", ArcConfig, config, set, resume, run_arc_eval, arc_table)
+    _run_recipe("arc eval", _config_class("arc", "eval"), config, set, resume, run_arc_eval, arc_table)
 
 
 @arc_app.command("curate")
 def arc_curate(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """The tasks a hand-set TTT configuration solves and in-context answers do not: a list for arc eval / train."""
-    from seal.domains.arc.config import ArcConfig
     from seal.recipes.arc_curate import format_curate, run_arc_curate
 
-    _run_recipe("arc curate", ArcConfig, config, set, resume, run_arc_curate, format_curate)
+    _run_recipe("arc curate", _config_class("arc", "curate"), config, set, resume, run_arc_curate, format_curate)
 
 
 @arc_app.command("train")
 def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
     """ReST-EM for ARC: keep the self-edit configurations whose test-time training solved the task."""
-    from seal.domains.arc.config import ArcConfig
     from seal.recipes.arc_train import run_arc_train
     from seal.reports.curve import format_curve
 
-    _run_recipe("arc train", ArcConfig, config, set, resume, run_arc_train, format_curve)
+    _run_recipe("arc train", _config_class("arc", "train"), config, set, resume, run_arc_train, format_curve)
 
 
 def _interrupted_learn_run(cfg, paths: list[str]) -> Optional[Path]:

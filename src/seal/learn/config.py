@@ -1,4 +1,5 @@
-"""Config of `seal learn` (our extension, not in the paper): the knowledge sections plus `learn`.
+"""Config of `seal learn` (our extension, not in the paper): the knowledge sections it reads (no `data`, no `eval`: its
+passages are the files given, its only condition the adapter) plus `learn`.
 
 Every value of the `learn` section is ours, and so are the defaults changed here from the knowledge commands' (the
 paper's): they suit SmolLM2-135M-Instruct (the built-in model) on a CPU, as `configs/knowledge/demo.yaml` measured
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seal.config import COUNT, POSITIVE, InnerConfig, check_ranges, opt
-from seal.domains.knowledge.config import KnowledgeEvalConfig, RewardConfig, SelfEditConfig
+from seal.config import COUNT, POSITIVE, ExecutorConfig, GenerationConfig, InnerConfig, check_ranges, opt
+from seal.domains.knowledge.config import KnowledgeCoreSections, RewardConfig, SelfEditConfig
 
 SELF_QUIZ_REWARDS = ("self-quiz", "self-quiz-accuracy")
 
@@ -41,7 +42,7 @@ class LearnSection:
 
 
 @dataclass(frozen=True)
-class LearnConfig(KnowledgeEvalConfig):
+class LearnConfig(KnowledgeCoreSections):
     """`seal learn`: self-edits of a person's own passages, scored by self-written quizzes, trained into one LoRA."""
 
     self_edit: SelfEditConfig = opt(SelfEditConfig(max_new_tokens=256), "self-edit sampling (ours: at most 256 new "
@@ -51,7 +52,13 @@ class LearnConfig(KnowledgeEvalConfig):
                              "LoRA settings are also the final adapter's")
     reward: RewardConfig = opt(RewardConfig(kind="self-quiz"),
                                "reward of a self-edit: self-quiz or self-quiz-accuracy (the files have no questions)")
+    executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")
+    generation: GenerationConfig = opt(GenerationConfig(), "the engine that samples self-edits and answers quizzes "
+                                                           "(hf only: seal learn refuses vllm)")
     learn: LearnSection = opt(LearnSection(), "seal learn")
+
+    def judges(self) -> list[tuple]:
+        return super().judges() + [(self.reward.rated, "reward.kind", self.reward.kind, self.reward.judge)]
 
     def __post_init__(self):
         super().__post_init__()

@@ -28,7 +28,7 @@ import datetime
 import time
 import traceback
 
-from seal.domains.arc.config import ArcConfig
+from seal.domains.arc.config import ArcCurateCommandConfig
 from seal.domains.arc.curate import Verdict, candidates, cells, grid, verdict
 from seal.domains.arc.domain import ArcDomain, check_constrained
 from seal.domains.arc.tasks import Task
@@ -64,7 +64,7 @@ def _rows(store, task: Task, n: int, seed: int) -> tuple[dict | None, list[dict 
     return icl, [store.get("inner_results", keys.inner(0, GRID, task.id, i, seed)) for i in range(n)]
 
 
-def curate_task(store, domain: ArcDomain, task: Task, configs: list, cfg: ArcConfig, run_more: bool = True
+def curate_task(store, domain: ArcDomain, task: Task, configs: list, cfg: ArcCurateCommandConfig, run_more: bool = True
                 ) -> Verdict:
     """Run what is still missing of one task's curation (stored as it goes) and return its verdict; with
     `run_more` false, the verdict of its stored rows alone (unfinished when they do not settle it)."""
@@ -87,7 +87,7 @@ def curate_task(store, domain: ArcDomain, task: Task, configs: list, cfg: ArcCon
     return verdict(icl, tried, len(configs), c)
 
 
-def run_arc_curate(run: Run, cfg: ArcConfig) -> dict:
+def run_arc_curate(run: Run, cfg: ArcCurateCommandConfig) -> dict:
     """Curate the candidates (resuming what the store holds) and return the list; `curated.json` is rewritten after
     every candidate (`manifest.complete` false until the last), so a killed run leaves the list so far."""
     check_constrained(cfg)

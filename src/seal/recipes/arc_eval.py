@@ -24,7 +24,7 @@ own final policy in the same process; the numbers are the same quantity.
 
 from __future__ import annotations
 
-from seal.domains.arc.config import ArcConfig
+from seal.domains.arc.config import ArcEvalCommandConfig
 from seal.domains.arc.domain import ArcDomain
 from seal.domains.arc.evaluation import SAMPLED, check_conditions, choose_tasks, evaluate_conditions
 from seal.inner.lora import lora_record
@@ -34,7 +34,7 @@ from seal.progress import console
 from seal.store.runs import Run
 
 
-def run_arc_eval(run: Run, cfg: ArcConfig) -> dict:
+def run_arc_eval(run: Run, cfg: ArcEvalCommandConfig) -> dict:
     """Fill the run's store with every condition's inner loops and return the results table (also results.json)."""
     check_conditions(cfg)
     tasks = choose_tasks(cfg)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from seal.domains.arc.config import ArcConfig
+from seal.domains.arc.config import ArcTrainCommandConfig
 from seal.domains.arc.domain import ArcDomain, check_constrained
 from seal.domains.arc.evaluation import choose_tasks, evaluate_conditions
 from seal.executors import make_executor
@@ -27,7 +27,7 @@ from seal.reports.curve import arc_curve, write_curve
 from seal.store.runs import Run
 
 
-def run_arc_train(run: Run, cfg: ArcConfig) -> dict:
+def run_arc_train(run: Run, cfg: ArcTrainCommandConfig) -> dict:
     check_constrained(cfg)
     eval_tasks = choose_tasks(cfg)
     train_tasks = choose_tasks(dataclasses.replace(cfg, data=cfg.train_data))

@@ -34,7 +34,8 @@ KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("se
                 ("learn", "quiz"),
                 ("continual", "sequences"), ("continual", "mitigations"))
 _NOT_READ = {"knowledge continual": {("self_edit", "k")},  # continual writes one self-edit per passage
-             "learn": {("data", "source"), ("data", "n"), ("self_edit", "k")}}  # learn reads files, learn.k
+             "learn": {("self_edit", "k")},  # learn samples learn.k per passage
+             "arc train": {("outer", "contexts_per_round")}}  # every round trains on every train_data task
 CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 0 auto; max-width: 1100px;
        padding: 1.5em; color: #1d2330; background: #fbfbfd; }
@@ -148,14 +149,14 @@ def _read_sections(command: str | None) -> set[str] | None:
     command hold every section."""
     import dataclasses
 
-    from seal.domains.knowledge.config import COMMANDS
+    from seal.domains.arc.config import COMMANDS as ARC
+    from seal.domains.knowledge.config import COMMANDS as KNOWLEDGE
+    from seal.learn.config import LearnConfig
 
-    kind, _, name = (command or "").partition(" ")
-    if command == "learn":
-        from seal.learn.config import LearnConfig
-
-        return {f.name for f in dataclasses.fields(LearnConfig)}
-    return {f.name for f in dataclasses.fields(COMMANDS[name])} if kind == "knowledge" and name in COMMANDS else None
+    classes = {"learn": LearnConfig} | {f"knowledge {name}": c for name, c in KNOWLEDGE.items()} | {
+        f"arc {name}": c for name, c in ARC.items()}
+    cls = classes.get(command or "")
+    return None if cls is None else {f.name for f in dataclasses.fields(cls)}
 
 
 def section_config(run: Run) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Config of the few-shot ARC commands (`seal arc eval`), defaults from the paper.
+"""Config of the few-shot ARC commands (`seal arc eval|curate|train`, one class each: `COMMANDS`), defaults from the
+paper.
 
 Sources: paper Section 4.1 and Appendix A (arXiv 2506.10943): Llama-3.2-1B-Instruct; SEAL's filtered ARC tasks; a
 self-edit picks augmentation families and the training strategy, learning rate and epochs of test-time training (TTT);
@@ -7,7 +8,7 @@ training steps are discarded; 5 self-edits per evaluation task; success = pass@2
 paper does not state follow SEAL's released few-shot code and marc (Akyurek et al. 2024), which it builds on; each
 field says which.
 
-    cfg = load_config(ArcConfig, "configs/arc/paper.yaml", ["self_edit.k=2"])
+    cfg = load_config(COMMANDS["eval"], "configs/arc/paper.yaml", ["self_edit.k=2"])
 """
 
 from __future__ import annotations
@@ -137,24 +138,25 @@ class ArcEvalConfig:
 
 
 @dataclass(frozen=True)
-class ArcConfig:
+class ArcSections:
+    """The sections every ARC command reads (the model, its test-time training and how it answers: `ArcDomain`'s);
+    each command's config adds its own (one config per command, so `seal config show arc COMMAND` and a run's
+    manifest hold only what that command reads)."""
+
     run: RunConfig = opt(RunConfig(), "run directory and seed")
     model: ModelConfig = opt(ModelConfig(name="meta-llama/Llama-3.2-1B-Instruct"),
                              "the model that writes self-edits and is adapted (paper: Llama-3.2-1B-Instruct)")
-    data: ArcDataConfig = opt(ArcDataConfig(), "ARC tasks")
-    self_edit: ArcSelfEditConfig = opt(ArcSelfEditConfig(), "self-edit sampling")
     ttt: ArcTTTConfig = opt(ArcTTTConfig(), "test-time training (the inner loop)")
     solve: ArcSolveConfig = opt(ArcSolveConfig(), "answering a task's test inputs")
-    eval: ArcEvalConfig = opt(ArcEvalConfig(), "seal arc eval")
-    curate: ArcCurateConfig = opt(ArcCurateConfig(), "seal arc curate: the tasks a hand-set TTT configuration solves "
-                                                     "and in-context answers do not")
-    outer: OuterConfig = opt(
-        OuterConfig(rounds=1, contexts_per_round=12, eval_contexts=0, keep="all-positive", k=15,
-                    sft=SftConfig(lora=LoraConfig(r=16, alpha=16, target_modules=ALL_PROJECTIONS), learning_rate=5e-5,
-                                  epochs=8, batch_size=5, grad_accum=1)),
-        "seal arc train (paper: one round over the 12 training tasks, 15 self-edits each, keep the successful "
-        "configurations, SFT with LoRA r 16, 8 epochs, lr 5e-5)")
-    train_data: ArcDataConfig = opt(ArcDataConfig(), "training tasks of seal arc train (data = evaluation tasks)")
+
+
+@dataclass(frozen=True)
+class ArcSelfEditSections(ArcSections):
+    """The sections of the commands that sample self-edits for the tasks of `data` and run them (`arc eval`, `arc
+    train`)."""
+
+    data: ArcDataConfig = opt(ArcDataConfig(), "ARC tasks")
+    self_edit: ArcSelfEditConfig = opt(ArcSelfEditConfig(), "self-edit sampling")
     executor: ExecutorConfig = opt(ExecutorConfig(), "where inner loops run")
 
     def __post_init__(self):
@@ -163,3 +165,40 @@ class ArcConfig:
             raise ValueError(f"self_edit.constrained: no epoch count fits ttt.max_steps={self.ttt.max_steps} for "
                              f"ttt.max_examples={self.ttt.max_examples} pairs at {batch} per step; raise max_steps "
                              "or lower max_examples")
+
+
+@dataclass(frozen=True)
+class ArcEvalCommandConfig(ArcSelfEditSections):
+    """`seal arc eval`: paper Table 1's conditions on the tasks of `data`."""
+
+    eval: ArcEvalConfig = opt(ArcEvalConfig(), "seal arc eval")
+
+
+@dataclass(frozen=True)
+class ArcCurateCommandConfig(ArcSections):
+    """`seal arc curate`: the tasks a hand-set TTT configuration solves (no self-edit is sampled)."""
+
+    curate: ArcCurateConfig = opt(ArcCurateConfig(), "seal arc curate: the tasks a hand-set TTT configuration solves "
+                                                     "and in-context answers do not")
+
+
+@dataclass(frozen=True)
+class ArcTrainCommandConfig(ArcSelfEditSections):
+    """`seal arc train`: ReST-EM rounds on the tasks of `train_data`, evaluated on those of `data`."""
+
+    outer: OuterConfig = opt(
+        OuterConfig(rounds=1, contexts_per_round=12, eval_contexts=0, keep="all-positive", k=15,
+                    sft=SftConfig(lora=LoraConfig(r=16, alpha=16, target_modules=ALL_PROJECTIONS), learning_rate=5e-5,
+                                  epochs=8, batch_size=5, grad_accum=1)),
+        "seal arc train (paper: one round over the 12 training tasks, 15 self-edits each, keep the successful "
+        "configurations, SFT with LoRA r 16, 8 epochs, lr 5e-5)")
+    train_data: ArcDataConfig = opt(ArcDataConfig(), "training tasks of seal arc train (data = evaluation tasks)")
+
+
+@dataclass(frozen=True)
+class ArcConfig(ArcCurateCommandConfig, ArcTrainCommandConfig, ArcEvalCommandConfig):
+    """Every ARC section at once: the Python API's config, which any ARC recipe accepts."""
+
+
+COMMANDS = {"eval": ArcEvalCommandConfig, "curate": ArcCurateCommandConfig,
+            "train": ArcTrainCommandConfig}  # the config class of each `seal arc` command

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
-from seal.domains.arc.config import ArcConfig
+from seal.domains.arc.config import ArcSections, ArcSelfEditSections
 from seal.domains.arc.edit import (EditConfig, EditRejection, budget_epochs, check_budget, parse_self_edit,
                                    self_edit_schema)
 from seal.domains.arc.edit import self_edit_prompt as edit_prompt_text
@@ -39,7 +39,7 @@ from seal.models.generate import base_writer
 from seal.models.tokens import chat_prompt, encode
 
 
-def self_edit_constraint(cfg: ArcConfig) -> Constraint | None:
+def self_edit_constraint(cfg: ArcSelfEditSections) -> Constraint | None:
     """The JSON-schema constraint self-edits are sampled under (None when `self_edit.constrained` is false): every
     instance parses and is within `ttt.max_steps` on at most `ttt.max_examples` pairs."""
     if not cfg.self_edit.constrained:
@@ -49,14 +49,15 @@ def self_edit_constraint(cfg: ArcConfig) -> Constraint | None:
                                                           ttt.max_steps)))
 
 
-def check_constrained(cfg: ArcConfig) -> None:
-    """Raise a one-line ConfigError before any work when a constrained option is on and xgrammar is missing."""
+def check_constrained(cfg: ArcSections) -> None:
+    """Raise a one-line ConfigError before any work when a constrained option is on and xgrammar is missing (a config
+    without `self_edit`, `arc curate`'s, samples no self-edit)."""
     for option in ("self_edit", "solve"):
-        if getattr(cfg, option).constrained:
+        if getattr(getattr(cfg, option, None), "constrained", False):
             require_xgrammar(f"{option}.constrained")
 
 
-def constrained_writer(cfg: ArcConfig, generator):
+def constrained_writer(cfg: ArcSelfEditSections, generator):
     """`generator`, decoding under `self_edit_constraint(cfg)` when there is one (the seal condition's writer)."""
     constraint = self_edit_constraint(cfg)
     return generator if constraint is None else Constrained(generator, constraint)
@@ -68,12 +69,13 @@ def render_self_edit_prompt(tokenizer, task: Task, max_steps: int) -> str:
 
 
 class ArcDomain:
-    """Holds the model with its one TTT LoRA and the ARC config for a run (implements `domains.base.Domain`)."""
+    """Holds the model with its one TTT LoRA and the ARC config for a run (implements `domains.base.Domain`); sampling
+    self-edits (`writer`, `check_task` with a self-edit) reads `self_edit` too, which `arc curate`'s config lacks."""
 
     name = "arc"
     batch_size = 1  # one TTT at a time: each self-edit chooses its own learning rate and epochs
 
-    def __init__(self, model, tokenizer, cfg: ArcConfig, source: str | None = None):
+    def __init__(self, model, tokenizer, cfg: ArcSections, source: str | None = None):
         """`source`: the name or path `model` was loaded from, so that `spec()` can rebuild the domain on a Ray
         actor (None when unknown; the local executor does not need it)."""
         self.cfg = cfg
@@ -174,7 +176,7 @@ class ArcDomain:
                        details=details | result.details(), timings=timings)
 
 
-def from_spec(cfg: ArcConfig, source: str) -> ArcDomain:
+def from_spec(cfg: ArcSections, source: str) -> ArcDomain:
     """An ARC domain with its own replica of the model at `source`, loaded as the recipes load it."""
     from seal.models import load_model
 

@@ -13,7 +13,7 @@ import gc
 import json
 
 from seal.config import missing_model_dir
-from seal.domains.arc.config import ArcConfig
+from seal.domains.arc.config import ArcEvalCommandConfig, ArcSelfEditSections
 from seal.domains.arc.domain import ArcDomain, check_constrained, constrained_writer, render_self_edit_prompt
 from seal.domains.arc.curate import CURATED_PREFIX, curated_configs, is_curated_source, load_curated
 from seal.domains.arc.edit import ORACLE_EDIT, EditConfig
@@ -29,7 +29,7 @@ from seal.store.runs import Run
 SAMPLED = ("ttt-untrained", "seal")  # the conditions whose self-edits are sampled from a model
 
 
-def choose_tasks(cfg: ArcConfig) -> list[Task]:
+def choose_tasks(cfg: ArcSelfEditSections) -> list[Task]:
     """The configured tasks (ids, then offset and n), each with known test outputs."""
     if is_curated_source(cfg.data.source):
         tasks = load_curated(cfg.data.source.removeprefix(CURATED_PREFIX), cfg.data.from_source)
@@ -53,7 +53,7 @@ def choose_tasks(cfg: ArcConfig) -> list[Task]:
     return tasks
 
 
-def check_conditions(cfg: ArcConfig) -> None:
+def check_conditions(cfg: ArcEvalCommandConfig) -> None:
     """Fail before loading anything: the constrained-decoding settings, and the seal condition's checkpoint.
 
     Raises:
@@ -66,7 +66,7 @@ def check_conditions(cfg: ArcConfig) -> None:
         raise ConfigError(f"eval.checkpoint: no such directory: {cfg.eval.checkpoint}")
 
 
-def oracle_edits(cfg: ArcConfig, task_ids: list[str]) -> dict[str, tuple[EditConfig, str]]:
+def oracle_edits(cfg: ArcSelfEditSections, task_ids: list[str]) -> dict[str, tuple[EditConfig, str]]:
     """Per task id, the oracle condition's configuration and where it comes from: the configuration that solved the
     task in curation when `data.source` is a curated list (read once), else the fixed `edit.ORACLE_EDIT`."""
     curated = (curated_configs(cfg.data.source.removeprefix(CURATED_PREFIX))
@@ -75,10 +75,11 @@ def oracle_edits(cfg: ArcConfig, task_ids: list[str]) -> dict[str, tuple[EditCon
             for i in task_ids}
 
 
-def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], round: int = 0
+def edits_for(condition: str, run: Run, cfg: ArcSelfEditSections, domain: ArcDomain, tasks: list[Task], round: int = 0
               ) -> dict[str, list[tuple[int | None, str | None]]]:
     """(self-edit row id, text) per task for `condition`: none for icl (the domain answers in context), the oracle
-    configuration as JSON, or sampled self-edits, stored before they are used."""
+    configuration as JSON, or sampled self-edits, stored before they are used (the seal condition's checkpoint is
+    `eval.checkpoint`: arc eval's config)."""
     store = run.store
     if condition == "icl":
         return {t.id: [(None, None)] for t in tasks}
@@ -109,7 +110,7 @@ def edits_for(condition: str, run: Run, cfg: ArcConfig, domain: ArcDomain, tasks
         return sample_and_store(store, writer, prompts, condition, round, sampling, cfg.run.seed)
 
 
-def evaluate_conditions(run: Run, cfg: ArcConfig, domain: ArcDomain, tasks: list[Task], conditions: tuple[str, ...],
+def evaluate_conditions(run: Run, cfg: ArcSelfEditSections, domain: ArcDomain, tasks: list[Task], conditions: tuple[str, ...],
                         skipped: dict[str, str], round: int = 0) -> dict:
     """Run every condition's inner loops on `tasks` (skipping finished ones) and summarise them."""
     store = run.store

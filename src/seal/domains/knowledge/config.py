@@ -180,13 +180,12 @@ class ContinualConfig:
 
 
 @dataclass(frozen=True)
-class KnowledgeSections:
-    """The sections every knowledge command reads; each command's config adds its own (one config per command, so
-    `seal config show knowledge COMMAND` and a run's manifest hold only what that command reads)."""
+class KnowledgeCoreSections:
+    """The sections every knowledge command and `seal learn` (whose passages are a person's files) read: the model,
+    its self-edits, inner loop and quiz."""
 
     run: RunConfig = opt(RunConfig(), "run directory and seed")
     model: ModelConfig = opt(ModelConfig(), "the model that writes self-edits and is adapted")
-    data: DataConfig = opt(DataConfig(), "passages")
     self_edit: SelfEditConfig = opt(SelfEditConfig(), "self-edit sampling")
     inner: InnerConfig = opt(InnerConfig(), "inner loop (LoRA fine-tune on a self-edit)")
     quiz: QuizConfig = opt(QuizConfig(), "closed-book quiz and grading")
@@ -201,6 +200,14 @@ class KnowledgeSections:
                 section = key.split(".")[0]
                 raise ValueError(f"{section}.judge.base_url: needed by {key}={value} with the openai backend, e.g. "
                                  f"https://api.openai.com/v1 (or set {section}.judge.backend=local)")
+
+
+@dataclass(frozen=True)
+class KnowledgeSections(KnowledgeCoreSections):
+    """The sections every knowledge command reads; each command's config adds its own (one config per command, so
+    `seal config show knowledge COMMAND` and a run's manifest hold only what that command reads)."""
+
+    data: DataConfig = opt(DataConfig(), "passages")
 
 
 @dataclass(frozen=True)
