@@ -51,7 +51,7 @@ COMMANDS = {
         "reward.self_quiz.max_new_tokens=16", "learn.epochs=1"]),
 }
 
-# Options the tiny runs cannot read, and why. Read only on another path:
+# Options the tiny runs cannot read, and why: each is read on another path only.
 RAY = {f"executor.{k}" for k in ("address", "num_workers", "cpus_per_worker", "gpus_per_worker", "max_retries")}
 VLLM = {f"generation.{k}" for k in ("gpu_memory_utilization", "enforce_eager", "max_model_len", "lora_batch")}
 JUDGE = {"api_key_env", "backend", "backoff_s", "base_url", "deadline_s", "max_retries", "max_tokens", "max_workers",
@@ -60,19 +60,18 @@ QUIZ_JUDGE = {f"quiz.judge.{k}" for k in JUDGE}  # quiz.metric=judge
 REWARD_JUDGE = {f"reward.judge.{k}" for k in JUDGE}  # reward.kind=rubric
 SELF_QUIZ = {f"reward.self_quiz.{k}" for k in ("k", "max_new_tokens", "temperature", "top_p", "max_questions")}
 REFERENCE = {"inner.reference_pad_length"}  # inner.mode=reference
+CHECKPOINT = {"eval.checkpoint"}  # the checkpoint condition (arc: seal)
 UNREAD = {
-    "knowledge eval": RAY | VLLM | QUIZ_JUDGE | REWARD_JUDGE | SELF_QUIZ | REFERENCE | {
-        "eval.checkpoint"},  # the checkpoint condition
-    "knowledge train": RAY | VLLM | QUIZ_JUDGE | REWARD_JUDGE | SELF_QUIZ | REFERENCE | {"eval.checkpoint"},
-    "knowledge cpt": VLLM | QUIZ_JUDGE | REFERENCE | {"eval.checkpoint", "cpt.full_learning_rate"},  # cpt.mode=full
+    "knowledge eval": RAY | VLLM | QUIZ_JUDGE | REWARD_JUDGE | SELF_QUIZ | REFERENCE | CHECKPOINT,
+    "knowledge train": RAY | VLLM | QUIZ_JUDGE | REWARD_JUDGE | SELF_QUIZ | REFERENCE | CHECKPOINT,
+    "knowledge cpt": QUIZ_JUDGE | REFERENCE | CHECKPOINT | {"cpt.full_learning_rate"},  # cpt.mode=full
     "knowledge continual": QUIZ_JUDGE | REFERENCE,
-    "arc eval": RAY | {"data.from_source",  # a curated:NAME data.source
-                       "eval.checkpoint"},  # the seal condition
-    "arc curate": {"curate.all_configs"},  # read once a configuration solves a task; the tiny model solves none
+    "arc eval": RAY | CHECKPOINT | {"data.from_source"},  # a curated:NAME data.source
+    "arc curate": {"curate.all_configs"},  # once a configuration solves a task: the tiny model solves none
     "arc train": RAY | {"data.from_source", "train_data.from_source"} | {
         f"outer.sft.{k}" for k in ("batch_size", "epochs", "grad_accum", "learning_rate", "lora.alpha", "lora.dropout",
-                                   "lora.r")},  # the M-step trains on kept self-edits; the tiny model's solve nothing
-    "learn": RAY | QUIZ_JUDGE | REFERENCE | {"quiz.batch_size"},  # answers generated under self-quiz-accuracy only
+                                   "lora.r")},  # the M-step trains on kept self-edits: the tiny model's solve nothing
+    "learn": RAY | QUIZ_JUDGE | REFERENCE | {"quiz.batch_size"},  # answers are generated under self-quiz-accuracy
 }
 # Read by no code of the command, though the section's class (shared with other commands) holds them: they cannot
 # go without breaking the resume of runs that recorded them (a resume drops whole sections only).
