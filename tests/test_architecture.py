@@ -1,5 +1,6 @@
 """The package's layering, read from its source: no module imports a recipe but the CLI, and no import cycle,
-counting imports inside functions too (a lazy import hides a cycle from Python, not from a reader)."""
+counting imports inside functions and under TYPE_CHECKING too (a lazy import hides a cycle from Python, not from a
+reader)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,13 @@ def module_name(path: Path) -> str:
 
 def import_graph() -> dict[str, set[str]]:
     """module -> the seal modules it imports anywhere in its body (`from seal.x import y` counts seal.x.y when that
-    is a module, else seal.x). TYPE_CHECKING-only imports are left out: they never run."""
+    is a module, else seal.x). TYPE_CHECKING-only imports count too: a reader follows them as any other."""
     modules = {module_name(p): p for p in ROOT.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text())
-        skip = {id(n) for node in ast.walk(tree)
-                if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
         targets = set()
         for node in ast.walk(tree):
-            if id(node) in skip:
-                continue
             if isinstance(node, ast.Import):
                 targets |= {a.name for a in node.names if a.name.startswith("seal.")}
             elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("seal"):

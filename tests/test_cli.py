@@ -182,7 +182,7 @@ def test_kill_9_lock_and_resume_with_run_time_overrides(tmp_path):
 def test_what_a_resume_may_change(tmp_path):
     """Run-time keys change and are returned as [recorded, new]; the same config file again changes nothing; keys
     that change what is computed are refused by name."""
-    from seal.cli import _resumed_config
+    from seal.store.resume import resumed_config as _resumed_config
     from seal.config import to_yaml
     from seal.errors import SealError
     from seal.store.runs import read_run
@@ -207,7 +207,7 @@ def test_what_a_resume_may_change(tmp_path):
 def test_a_resume_of_a_run_recorded_before_a_key_existed(tmp_path):
     """A key missing from the recorded config (added since) is its default, not a change; a recorded value the
     current code rejects can be replaced when its key is run-time."""
-    from seal.cli import _resumed_config
+    from seal.store.resume import resumed_config as _resumed_config
     from seal.errors import SealError
     from seal.store.runs import read_run
 

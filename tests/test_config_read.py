@@ -90,15 +90,16 @@ DEAD = {
 def run_command(tmp_path, capsys, monkeypatch, command: str):
     """Run `command`'s tiny config through `seal`; returns (its config, the options read from it)."""
     from seal.domains.knowledge.data import QA, Passage
-    from seal.domains.knowledge.rewards import SelfQuizReward
+    from seal.domains.knowledge.domain import KnowledgeDomain
 
-    written = SelfQuizReward.quiz_of
+    written = KnowledgeDomain.quiz_of
 
-    def one_question(self, domain, passage):  # the self-written quiz, then one question kept (tiny models keep none)
-        written(self, domain, passage)
+    def one_question(self, passage):  # the self-written quiz, then one question kept (tiny models keep none)
+        if written(self, passage) is passage:  # a reward asking the gold questions
+            return passage
         return Passage(passage.id, passage.title, passage.context, (QA("What is this about?", (passage.title,)),))
 
-    monkeypatch.setattr(SelfQuizReward, "quiz_of", one_question)
+    monkeypatch.setattr(KnowledgeDomain, "quiz_of", one_question)
     (tmp_path / "notes.md").write_text("# Tor\nTor is a harbour town with 12 bridges.\n")
     args, tiny = COMMANDS[command]
     paths = [str(tmp_path / "notes.md")] if command == "learn" else []
@@ -134,7 +135,8 @@ def test_a_run_recorded_with_every_section_resumes_and_reports(tmp_path, command
     keeps the command's sections, changing nothing, and the report shows the key settings of those alone."""
     from reports.test_html import key_settings
 
-    from seal.cli import _config_class, _resumed_config
+    from seal.cli import _config_class
+    from seal.store.resume import resumed_config as _resumed_config
     from seal.config import to_dict
     from seal.domains.knowledge.config import KnowledgeConfig
     from seal.reports.html import build_report

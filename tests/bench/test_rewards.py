@@ -7,7 +7,7 @@ import pytest
 
 from seal.config import load_config, to_dict
 from seal.domains.knowledge.config import KnowledgeEvalConfig
-from seal.domains.knowledge.rewards import SelfQuizLoglik
+from seal.domains.knowledge.domain import KnowledgeDomain
 
 
 def bench(tmp_path):
@@ -25,7 +25,7 @@ def bench(tmp_path):
 
 
 def test_a_self_quiz_that_asks_the_gold_questions_ranks_exactly_as_the_gold_reward(tmp_path, monkeypatch):
-    monkeypatch.setattr(SelfQuizLoglik, "quiz_of", lambda self, domain, passage: passage)  # its own = the gold ones
+    monkeypatch.setattr(KnowledgeDomain, "quiz_of", lambda self, passage: passage)  # its own = the gold ones
     results, table = bench(tmp_path)
     for p in results["per_passage"]:
         assert p["self_quiz_questions"] > 0

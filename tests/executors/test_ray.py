@@ -51,11 +51,12 @@ def config(passages_file, root, kind: str, seeds: int = 1):
 
 def inner_results(cfg) -> dict:
     from seal.config import to_dict
-    from seal.recipes.knowledge_eval import run_eval
+    from seal.domains.knowledge.plugin import KnowledgePlugin
+    from seal.recipes.eval import run_eval
     from seal.store.runs import create_run
 
     run = create_run(cfg.run.root, "knowledge eval", cfg.executor.kind, to_dict(cfg), argv=[])
-    run_eval(run, cfg)
+    run_eval(run, cfg, KnowledgePlugin())
     return {r["key"]: (r["score"], r["details"]["predictions"], r["details"].get("train", {}).get("final_loss"))
             for r in run.store.rows("inner_results")}
 
@@ -116,7 +117,8 @@ def test_arc_eval_on_ray_matches_local(ray_cluster, tmp_path):
     from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
     from seal.domains.arc.config import ArcConfig, ArcDataConfig, ArcEvalConfig, ArcSolveConfig, ArcTTTConfig
     from seal.executors import ExecutorConfig
-    from seal.recipes.arc_eval import run_arc_eval
+    from seal.domains.arc.plugin import ArcPlugin
+    from seal.recipes.eval import run_eval
     from seal.store.runs import create_run
 
     task = {"train": [{"input": [[c, c]], "output": [[5]]} for c in (1, 2, 3)], "test": [{"input": [[4, 4]]}]}
@@ -130,7 +132,7 @@ def test_arc_eval_on_ray_matches_local(ray_cluster, tmp_path):
                         solve=ArcSolveConfig(views=("Identity()",)), eval=ArcEvalConfig(conditions=("icl", "oracle")),
                         executor=ExecutorConfig(kind=kind, num_workers=2))
         run = create_run(cfg.run.root, "arc eval", kind, to_dict(cfg), argv=[])
-        run_arc_eval(run, cfg)
+        run_eval(run, cfg, ArcPlugin())
         return {r["key"]: (r["reward"], json.dumps(r["details"], sort_keys=True)) for r in run.store.rows("inner_results")}
 
     local, ray = rows("local"), rows("ray")

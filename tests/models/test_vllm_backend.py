@@ -188,7 +188,7 @@ def test_self_quiz_is_written_by_the_engine(engine, short_passages):
     domain = served_domain(engine, reward="self-quiz-accuracy", epochs=1)
     passage = short_passages[0]
     [outcome] = domain.evaluate_batch([(passage, passage.context, 0)])
-    quiz = domain.reward.quizzes[passage.id]
+    quiz = domain.self_quizzes[passage.id]
     assert quiz == self_quiz(engine, passage, domain.cfg.reward.self_quiz, domain.cfg.run.seed)
     assert quiz.questions, "SmolLM2 wrote no usable question for the passage (the seed's sample changed?)"
     assert not {qa.question for qa in quiz.questions} & {qa.question for qa in passage.questions}

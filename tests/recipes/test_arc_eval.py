@@ -1,4 +1,5 @@
-"""`run_arc_eval` end to end on the tiny model: every condition, results.json, the store, skipping, and resume."""
+"""`seal arc eval` (the generic `seal.recipes.eval.run_eval` with the ARC plugin) end to end on the tiny model: every
+condition, results.json, the store, skipping, and resume."""
 
 import json
 
@@ -9,7 +10,8 @@ from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
 from seal.domains.arc.config import (ArcConfig, ArcDataConfig, ArcEvalConfig, ArcSelfEditConfig, ArcSolveConfig,
                                      ArcTTTConfig)
 from seal.errors import ConfigError
-from seal.recipes.arc_eval import run_arc_eval
+from seal.domains.arc.plugin import ArcPlugin
+from seal.recipes.eval import run_eval
 from seal.reports.tables import arc_table as format_table
 from seal.store import create_run, open_run
 
@@ -54,7 +56,7 @@ def finished(tmp_path_factory):
     tokenizer.save_pretrained(tmp / "ckpt")
     cfg = make_cfg(tmp, tmp / "ckpt")
     run = create_run(tmp, "arc eval", "t", to_dict(cfg))
-    results = run_arc_eval(run, cfg)
+    results = run_eval(run, cfg, ArcPlugin())
     return run, cfg, results
 
 
@@ -107,7 +109,7 @@ def test_rerun_skips_finished_work(finished, monkeypatch):
         monkeypatch.setattr(ArcDomain, name, boom)
     monkeypatch.setattr("seal.models.generate.HFGenerator.generate", boom)
     before = (run.store.count("self_edits"), run.store.count("inner_results"))
-    again = run_arc_eval(open_run(run.dir), cfg)
+    again = run_eval(open_run(run.dir), cfg, ArcPlugin())
     assert (run.store.count("self_edits"), run.store.count("inner_results")) == before
     assert again["conditions"] == results["conditions"]
 
@@ -116,4 +118,4 @@ def test_seal_condition_needs_a_checkpoint(tmp_path):
     cfg = make_cfg(tmp_path, "")
     run = create_run(tmp_path, "arc eval", "t", to_dict(cfg))
     with pytest.raises(ConfigError, match="eval.checkpoint"):
-        run_arc_eval(run, cfg)
+        run_eval(run, cfg, ArcPlugin())

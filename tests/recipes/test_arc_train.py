@@ -1,4 +1,5 @@
-"""`run_arc_train` end to end on the tiny model: the shared ReST-EM loop drives the ARC domain unchanged."""
+"""`seal arc train` (the generic `seal.recipes.train.run_train` with the ARC plugin) end to end on the tiny model: the
+shared ReST-EM loop drives the ARC domain unchanged."""
 
 import dataclasses
 import json
@@ -8,7 +9,8 @@ from test_arc_eval import make_cfg
 from seal.config import OuterConfig, to_dict
 from seal.domains.arc.config import ArcDataConfig, ArcEvalConfig
 from seal.models import load
-from seal.recipes.arc_train import run_arc_train
+from seal.domains.arc.plugin import ArcPlugin
+from seal.recipes.train import run_train
 from seal.reports.curve import format_curve
 from seal.store import create_run
 
@@ -21,7 +23,7 @@ def test_one_round_end_to_end(tmp_path):
         train_data=ArcDataConfig(source=cfg.data.source, ids=("aaaa0001", "bbbb0002")),
         outer=OuterConfig(rounds=1, k=2, keep="all-positive", sft=cfg.outer.sft))
     run = create_run(tmp_path, "arc train", "t", to_dict(cfg))
-    curve = run_arc_train(run, cfg)
+    curve = run_train(run, cfg, ArcPlugin())
     assert [p["round"] for p in curve["rounds"]] == [0, 1] and set(curve["reference"]) == {"icl", "oracle"}
     assert json.loads((run.dir / "curve.json").read_text()) == curve
     store = run.store
@@ -32,7 +34,8 @@ def test_one_round_end_to_end(tmp_path):
     round1 = store.rows("rounds")[0]
     assert round1["status"] == "done" and round1["payload"]["e_step"]["self_edits"] == 4
     load(str(run.dir / "checkpoints" / "round-1"))  # a normal model directory
-    assert json.loads((run.dir / "manifest.json").read_text())["train_ids"] == ["aaaa0001", "bbbb0002"]
+    # every domain's manifest names each round's training contexts; ARC's rounds train on the same tasks
+    assert json.loads((run.dir / "manifest.json").read_text())["round_ids"] == {"1": ["aaaa0001", "bbbb0002"]}
     # paper Table 1's rows on the held-out task: round 0's icl, own self-edits and oracle, round 1's own self-edits
     table = curve["table"]
     assert list(table["conditions"]) == ["icl", "ttt-untrained", "seal", "oracle"] and table["n_tasks"] == 1

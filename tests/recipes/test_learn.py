@@ -13,7 +13,7 @@ import pytest
 
 from seal.config import load_config, to_dict
 from seal.domains.knowledge.data import QA, Passage
-from seal.domains.knowledge.rewards import SelfQuizReward
+from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.errors import DataError
 from seal.learn.config import LearnConfig
 from seal.learn.documents import format_skipped, read_sources, sections, split_section, to_passages
@@ -217,10 +217,10 @@ def test_a_missing_pdf_reader_skips_the_pdf_not_the_run(tmp_path, monkeypatch):
 
 
 def test_self_edits_are_scored_kept_and_resumed(tmp_path, monkeypatch):
-    def one_question(self, domain, passage):  # the written quiz, rigged: one question whose answer is in the text
+    def one_question(self, passage):  # the written quiz, rigged: one question whose answer is in the text
         return Passage(passage.id, passage.title, passage.context, (QA("What is this about?", (passage.title,)),))
 
-    monkeypatch.setattr(SelfQuizReward, "quiz_of", one_question)
+    monkeypatch.setattr(KnowledgeDomain, "quiz_of", one_question)
     notes = write_notes(tmp_path / "notes")
     cfg = load_config(LearnConfig, None, [*TINY, "learn.k=2", f"learn.paths=[{json.dumps(str(notes))}]"])
     run = create_run(tmp_path / "runs", "learn", "learn", to_dict(cfg), argv=[])
@@ -252,14 +252,14 @@ def test_an_interrupted_run_redoes_nothing_and_the_adapter_says_what_it_is(tmp_p
 
     written = []
 
-    def one_question(self, domain, passage):  # rigged, as above, and kept as the real one keeps them; counted
-        if passage.id not in self.quizzes:
+    def one_question(self, passage):  # rigged, as above, and kept as the real one keeps them; counted
+        if passage.id not in self.self_quizzes:
             written.append(passage.id)
-            self.quizzes[passage.id] = Passage(passage.id, passage.title, passage.context,
-                                               (QA("What is this about?", (passage.title,)),))
-        return self.quizzes[passage.id]
+            self.self_quizzes[passage.id] = Passage(passage.id, passage.title, passage.context,
+                                                    (QA("What is this about?", (passage.title,)),))
+        return self.self_quizzes[passage.id]
 
-    monkeypatch.setattr(SelfQuizReward, "quiz_of", one_question)
+    monkeypatch.setattr(KnowledgeDomain, "quiz_of", one_question)
     model, tok = load("tiny-llama", dtype="fp32", device="cpu")
     model.save_pretrained(tmp_path / "work" / "base")
     tok.save_pretrained(tmp_path / "work" / "base")

@@ -43,11 +43,13 @@ import torch
 
 from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.domain import KnowledgeDomain
-from seal.domains.knowledge.evaluation import check_config, choose_passages, external_edits
+from seal.domains.knowledge.evaluation import check_config, choose_passages
+from seal.domains.knowledge.plugin import KnowledgePlugin
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import make_grader
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.errors import ConfigError
+from seal.evaluation import edits_for
 from seal.executors import LocalExecutor, condition_jobs, run_jobs
 from seal.jsonfile import write_json
 from seal.models import builtin
@@ -238,7 +240,7 @@ def run_bench(run: Run, cfg: KnowledgeEvalConfig, paths: tuple[str, ...] = PATHS
     check_config(cfg, served=False, passages=passages)  # families and external file before the model loads
     model, tokenizer = load_model(cfg.model, cfg.run.seed)
     if cfg.eval.external_file:  # self-edits written elsewhere (e.g. SEAL's GPT-4.1 ones), the first k per passage
-        edits = external_edits(run.store, cfg, passages, 0)
+        edits = edits_for(run, KnowledgePlugin(), cfg, None, "external", passages, 0)
     else:
         families = load_families(cfg.self_edit.families_file)
         prompts = {p.id: render_prompt(tokenizer, cfg.self_edit, p, families) for p in passages}

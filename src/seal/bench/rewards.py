@@ -68,7 +68,7 @@ def run_reward_bench(run: Run, cfg: KnowledgeEvalConfig) -> dict:
         for p in passages:
             base_acc = by_accuracy.reward.score(by_accuracy.base_result(p))
             base_ll = by_loglik.reward.score(by_loglik.base_result(p))
-            quizzed = by_self.reward.quiz_of(by_self, p)  # written by the unadapted model, before any training
+            quizzed = by_self.quiz_of(p)  # written by the unadapted model, before any training
             base_self = by_self.reward.score(by_self.base_result(p))
             acc, ll, own = [], [], []
             for _, text in edits[p.id]:

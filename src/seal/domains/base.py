@@ -72,9 +72,13 @@ class Domain(Protocol):
     def self_edit_prompt(self, context) -> str:
         """The prompt the model completes with a self-edit, chat template applied when the model has one."""
 
+    def untrained(self, context) -> Outcome:
+        """The unadapted model on the context's quiz: no self-edit, no training (a `none`-kind condition); `reward`
+        None unless the domain's rewards are absolute (ARC: solved or not)."""
+
     def evaluate(self, context, self_edit: str | None, seed: int) -> Outcome:
-        """Run the inner loop for one self-edit (None: the context alone) and training seed; never raises on a
-        malformed self-edit."""
+        """Run the inner loop for one self-edit and training seed; None trains on the context alone (a
+        `context`-kind condition). Never raises on a malformed self-edit."""
 
     def evaluate_batch(self, items: list[tuple[Any, str | None, int]]) -> list[Outcome]:
         """`evaluate` for several (context, self-edit, seed) items at once, in order (`batch_size` of them)."""

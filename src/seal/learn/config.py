@@ -57,9 +57,6 @@ class LearnConfig(KnowledgeCoreSections):
                                                            "(hf only: seal learn refuses vllm)")
     learn: LearnSection = opt(LearnSection(), "seal learn")
 
-    def judges(self) -> list[tuple]:
-        return super().judges() + [(self.reward.rated, "reward.kind", self.reward.kind, self.reward.judge)]
-
     def __post_init__(self):
         super().__post_init__()
         if self.reward.kind not in SELF_QUIZ_REWARDS:

@@ -37,11 +37,13 @@ import torch
 from seal.config import InnerConfig
 from seal.domains.knowledge.config import KnowledgeCptConfig
 from seal.domains.knowledge.data import Passage
-from seal.domains.knowledge.evaluation import edits_for, prepare
+from seal.domains.knowledge.evaluation import prepare
+from seal.domains.knowledge.plugin import KnowledgePlugin
 from seal.domains.knowledge.parse import title_document
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, answer_loglik, answer_quiz, make_grader
 from seal.domains.knowledge.selfedit import render_prompt
+from seal.evaluation import edits_for
 from seal.inner import make_adapter
 from seal.jsonfile import write_json
 from seal.models.generate import base_writer
@@ -93,7 +95,7 @@ def grade(grader: Grader, passages: list[Passage], answers: list[list[str]]) -> 
 
 @dataclass
 class EditWriter:
-    """What `seal.domains.knowledge.evaluation.edits_for` needs from a domain: self-edit prompts and a generator over
+    """What `seal.evaluation.edits_for` needs from a domain: self-edit prompts and a generator over
     the unadapted model."""
 
     adapter: object
@@ -167,7 +169,7 @@ def run_cpt(run: Run, cfg: KnowledgeCptConfig) -> dict:
             record = store.get("evaluations", keys.cpt(condition)) or {}
             n_docs[condition] = record.get("payload", {}).get("n_documents")
             continue
-        edits = edits_for(condition, run, cfg, writer, passages, 0)
+        edits = edits_for(run, KnowledgePlugin(), cfg, writer, condition, passages, 0)
         docs = cpt_documents(passages, edits, cfg.cpt.passage_per_self_edit)
         n_docs[condition] = len(docs)
         console.log(f"cpt {condition}: training ({cfg.cpt.mode}) on {len(docs)} documents")

@@ -171,15 +171,15 @@ def stored_quizzes(store: Store, passages: Sequence[Passage]) -> dict[str, Passa
 
 
 def write_quizzes(store: Store, domain: KnowledgeDomain, passages: Sequence[Passage]) -> dict[str, Passage]:
-    """Each passage with the questions the unadapted model writes about it (the reward's own quiz, cached there),
+    """Each passage with the questions the unadapted model writes about it (`KnowledgeDomain.quiz_of`, cached there),
     each stored as it is written; a stored one is read back, not written again (a resumed run)."""
     quizzes = stored_quizzes(store, passages)
-    domain.reward.quizzes.update(quizzes)  # the inner loops' rewards ask the same questions
+    domain.self_quizzes.update(quizzes)  # the inner loops' quizzes ask the same questions
     with progress_bar() as bar:
         task = bar.add_task(QUIZZES, total=len(passages), completed=len(quizzes))
         for p in passages:
             if p.id not in quizzes:
-                quizzes[p.id] = domain.reward.quiz_of(domain, p)
+                quizzes[p.id] = domain.quiz_of(p)
                 store.add_evaluation(key=quiz_key(p.id), condition=CONDITION, payload=quizzes[p.id].to_dict())
                 bar.advance(task)
     return {p.id: quizzes[p.id] for p in passages}

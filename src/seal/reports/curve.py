@@ -13,7 +13,8 @@ from seal.jsonfile import write_json
 from seal.reports.stats import format_difference, paired_rows, wilson
 from seal.reports.tables import arc_differences, arc_table
 
-PANELS = (("accuracy", "ci95", "reference", 100.0), ("loglik", "loglik_ci95", "reference_loglik", 1.0))
+PANELS = (("accuracy", "ci95", "reference", 100.0), ("loglik", "loglik_ci95", "reference_loglik", 1.0),
+          ("score", "score_ci95", "reference_score", 1.0))
 
 
 def knowledge_curve(run, records: list[dict]) -> dict:
@@ -35,16 +36,21 @@ def knowledge_curve(run, records: list[dict]) -> dict:
         points.append({"round": r, "accuracy": c["accuracy"], "ci95": c["ci95"], "loglik": c.get("loglik"),
                        "loglik_ci95": c.get("loglik_ci95", [None, None]),
                        "vs_round0": paired_rows(own(r), own(0)) if r > 0 else None})
-    for rec in records:
-        point = next((p for p in points if p["round"] == rec["round"]), None)
-        if point is not None:
-            point["seconds"] = rec["payload"].get("seconds")
-            point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
+    with_rounds(points, records)
     refs = [name for name in first if name != "self-edit"]  # base, passage and every file-given source
     return {"metric": first["self-edit"]["metric"], "rounds": points,
             "reference": {name: first[name]["accuracy"] for name in refs},
             "reference_loglik": {name: first[name].get("loglik") for name in refs},
             "round0_differences": evaluations[0].get("differences", {})}
+
+
+def with_rounds(points: list[dict], records: list[dict]) -> None:
+    """Add each round record's seconds and E-step statistics (kept, mean reward, signal/noise) to its curve point."""
+    for rec in records:
+        point = next((p for p in points if p["round"] == rec["round"]), None)
+        if point is not None:
+            point["seconds"] = rec["payload"].get("seconds")
+            point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
 
 
 def arc_curve(run) -> dict:
@@ -92,7 +98,8 @@ def format_curve(curve: dict) -> str:
 
 
 def _round_lines(curve: dict, knowledge: bool) -> str:
-    head = f"{'round':<6} {'accuracy':>9} {'95% CI':>15}"
+    scored = any("score" in p for p in curve["rounds"])  # a domain's own score (`score_curve`), not accuracy
+    head = f"{'round':<6} {'score':>9} {'95% CI':>17}" if scored else f"{'round':<6} {'accuracy':>9} {'95% CI':>15}"
     if knowledge:
         head += f" {'loglik':>7} {'vs round 0: accuracy':>24} {'loglik':>24}"
     lines = [head + f" {'kept':>5} {'reward':>8} {'s/n':>6} {'minutes':>8}"]
@@ -103,6 +110,11 @@ def _round_lines(curve: dict, knowledge: bool) -> str:
         acc = "-" if p["accuracy"] is None else f"{100 * p['accuracy']:.1f}"
         ci = "-" if p["ci95"][0] is None else f"[{100 * p['ci95'][0]:.1f}, {100 * p['ci95'][1]:.1f}]"
         line = f"{p['round']:<6} {acc:>9} {ci:>15}"
+        if scored:
+            lo, hi = p["score_ci95"]
+            ci = "-" if lo is None else f"[{lo:.3f}, {hi:.3f}]"
+            score = "-" if p["score"] is None else f"{p['score']:.3f}"
+            line = f"{p['round']:<6} {score:>9} {ci:>17}"
         if knowledge:
             vs = p.get("vs_round0") or {}
             loglik = "-" if p.get("loglik") is None else f"{p['loglik']:.3f}"
@@ -116,6 +128,10 @@ def _round_lines(curve: dict, knowledge: bool) -> str:
             lines.append(f"round {p['round']}: {missing['inner_loops']} of {missing['of']} inner loops without a "
                          f"reward, not selected" + (f"; first: {missing['first_error']}" if missing["first_error"]
                                                     else ""))
+    if scored:
+        refs = ", ".join(f"{k} {v:.3f}" for k, v in curve["reference_score"].items() if v is not None)
+        lines.append(f"reference lines: {refs or '-'}; score as the domain defines it, 95% t interval over contexts")
+        return "\n".join(lines)
     refs = ", ".join(f"{k} {100 * v:.1f}" for k, v in curve["reference"].items() if v is not None)
     lines.append(f"reference lines: {refs}; metric: {curve['metric']}; accuracy in %")
     if knowledge:
@@ -166,3 +182,16 @@ def write_curve(run_dir: Path, curve: dict) -> None:
     fig = plot_curve(curve)
     fig.savefig(Path(run_dir) / "curve.png", dpi=120)
     plt.close(fig)
+
+
+def score_curve(run, own: str, records: list[dict]) -> dict:
+    """Any domain's round curve (the generic `score_summary` results): the model's own self-edits' mean score per
+    round with its 95% interval, each round's E-step statistics (`records`: the `rounds` rows), and the other
+    conditions of round 0 as reference lines."""
+    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+    rounds = [{"round": r, "accuracy": None, "ci95": [None, None], "score": evaluations[r]["conditions"][own]["score"],
+               "score_ci95": evaluations[r]["conditions"][own]["ci95"]} for r in sorted(evaluations)]
+    with_rounds(rounds, records)
+    first = evaluations[min(evaluations)]["conditions"] if evaluations else {}
+    return {"metric": "score", "rounds": rounds, "reference": {},
+            "reference_score": {name: c["score"] for name, c in first.items() if name != own}}

@@ -24,9 +24,9 @@ import json
 import statistics
 from pathlib import Path
 
-from seal.store.runs import Run, read_run, redact_text, run_status
+from seal.reports.htmlkit import differences_table, esc, loglik_cell, pct, signed_ci, table
+from seal.store.runs import Run, read_run, run_status
 
-EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 KEY_SETTINGS = (("data", "source"), ("data", "n"), ("self_edit", "family"), ("self_edit", "k"), ("inner", "epochs"),
                 ("inner", "learning_rate"), ("quiz", "metric"), ("reward", "kind"), ("outer", "rounds"),
                 ("outer", "contexts_per_round"), ("cpt", "mode"), ("cpt", "epochs"), ("continual", "sequence_length"),
@@ -97,24 +97,6 @@ class Figures:
         return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
-def _esc(x) -> str:
-    """Text for the page, HTML-escaped, with any secret a stored value holds (a judge error quoting a URL with
-    credentials, a run from before redaction) replaced by `***` (`redact_text`)."""
-    return html.escape(redact_text(str(x)))
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
-
-
-def _table(header: list[str], rows: list[list], left: int = 1) -> str:
-    th = "".join(f'<th class="{"l" if i < left else ""}">{_esc(h)}</th>' for i, h in enumerate(header)) \
-        if any(header) else ""
-    body = "".join("<tr>" + "".join(f'<td class="{"l" if i < left else ""}">{_esc(c)}</td>' for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
-    return f"<table>{'<tr>' + th + '</tr>' if th else ''}{body}</table>"
-
-
 # ----------------------------------------------------------------------------------------------------------------------
 # Sections: each returns (title, html) or None when the run has nothing for it
 
@@ -130,7 +112,7 @@ def section_overview(run: Run, status: str) -> tuple[str, str]:
     note = "" if status == "finished" else (
         '<p class="note">This run did not finish: the sections below show what it had stored when it stopped '
         "(resume it with <code>--resume</code>).</p>")
-    return "Run", f'<p><span class="status {_esc(status)}">{_esc(status)}</span></p>{note}' + _table(["", ""], rows, 2)
+    return "Run", f'<p><span class="status {esc(status)}">{esc(status)}</span></p>{note}' + table(["", ""], rows, 2)
 
 
 def _setting(cfg: dict, section: str, name: str) -> str:
@@ -144,18 +126,18 @@ def _setting(cfg: dict, section: str, name: str) -> str:
     return json.dumps(value)
 
 
-def _read_sections(command: str | None) -> set[str] | None:
-    """The config sections `command` reads (its config class's), None when any: runs recorded before one config per
-    command hold every section."""
+def _read_sections(run: Run) -> set[str] | None:
+    """The config sections the run's command reads (its config class's: a domain plugin's command, or learn), None
+    when unknown: runs recorded before one config per command hold every section."""
     import dataclasses
 
-    from seal.domains.arc.config import COMMANDS as ARC
-    from seal.domains.knowledge.config import COMMANDS as KNOWLEDGE
     from seal.learn.config import LearnConfig
 
-    classes = {"learn": LearnConfig} | {f"knowledge {name}": c for name, c in KNOWLEDGE.items()} | {
-        f"arc {name}": c for name, c in ARC.items()}
-    cls = classes.get(command or "")
+    command = run.manifest.get("command") or ""
+    plugin = domain_of(run)
+    classes = {"learn": LearnConfig} | ({f"{plugin.name} {name}": c for name, c in plugin.commands.items()}
+                                        if plugin is not None else {})
+    cls = classes.get(command)
     return None if cls is None else {f.name for f in dataclasses.fields(cls)}
 
 
@@ -165,96 +147,32 @@ def section_config(run: Run) -> tuple[str, str]:
     manifest = {k: v for k, v in run.manifest.items() if k != "config"}
     cfg = run.manifest.get("config", {})
     command = run.manifest.get("command")
-    read = _read_sections(command)
+    read = _read_sections(run)
     key = [[f"{section}.{name}", _setting(cfg, section, name)] for section, name in KEY_SETTINGS
            if name in cfg.get(section, {}) and (section, name) not in _NOT_READ.get(command, ())
            and (read is None or section in read)]
-    return "Config and manifest", _table(["", ""], key, 2) + (
-        f"<details><summary>resolved config</summary><pre>{_esc(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>"
+    return "Config and manifest", table(["", ""], key, 2) + (
+        f"<details><summary>resolved config</summary><pre>{esc(yaml.safe_dump(cfg, sort_keys=False))}</pre></details>"
         "<details><summary>manifest (without the config)</summary>"
-        f"<pre>{_esc(json.dumps(manifest, indent=2, default=str))}</pre></details>")
+        f"<pre>{esc(json.dumps(manifest, indent=2, default=str))}</pre></details>")
 
 
-def partial_results(run: Run) -> dict | None:
-    """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
-    paired differences of the conditions stored."""
-    from seal.reports.tables import comparisons, differences, knowledge_summary, timing_summary
+def domain_of(run: Run):
+    """The domain plugin of a run (`seal.domains.registry.of_run`), None for a run of no domain (learn, bench)."""
+    from seal.domains import registry
+    from seal.errors import SealError
 
-    config = run.manifest.get("config", {})
-    named = config.get("eval", {}).get("external") or {}  # the named self-edit sources are conditions too
-    sources = (("external",) if config.get("eval", {}).get("external_file") else ()) + tuple(named)
-    names = tuple(dict.fromkeys(EVAL_CONDITIONS + sources))
-    rows = [r for r in run.store.rows("inner_results") if r["condition"] in names and r["round"] == 0]
-    if not rows:
+    try:
+        return registry.of_run(run.manifest)
+    except SealError:
         return None
-    metric = config.get("quiz", {}).get("metric", "?")
-    by_condition = {c: [r for r in rows if r["condition"] == c and r["details"].get("scores") is not None]
-                    for c in names}
-    conditions = {c: knowledge_summary(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
-                  for c, mine in by_condition.items() if mine}
-    return {"conditions": conditions, "differences": differences(by_condition, comparisons(names, sources))}
-
-
-def _loglik(x) -> str:
-    return "-" if x is None else f"{x:.3f}"
-
-
-def _signed_ci(d: dict, scale: float, digits: int) -> list[str]:
-    """A paired difference's mean and 95% interval as two cells, scaled (100 for accuracy points)."""
-    if d.get("mean") is None:
-        return ["-", "-"]
-    lo, hi = d["ci95"]
-    return [f"{scale * d['mean']:+.{digits}f}",
-            "-" if lo is None else f"[{scale * lo:+.{digits}f}, {scale * hi:+.{digits}f}]"]
-
-
-def differences_table(diffs: dict[str, dict]) -> str:
-    """The paired differences (accuracy in points, log-likelihood in nats per token) with their 95% intervals."""
-    if not diffs:
-        return ""
-    rows = []
-    for name, d in diffs.items():
-        main = d["loglik"] if d["loglik"].get("mean") is not None else d["accuracy"]
-        rows.append([name] + _signed_ci(d["accuracy"], 100, 1) + _signed_ci(d["loglik"], 1, 3)
-                    + [main.get("n_items", 0), f"{main.get('n_units', 0)} {main.get('unit', '')}"])
-    return "<h3>Paired differences</h3>" + _table(
-        ["a - b", "accuracy (points)", "95% CI", "loglik (nats/token)", "95% CI", "questions", "unit"], rows) + (
-        '<p class="note">Paired per question (each condition averaged over its seeds and self-edits), then per '
-        "passage; 95% Student t interval over passages (over questions when there is one passage).</p>")
 
 
 def section_results(run: Run) -> tuple[str, str] | None:
-    results = _json_file(run.dir / "results.json")
-    note = ""
-    if results is None:
-        results = partial_results(run)
-        note = '<p class="note">No results.json (the run stopped first): summarised from the inner loops stored.</p>'
-    if not results or not results.get("conditions"):
-        return None
-    rows = []
-    conditions = results["conditions"].values()
-    judged = any(c.get("judge_verdicts") for c in conditions)  # an "unread" column only under an LLM judge
-    for name, c in results["conditions"].items():
-        t = c.get("seconds_per_inner_loop") or {}
-        ci = c.get("ci95") or [None, None]
-        ll_ci = c.get("loglik_ci95") or [None, None]
-        rows.append([name, _pct(c.get("accuracy")), f"[{_pct(ci[0])}, {_pct(ci[1])}]", _loglik(c.get("loglik")),
-                     f"[{_loglik(ll_ci[0])}, {_loglik(ll_ci[1])}]", _pct(c.get("empty_share")),
-                     c.get("n_questions", 0), c.get("n_inner_loops", 0), f"{t.get('train_s', 0):.1f}",
-                     f"{t.get('quiz_s', 0):.1f}"]
-                    + ([f"{c.get('judge_errors', 0)}/{c.get('judge_verdicts', 0)}"] if judged else []))
-    metric = next(iter(conditions)).get("metric", "")
-    extra = f" Continued pretraining, mode {results['mode']}." if "mode" in results else ""
-    failed = sum(c.get("judge_errors", 0) for c in conditions) or results.get("judge_errors", 0)
-    first = next((c["first_judge_error"] for c in conditions if c.get("first_judge_error")), None)
-    if failed:
-        first_note = f"; first: {first}" if first else ""
-        extra += f" LLM judge: {failed} verdict(s) stayed unreadable and were not graded{first_note}."
-    header = ["condition", "accuracy %", "95% CI", "loglik", "95% CI", "empty %", "questions", "loops", "train s",
-              "quiz s"] + (["unread"] * judged)
-    return "Results", note + _table(header, rows) + (
-        f'<p class="note">metric: {_esc(metric)}; loglik: the gold answers\' mean log-likelihood, nats per token.'
-        f"{_esc(extra)}</p>") + differences_table(results.get("differences") or {})
+    """The run's results table, as its domain shows it (`DomainPlugin.results_html`)."""
+    plugin = domain_of(run)
+    body = plugin.results_html(run, _json_file(run.dir / "results.json")) if plugin is not None else None
+    return ("Results", body) if body else None
 
 
 def section_learn(run: Run) -> tuple[str, str] | None:
@@ -276,10 +194,10 @@ def section_learn(run: Run) -> tuple[str, str] | None:
         rows = [["passages", f"{results['n_passages']} from {results['n_sources']} files "
                              f"({results['n_unquizzed']} without a self-quiz question)"],
                 ["kept self-edits", f"{results['n_kept']} of {results['n_quizzed']} quizzed passages"],
-                ["self-quiz log-likelihood, base -> adapter", f"{_loglik(sq['before'])} -> {_loglik(sq['after'])}"]]
+                ["self-quiz log-likelihood, base -> adapter", f"{loglik_cell(sq['before'])} -> {loglik_cell(sq['after'])}"]]
         if ret is not None:
             rows.append([f"retention: the same on the {ret['n_passages']} passages learned before, old adapter -> new",
-                         f"{_loglik(ret['before'])} -> {_loglik(ret['after'])}"])
+                         f"{loglik_cell(ret['before'])} -> {loglik_cell(ret['after'])}"])
         for name, q in (("your quiz, base -> adapter", results.get("quiz")),
                         ("earlier quizzes, old adapter -> new (retention)", results.get("quiz_retention"))):
             if q is not None:
@@ -288,15 +206,15 @@ def section_learn(run: Run) -> tuple[str, str] | None:
         if results.get("previous"):
             rows.append(["previous adapter (backup)", results["previous"]])
         rows.append(["skipped files", format_skipped([Skipped(**k) for k in results["skipped"]]) or "none"])
-        parts.append(_table(["", ""], rows, 2) + (
+        parts.append(table(["", ""], rows, 2) + (
             '<p class="note">self-quiz log-likelihood: the mean log-likelihood (nats per token; higher is better) of '
             "the answers the base model wrote to its own questions about each passage: how familiar the text has "
             "become, not whether answers are right (the self-written answers may be wrong). "
-            f"Quiz accuracy: closed-book greedy answers, right when {_esc(SCORED_AS)}.</p>"))
+            f"Quiz accuracy: closed-book greedy answers, right when {esc(SCORED_AS)}.</p>"))
         for name, q in (("Your quiz", results.get("quiz")), ("Earlier quizzes", results.get("quiz_retention"))):
             if q is not None:
                 mark = {True: "right", False: "wrong", None: "-"}
-                parts.append(f"<h3>{name}</h3>" + _table(
+                parts.append(f"<h3>{name}</h3>" + table(
                     ["question", "expected", "before", "", "after", ""],
                     [[i["question"], " | ".join(i["expected"]), i["before"], mark[i["before_right"]], i["after"],
                       mark[i["after_right"]]] for i in q["items"]]))
@@ -307,14 +225,14 @@ def section_learn(run: Run) -> tuple[str, str] | None:
         if r["reward"] is not None and r["reward"] > 0 and r["reward"] > best.get(r["context_id"], {}).get("reward", 0):
             best[r["context_id"]] = {"reward": r["reward"], "text": edits.get(r["self_edit_id"], {}).get("text", "")}
     if best:
-        parts.append("<h3>Kept self-edits</h3>" + _table(
+        parts.append("<h3>Kept self-edits</h3>" + table(
             ["passage", "reward", "self-edit"], [[titles.get(pid, pid), f"{b['reward']:+.3f}", b["text"]]
                                                  for pid, b in best.items()]) + (
             '<p class="note">Per passage, the self-edit whose inner loop raised the self-quiz log-likelihood most '
             "(reward: the gain, nats per token); its claims are not checked against the passage.</p>"))
     quizzes = [q for q in run.store.rows("evaluations", "condition='learn'") if q["key"].startswith("learn/quiz/")]
     if quizzes:
-        parts.append("<h3>Self-written quizzes</h3>" + _table(
+        parts.append("<h3>Self-written quizzes</h3>" + table(
             ["passage", "question", "the model's own answer"],
             [[q["payload"]["title"], qa["question"], " | ".join(qa["answers"])] for q in quizzes
              for qa in q["payload"]["questions"]] or [["(no quiz kept a question)", "", ""]]))
@@ -329,13 +247,8 @@ def curve_points(run: Run) -> dict | None:
     evaluations = [e for e in run.store.rows("evaluations") if e["condition"] == "round"]
     if not any(e["round"] == 0 for e in evaluations):
         return None
-    if run.manifest.get("command") == "arc train":
-        from seal.reports.curve import arc_curve
-
-        return arc_curve(run) | {"partial": True}
-    from seal.reports.curve import knowledge_curve
-
-    return knowledge_curve(run, run.store.rows("rounds")) | {"partial": True}
+    plugin = domain_of(run)
+    return plugin.curve(run, run.store.rows("rounds")) | {"partial": True} if plugin is not None else None
 
 
 def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
@@ -345,16 +258,20 @@ def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
     if not curve or not curve["rounds"]:
         return None
     knowledge = any("loglik" in p for p in curve["rounds"])
+    scored = any("score" in p for p in curve["rounds"])  # a domain's own score (`seal.reports.curve.score_curve`)
     rows = []
     for p in curve["rounds"]:
-        row = [p["round"], _pct(p["accuracy"]), f"[{_pct(p['ci95'][0])}, {_pct(p['ci95'][1])}]"]
+        row = [p["round"], pct(p["accuracy"]), f"[{pct(p['ci95'][0])}, {pct(p['ci95'][1])}]"]
+        if scored:
+            lo, hi = p["score_ci95"]
+            row = [p["round"], loglik_cell(p["score"]), f"[{loglik_cell(lo)}, {loglik_cell(hi)}]"]
         if knowledge:
             ll_ci = p.get("loglik_ci95") or [None, None]
             vs = p.get("vs_round0") or {}
-            row += [_loglik(p.get("loglik")), f"[{_loglik(ll_ci[0])}, {_loglik(ll_ci[1])}]"] \
-                + _signed_ci(vs.get("accuracy") or {}, 100, 1) + _signed_ci(vs.get("loglik") or {}, 1, 3)
+            row += [loglik_cell(p.get("loglik")), f"[{loglik_cell(ll_ci[0])}, {loglik_cell(ll_ci[1])}]"] \
+                + signed_ci(vs.get("accuracy") or {}, 100, 1) + signed_ci(vs.get("loglik") or {}, 1, 3)
         rows.append(row)
-    header = ["round", "accuracy %", "95% CI"] + (
+    header = ["round", "score" if scored else "accuracy %", "95% CI"] + (
         ["loglik", "95% CI", "accuracy - round 0", "95% CI", "loglik - round 0", "95% CI"] if knowledge else [])
     note = ('<p class="note">From the round evaluations stored so far (no curve.json yet).</p>'
             if curve.get("partial") else "")
@@ -367,11 +284,11 @@ def section_curve(run: Run, figs: Figures) -> tuple[str, str] | None:
         if missing.get("inner_loops"):
             first = f"; first: {missing['first_error']}" if missing["first_error"] else ""
             note += (f'<p class="note">Round {p["round"]}: {missing["inner_loops"]} of {missing["of"]} inner loops '
-                     f"without a reward, not selected{_esc(first)}.</p>")
+                     f"without a reward, not selected{esc(first)}.</p>")
     if knowledge:
         note += ('<p class="note">loglik: the gold answers\' mean log-likelihood (nats per token); the round 0 '
                  "differences are paired per held-out question, with 95% Student t intervals over passages.</p>")
-    return "Round curve", note + figs.img(plot_curve(curve), "curve", "accuracy per round") + _table(header, rows) \
+    return "Round curve", note + figs.img(plot_curve(curve), "curve", "accuracy per round") + table(header, rows) \
         + differences_table(curve.get("round0_differences") or {})
 
 
@@ -407,7 +324,7 @@ def section_rewards(run: Run, figs: Figures) -> tuple[str, str] | None:
     ax.set_ylabel("reward (score - base score)")
     rows = [[n, len(v), f"{statistics.mean(v):+.3f}", f"{statistics.median(v):+.3f}",
              f"{sum(x > 0 for x in v) / len(v):.0%}"] for n, v in groups.items()]
-    return f"Reward distributions per {by}", figs.img(fig, "rewards", f"rewards per {by}") + _table(
+    return f"Reward distributions per {by}", figs.img(fig, "rewards", f"rewards per {by}") + table(
         [by, "inner loops", "mean", "median", "positive"], rows)
 
 
@@ -430,7 +347,7 @@ def section_lengths(run: Run, figs: Figures) -> tuple[str, str] | None:
     ax.set_ylabel("self-edits")
     ax.legend(fontsize=7)
     rows = [[n, len(v), f"{statistics.mean(v):.0f}", min(v), max(v), sum(x == 0 for x in v)] for n, v in groups.items()]
-    return "Self-edit lengths", figs.img(fig, "lengths", "self-edit lengths") + _table(
+    return "Self-edit lengths", figs.img(fig, "lengths", "self-edit lengths") + table(
         ["self-edits", "count", "mean words", "min", "max", "empty"], rows)
 
 
@@ -457,9 +374,9 @@ def section_examples(run: Run, n: int = 3, max_chars: int = 1500) -> tuple[str, 
     def card(e, kind):
         text = e["text"] if len(e["text"]) <= max_chars else e["text"][:max_chars] + " [...]"
         reward = "no reward" if e["reward"] is None else f"reward {e['reward']:+.3f} (mean of {e['n_rewards']})"
-        return (f'<div class="edit {kind}"><b>{_esc(titles.get(e["context_id"], e["context_id"]))}</b> '
-                f'&middot; {_esc(e["condition"])} {unit(e)} {e["round"]} &middot; {_esc(reward)}'
-                f"<pre>{_esc(text)}</pre></div>")
+        return (f'<div class="edit {kind}"><b>{esc(titles.get(e["context_id"], e["context_id"]))}</b> '
+                f'&middot; {esc(e["condition"])} {unit(e)} {e["round"]} &middot; {esc(reward)}'
+                f"<pre>{esc(text)}</pre></div>")
 
     if not scored:
         return "Example self-edits", ('<p class="note">No rewarded self-edits in this run; the first ones written:</p>'
@@ -486,14 +403,14 @@ def section_forgetting(run: Run, figs: Figures) -> tuple[str, str] | None:
     rows = []
     for name, m in result["mitigations"].items():
         s = m["summary"]
-        rows.append([name, m["complete_sequences"], m["length"], _pct(s["baseline_accuracy"]["mean"]),
-                     _pct(s["own_edit_accuracy"]["mean"]), _pct(s["final_accuracy"]["mean"]),
-                     _pct(s["final_accuracy"]["se"]), _pct(s["forgetting"]["mean"]),
+        rows.append([name, m["complete_sequences"], m["length"], pct(s["baseline_accuracy"]["mean"]),
+                     pct(s["own_edit_accuracy"]["mean"]), pct(s["final_accuracy"]["mean"]),
+                     pct(s["final_accuracy"]["se"]), pct(s["forgetting"]["mean"]),
                      "-" if s["retention"] is None else f"{s['retention']:.2f}"])
-    paired = "".join(f"<li>{_esc(k)} - none, final accuracy: {_pct(d['mean'])} &plusmn; {_pct(d['se'])} points over "
+    paired = "".join(f"<li>{esc(k)} - none, final accuracy: {pct(d['mean'])} &plusmn; {pct(d['se'])} points over "
                      f"{d['n']} paired sequence(s)</li>" for k, d in result.get("paired_vs_none", {}).items())
-    paired += "".join(f"<li>{_esc(line)}</li>" for line in format_knowledge(result.get("knowledge") or {}))
-    return "Forgetting (sequential self-edits)", note + figs.file(tmp, "forgetting", "forgetting heatmap") + _table(
+    paired += "".join(f"<li>{esc(line)}</li>" for line in format_knowledge(result.get("knowledge") or {}))
+    return "Forgetting (sequential self-edits)", note + figs.file(tmp, "forgetting", "forgetting heatmap") + table(
         ["mitigation", "sequences", "length", "baseline %", "after own edit %", "final %", "final se",
          "forgetting (points)", "retention"], rows) + (f"<ul>{paired}</ul>" if paired else "") + (
         '<p class="note">Row k: accuracy after k edits on each passage seen so far (mean &plusmn; standard error '
@@ -531,12 +448,12 @@ def section_times(run: Run, figs: Figures) -> tuple[str, str] | None:
     rounds = [[r["round"], r["status"]] + [f"{((r['payload'] or {}).get('seconds') or {}).get(k, 0) / 60:.1f}"
                                             for k in ("e_step", "m_step", "eval")] for r in run.store.rows("rounds")]
     total = sum(times.values())
-    table = _table(["phase", "minutes", "share"], [[n, f"{times[n] / 60:.1f}", f"{times[n] / total:.0%}"]
-                                                   for n in reversed(names)])
+    body = table(["phase", "minutes", "share"], [[n, f"{times[n] / 60:.1f}", f"{times[n] / total:.0%}"]
+                                                  for n in reversed(names)])
     if rounds:
-        table += "<h3>Wall time per ReST-EM round (minutes)</h3>" + _table(
+        body += "<h3>Wall time per ReST-EM round (minutes)</h3>" + table(
             ["round", "status", "E-step", "M-step", "eval"], rounds)
-    return "Time per phase", figs.img(fig, "times", "time per phase") + table + (
+    return "Time per phase", figs.img(fig, "times", "time per phase") + body + (
         '<p class="note">Summed over the stored units of work (self-edit sampling, inner-loop training and quizzes); '
         "the E-step's wall time includes its sampling and inner loops.</p>")
 
@@ -563,13 +480,13 @@ def build_report(run_dir: str | Path) -> Path:
     sections = [s for s in sections if s is not None]
     run.store.close()
     anchors = [f"s{i}" for i in range(len(sections))]
-    nav = " ".join(f'<a href="#{a}">{_esc(t)}</a>' for a, (t, _) in zip(anchors, sections))
-    body = "".join(f'<h2 id="{a}">{_esc(t)}</h2>{h}' for a, (t, h) in zip(anchors, sections))
+    nav = " ".join(f'<a href="#{a}">{esc(t)}</a>' for a, (t, _) in zip(anchors, sections))
+    body = "".join(f'<h2 id="{a}">{esc(t)}</h2>{h}' for a, (t, h) in zip(anchors, sections))
     title = f"seal report: {run.dir.name}"
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}</title>'
-            f"<style>{CSS}</style></head><body><h1>{_esc(title)}</h1>"
-            f'<p class="note">{_esc(run.manifest.get("command", ""))} &middot; report written {stamp}</p>'
+    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+            f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1>"
+            f'<p class="note">{esc(run.manifest.get("command", ""))} &middot; report written {stamp}</p>'
             f"<nav>{nav}</nav>{body}</body></html>")
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")

@@ -132,8 +132,10 @@ def knowledge_table(results: dict) -> str:
     """The results as printed: per condition accuracy and log-likelihood with their intervals, then the paired
     differences (`format_differences`)."""
     judged = any(c.get("judge_verdicts") for c in results["conditions"].values())  # a column only under a judge
+    rewarded = "reward" in results  # results stored before the reward column have none
     lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'loglik':>7} {'95% CI':>17} {'empty %':>7} "
-             f"{'questions':>9} {'loops':>6} {'train s':>8} {'quiz s':>7}" + (f" {'unread':>9}" if judged else "")]
+             f"{'questions':>9} {'loops':>6} {'train s':>8} {'quiz s':>7}" + (f" {'reward':>8}" if rewarded else "")
+             + (f" {'unread':>9}" if judged else "")]
     for name, c in results["conditions"].items():
         acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}"
         ci = _interval(*[None if x is None else 100 * x for x in c["ci95"]], "{:.1f}")
@@ -142,11 +144,14 @@ def knowledge_table(results: dict) -> str:
         empty = "-" if c.get("empty_share") is None else f"{100 * c['empty_share']:.1f}"
         t = c.get("seconds_per_inner_loop", {})
         unread = f" {str(c.get('judge_errors', 0)) + '/' + str(c.get('judge_verdicts', 0)):>9}" if judged else ""
+        reward = (" " + ("-" if c.get("reward") is None else f"{c['reward']:+.3f}").rjust(8)) if rewarded else ""
         lines.append(f"{name:<12} {acc:>9} {ci:>15} {loglik:>7} {ll_ci:>17} {empty:>7} {c['n_questions']:>9} "
-                     f"{c.get('n_inner_loops', 0):>6} {t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{unread}")
+                     f"{c.get('n_inner_loops', 0):>6} {t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{reward}"
+                     f"{unread}")
     metric = next(iter(results["conditions"].values()))["metric"] if results["conditions"] else ""
     lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; loglik: the gold answers' mean "
-                 f"log-likelihood, nats per token; empty %: answers that are empty text; times are per inner loop")
+                 f"log-likelihood, nats per token; empty %: answers that are empty text; times are per inner loop"
+                 + (f"; reward: {results['reward']}, the mean stored reward (adapted - unadapted)" if rewarded else ""))
     first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
     if first:
         lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
@@ -244,4 +249,73 @@ def arc_table(results: dict) -> str:
         d = results["decoding"]
         lines.append(f"edit fail: self-edits that do not parse ({d['self_edits']}); parse fail: answers that are no "
                      f"grid ({d['answers']})")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Any domain: the generic table of a plugin that keeps `DomainPlugin.summarize`'s default
+
+
+def per_context(rows: list[dict], field: str) -> dict[str, list[float]]:
+    """A stored column (`score`, `reward`) of the rows by context id, None values left out."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        out.setdefault(r["context_id"], [])
+        if r[field] is not None:
+            out[r["context_id"]].append(r[field])
+    return out
+
+
+def reward_summary(rows: list[dict]) -> dict:
+    """The mean stored reward of one condition's rows (whatever the reward is: built in or a function given by its
+    dotted path) with a 95% t interval over contexts (`pooled_interval`)."""
+    reward, reward_ci = pooled_interval(per_context(rows, "reward"))
+    return {"reward": reward, "reward_ci95": reward_ci}
+
+
+def score_summary(rows: list[dict]) -> dict:
+    """One condition's rows as any domain stores them: the mean `score` and mean `reward` over rows (None values
+    left out), each with a 95% t interval over contexts (`pooled_interval`: a context's seeds and self-edits
+    averaged first), and the counts."""
+    score, score_ci = pooled_interval(per_context(rows, "score"))
+    return {"score": score, "ci95": score_ci} | reward_summary(rows) | {
+        "n_rows": len(rows), "n_contexts": len({r["context_id"] for r in rows})}
+
+
+def score_differences(rows: dict[str, list[dict]], anchor: str | None) -> dict[str, dict]:
+    """Each condition's score minus the `anchor` condition's (the untrained model), paired per context (each
+    context's rows averaged), with a t interval over contexts: {"a - anchor": {mean, ci95, n_contexts}}."""
+    if anchor is None or not rows.get(anchor):
+        return {}
+
+    def means(rs):
+        out: dict[str, list[float]] = {}
+        for r in rs:
+            if r["score"] is not None:
+                out.setdefault(r["context_id"], []).append(r["score"])
+        return {cid: sum(v) / len(v) for cid, v in out.items()}
+
+    base, out = means(rows[anchor]), {}
+    for name, rs in rows.items():
+        if name != anchor and rs:
+            mine = means(rs)
+            diffs = {cid: [mine[cid] - base[cid]] for cid in mine if cid in base}
+            mean, ci = pooled_interval(diffs)
+            out[f"{name} - {anchor}"] = {"mean": mean, "ci95": ci, "n_contexts": len(diffs)}
+    return out
+
+
+def score_table(results: dict) -> str:
+    """The generic results as text: per condition the mean score and reward with their 95% intervals and counts,
+    then each condition's paired difference from the untrained model."""
+    lines = [f"{'condition':<14} {'score':>9} {'95% CI':>19} {'reward':>9} {'95% CI':>19} {'rows':>5} {'contexts':>8}"]
+    num = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+    for name, c in results["conditions"].items():
+        lines.append(f"{name:<14} {num(c['score']):>9} {_interval(*c['ci95'], '{:.3f}'):>19} {num(c['reward']):>9} "
+                     f"{_interval(*c['reward_ci95'], '{:.3f}'):>19} {c['n_rows']:>5} {c['n_contexts']:>8}")
+    for name, d in (results.get("differences") or {}).items():
+        lines.append(f"paired per context: {name} {format_difference(d)} over {d['n_contexts']} context(s)")
+    lines.append("score and reward as the domain defines them; 95% t interval over contexts")
+    if results.get("skipped"):
+        lines.append(f"{len(results['skipped'])} context(s) skipped")
     return "\n".join(lines)

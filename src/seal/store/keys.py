@@ -5,6 +5,7 @@ Resume depends on a rerun building exactly the keys of the first run, so no modu
     self_edit(round, condition, context, index)            r<round>/<condition>/<context>/<index>
     inner(round, condition, context, index, seed)          r<round>/<condition>/<context>/<index>/s<seed>
     base(round, context)                                   r<round>/base/<context>
+    untrained(round, condition, context)                   base(...), or inner(..., 0, 0) for another condition
     skipped(round, condition, context)                     r<round>/<condition>/<context>/skipped
     evaluation(round)                                      round/<round>
 
@@ -49,6 +50,17 @@ def inner(round: int, condition: str, context_id: str, index: int, seed: int) ->
 def base(round: int, context_id: str) -> str:
     """The key of the unadapted model's quiz on a context (the knowledge table's base condition)."""
     return f"r{round}/base/{context_id}"
+
+
+def untrained(round: int, condition: str, context_id: str) -> str:
+    """The key of a `none`-kind condition's row (the unadapted model, no self-edit): `base(round, context)` for the
+    condition named `base` (the knowledge table's layout), else the inner-loop key of index 0, seed 0 (ARC's `icl`,
+    whose rows had that key when they ran as inner loops), so runs stored before keep resuming.
+
+    >>> untrained(0, "icl", "t1"), untrained(0, "base", "world-01")
+    ('r0/icl/t1/0/s0', 'r0/base/world-01')
+    """
+    return base(round, context_id) if condition == "base" else inner(round, condition, context_id, 0, 0)
 
 
 def skipped(round: int, condition: str, context_id: str) -> str:

@@ -118,7 +118,8 @@ def test_a_schema_xgrammar_cannot_compile_is_a_one_line_error(tiny, constraint, 
 
 def test_missing_xgrammar_is_a_one_line_error_before_any_work(tmp_path, monkeypatch):
     import seal.models.constrain as constrain
-    from seal.recipes.arc_eval import run_arc_eval
+    from seal.domains.arc.plugin import ArcPlugin
+    from seal.recipes.eval import run_eval
     from seal.store import create_run
 
     monkeypatch.setattr(constrain, "is_xgrammar_available", lambda: False)  # xgrammar is installed here
@@ -126,7 +127,7 @@ def test_missing_xgrammar_is_a_one_line_error_before_any_work(tmp_path, monkeypa
                     solve=ArcSolveConfig(constrained=True))
     run = create_run(tmp_path, "arc eval", "t", to_dict(cfg))
     with pytest.raises(ConfigError, match=r"^solve.constrained: constrained decoding needs xgrammar"):
-        run_arc_eval(run, cfg)
+        run_eval(run, cfg, ArcPlugin())
 
 
 def write_tasks(folder):
@@ -141,7 +142,8 @@ def write_tasks(folder):
 
 @pytest.mark.parametrize("constrained", [False, True])
 def test_arc_eval_records_the_self_edit_parse_failures(tmp_path, constrained):
-    from seal.recipes.arc_eval import run_arc_eval
+    from seal.domains.arc.plugin import ArcPlugin
+    from seal.recipes.eval import run_eval
     from seal.reports.tables import arc_table as format_table
     from seal.store import create_run
 
@@ -152,7 +154,7 @@ def test_arc_eval_records_the_self_edit_parse_failures(tmp_path, constrained):
                     solve=ArcSolveConfig(views=("Identity()",), constrained=constrained),
                     eval=ArcEvalConfig(conditions=("ttt-untrained",)))
     run = create_run(tmp_path, "arc eval", "t", to_dict(cfg))
-    results = run_arc_eval(run, cfg)
+    results = run_eval(run, cfg, ArcPlugin())
     c = results["conditions"]["ttt-untrained"]
     assert c["n"] == 2
     if constrained:

@@ -136,21 +136,6 @@ def test_self_quiz_with_no_pair_left_has_no_questions(tiny):
 # ----------------------------------------------------------------------------------------------------------- rewards
 
 
-class FakeDomain:
-    """What `SelfQuizReward.quiz_of` reads of a domain: a writer over the unadapted model, a tokenizer, a config."""
-
-    def __init__(self, tokenizer, writer: FixedWriter):
-        self.tokenizer = tokenizer
-        self.cfg = load_config(KnowledgeConfig, None, ["run.seed=5", "reward.kind=self-quiz", "reward.self_quiz.k=2"])
-        self.generator = writer
-        self.opened = 0
-
-    @contextmanager
-    def writer(self) -> Iterator[FixedWriter]:
-        self.opened += 1
-        yield self.generator
-
-
 def test_the_rewards_are_registered_and_score_what_they_say():
     loglik, acc = make_reward("self-quiz"), make_reward("self-quiz-accuracy")
     assert isinstance(loglik, SelfQuizLoglik) and isinstance(acc, SelfQuizAccuracy)
@@ -163,18 +148,26 @@ def test_the_rewards_are_registered_and_score_what_they_say():
     assert loglik.gain(quiz, empty) is None and acc.gain(empty, quiz) is None
 
 
-def test_quiz_of_writes_each_passage_once_with_the_run_seed(tiny):
-    _, tokenizer = tiny
-    domain = FakeDomain(tokenizer, FixedWriter(["Question: Who is the mayor?\nAnswer: Ana Vell"]))
-    reward = make_reward("self-quiz")
-    quiz = reward.quiz_of(domain, TOR)
+def test_quiz_of_writes_each_passage_once_with_the_run_seed():
+    domain = tiny_domain("self-quiz", "run.seed=5", "reward.self_quiz.k=2")
+    fixed, opened = FixedWriter(["Question: Who is the mayor?\nAnswer: Ana Vell"]), []
+
+    @contextmanager
+    def writer() -> Iterator[FixedWriter]:  # the unadapted model's writer, answering as a model that follows
+        opened.append(1)                     # the format would
+        yield fixed
+
+    domain.writer = writer
+    quiz = domain.quiz_of(TOR)
     assert quiz.questions == (QA("Who is the mayor?", ("Ana Vell",)),) and quiz.questions != TOR.questions
-    assert reward.quiz_of(domain, TOR) is quiz and reward.quiz_of(domain, quiz) is quiz  # cached by passage id
-    assert domain.opened == 1 and len(domain.generator.calls) == 1
-    assert domain.generator.calls[0]["seed"] == stable_seed(5, "self-quiz", TOR.id)
-    assert len(domain.generator.calls[0]["prompts"]) == 2  # reward.self_quiz.k
+    assert domain.quiz_of(TOR) is quiz and domain.quiz_of(quiz) is quiz  # cached by passage id
+    assert len(opened) == 1 and len(fixed.calls) == 1
+    assert fixed.calls[0]["seed"] == stable_seed(5, "self-quiz", TOR.id)
+    assert len(fixed.calls[0]["prompts"]) == 2  # reward.self_quiz.k
     other = Passage("other", "Tor", TOR.context, ())
-    assert reward.quiz_of(domain, other).id == "other" and domain.opened == 2
+    assert domain.quiz_of(other).id == "other" and len(opened) == 2
+    scored = domain.rewarded_by(make_reward("accuracy"))  # a gold-question reward asks the gold questions ...
+    assert scored.quiz_of(TOR) is TOR and scored.self_quizzes is domain.self_quizzes  # ... and shares the cache
 
 
 # -------------------------------------------------------------------------------------------------------- end to end
@@ -190,7 +183,7 @@ def tiny_domain(kind: str, *overrides: str) -> KnowledgeDomain:
 def test_a_self_edit_is_rewarded_on_the_self_written_questions_not_the_gold_ones():
     domain = tiny_domain("self-quiz")
     written = Passage(TOR.id, TOR.title, TOR.context, SELF_QUIZ)
-    domain.reward.quizzes[TOR.id] = written  # as if the unadapted model had written these
+    domain.self_quizzes[TOR.id] = written  # as if the unadapted model had written these
 
     model, tokenizer = load("tiny-llama", dtype="fp32", device="cpu")  # the same weights, never adapted
     base = answer_loglik(model, tokenizer, written, domain.cfg.quiz.style)
@@ -202,24 +195,24 @@ def test_a_self_edit_is_rewarded_on_the_self_written_questions_not_the_gold_ones
     assert out.score == pytest.approx(adapted)
     assert out.base_score == pytest.approx(sum(base) / len(base), abs=1e-5)
     assert out.reward == pytest.approx(adapted - sum(base) / len(base), abs=1e-5)
-    assert domain.reward.quizzes[TOR.id] is written  # nothing was written again
+    assert domain.self_quizzes[TOR.id] is written  # nothing was written again
 
 
 @pytest.mark.parametrize("kind", ["self-quiz", "self-quiz-accuracy"])
 def test_a_passage_whose_self_quiz_keeps_no_question_gets_no_reward(kind):
     domain = tiny_domain(kind)
-    domain.reward.quizzes[TOR.id] = Passage(TOR.id, TOR.title, TOR.context, ())  # nothing survived the filter
+    domain.self_quizzes[TOR.id] = Passage(TOR.id, TOR.title, TOR.context, ())  # nothing survived the filter
     out = domain.evaluate(TOR, "Tor has a mayor called Ana Vell.", 0)
     assert (out.reward, out.score, out.base_score, out.n_questions) == (None, None, None, 0)
 
 
 def test_the_tiny_model_writes_a_quiz_through_the_domain():
     domain = tiny_domain("self-quiz", "reward.self_quiz.k=2", "reward.self_quiz.max_new_tokens=8")
-    quiz = domain.reward.quiz_of(domain, TOR)  # random weights: gibberish, most likely no pair at all
+    quiz = domain.quiz_of(TOR)  # random weights: gibberish, most likely no pair at all
     assert (quiz.id, quiz.title, quiz.context) == (TOR.id, TOR.title, TOR.context)
     assert len(quiz.questions) <= domain.cfg.reward.self_quiz.max_questions
     assert list(quiz.questions) == filter_pairs([(q.question, q.answers[0]) for q in quiz.questions], TOR)
-    assert domain.reward.quiz_of(domain, quiz) is quiz
+    assert domain.quiz_of(quiz) is quiz
 
 
 # ------------------------------------------------------------------------------------------------------------ config

@@ -105,12 +105,14 @@ class ArcDomain:
     def release(self):
         return self.adapter.release()
 
+    def untrained(self, task: Task) -> Outcome:
+        """The base model answers from the demonstrations, no training (paper Table 1, ICL)."""
+        return self.icl(task)
+
     def evaluate(self, task: Task, self_edit: str | None, seed: int) -> Outcome:
-        """Parse `self_edit` and run its TTT; reward 0 with `details["rejected"]` when it is malformed. No
-        self-edit (None) means no training: the base model answers in context (paper's ICL column)."""
-        if self_edit is None:
-            return self.icl(task)
-        parsed = parse_self_edit(self_edit)
+        """Parse `self_edit` and run its TTT; reward 0 with `details["rejected"]` when it is malformed (None, a
+        task's demonstrations alone with no configuration, is malformed too: ARC has no such condition)."""
+        parsed = parse_self_edit(self_edit or "")
         if isinstance(parsed, EditRejection):
             return self.rejected(task, parsed.reason)
         return self.evaluate_config(task, parsed, seed)

@@ -67,7 +67,9 @@ class RewardConfig:
         "(paper); loglik: gain in mean log-likelihood of the gold answers (continuous, no generation, far less noisy "
         "on small quizzes); rubric (or judge, its first name): an LLM judge rates each self-edit against a rubric, no "
         "inner loop (the paper's v2 proxy reward; one rating per self-edit); self-quiz, self-quiz-accuracy: the same "
-        "gains on questions the unadapted model writes about the passage itself (no answer key; reward.self_quiz)")
+        "gains on questions the unadapted model writes about the passage itself (no answer key; reward.self_quiz); "
+        "or module:function, a function (adapted quiz, unadapted quiz) -> reward of your own, importable where the "
+        "inner loops run (seal.domains.knowledge.rewards.FunctionReward)")
     judge: JudgeConfig = opt(JudgeConfig(), "the judge that rates self-edits when kind=rubric (backend local: the "
                                             "model being trained rates its own self-edits, for offline runs)")
     self_quiz: SelfQuizConfig = opt(SelfQuizConfig(), "the quiz the unadapted model writes about each passage when "

@@ -29,6 +29,7 @@ from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.quiz import Grader, QuizResult, accuracy, answer_loglik, answer_quiz, make_grader
 from seal.domains.knowledge.rewards import QuizReward, RatingReward, make_reward
 from seal.domains.knowledge.selfedit import render_prompt
+from seal.domains.knowledge.selfquiz import self_quiz
 from seal.inner import make_adapter
 from seal.inner.multi import MultiAdapter
 from seal.models.context import model_context
@@ -65,6 +66,7 @@ class KnowledgeDomain:
         self.reward = reward if reward is not None else make_reward(cfg.reward.kind)
         self.families = load_families(cfg.self_edit.families_file)
         self._base: dict[tuple, QuizResult] = {}  # (passage id, answers generated, questions) -> the base quiz
+        self.self_quizzes: dict[str, Passage] = {}  # passage id -> its self-written quiz (`quiz_of`)
         self._shared = {"engine": None}  # the vLLM engine (generation.backend: vllm), started on first use; shared
         # with the views of `rewarded_by`
 
@@ -132,11 +134,17 @@ class KnowledgeDomain:
             return self.cfg.inner.multi
         return self.cfg.generation.lora_batch if self.served and self.answers else 1
 
+    def untrained(self, passage: Passage) -> Outcome:
+        """The unadapted model's quiz on the passage (the base condition): score = base score, no reward."""
+        base = self.base_result(passage)
+        score = self.reward.score(base)
+        return Outcome(None, score, score, len(passage.questions), base.details(), {})
+
     def evaluate(self, passage: Passage, self_edit: str | None, seed: int) -> Outcome:
         """The inner loop as an `Outcome` (reward = adapted score - base score under `self.reward`)."""
         if isinstance(self.reward, RatingReward) or self.batch_size > 1:  # the multi-adapter, vLLM and rating paths
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
-        passage = self.reward.quiz_of(self, passage)
+        passage = self.quiz_of(passage)
         return self._outcome(passage, self.inner_loop(passage, self_edit, seed))
 
     def evaluate_batch(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
@@ -144,7 +152,7 @@ class KnowledgeDomain:
         quizzes answered in one batched generate with per-row adapters."""
         if isinstance(self.reward, RatingReward):
             return self.reward.rate(self, items)
-        items = [(self.reward.quiz_of(self, p), e, seed) for p, e, seed in items]
+        items = [(self.quiz_of(p), e, seed) for p, e, seed in items]
         if self.served and self.answers:
             return self.evaluate_served(items)
         if not isinstance(self.adapter, MultiAdapter):
@@ -231,10 +239,22 @@ class KnowledgeDomain:
         judged = {"judge_errors": graded.errors, "judge_replies": graded.replies} if self.grader.judge else {}
         return QuizResult(predictions, graded.scores, accuracy(graded.scores), judged=judged)
 
+    def quiz_of(self, passage: Passage) -> Passage:
+        """The passage whose questions the quiz asks: the passage itself (its gold questions), or under a reward whose
+        `quiz` is "self-written" the passage with the questions the unadapted model writes about it
+        (`selfquiz.self_quiz`, run seed `run.seed`, settings `reward.self_quiz`), written once per passage id and
+        kept in `self_quizzes` (shared with the views of `rewarded_by`), so a quiz asks the same questions again."""
+        if getattr(self.reward, "quiz", "gold") != "self-written":
+            return passage
+        if passage.id not in self.self_quizzes:
+            with self.writer() as generator:
+                self.self_quizzes[passage.id] = self_quiz(generator, passage, self.cfg.reward.self_quiz,
+                                                          self.cfg.run.seed)
+        return self.self_quizzes[passage.id]
+
     def base_result(self, passage: Passage) -> QuizResult:
         """The unadapted model's quiz on `passage`, computed once per run and reused."""
-        if isinstance(self.reward, QuizReward):  # a rating reward brings no questions: the gold ones
-            passage = self.reward.quiz_of(self, passage)
+        passage = self.quiz_of(passage)
         key = (passage.id, self.answers, tuple(q.question for q in passage.questions))
         if key not in self._base:
             with self.adapter.base() as model:

@@ -1,33 +1,21 @@
-"""Evaluating knowledge incorporation: choosing passages, the self-edits of each condition, running every condition's
-inner loops and summarising them (Table 2 of arXiv 2506.10943). Used by `seal knowledge eval`, by ReST-EM's round
-evaluations (`seal knowledge train`) and by the benches.
-
-Conditions: `base` (no training), `passage` (train on the passage alone), `self-edit` (passage plus the model's own
-self-edits), `external` and each name of `eval.external` (passage plus self-edits read from a file in SEAL's
-layout, e.g. the paper's Qwen and GPT-4.1 ones side by side), `checkpoint` (passage plus
-self-edits written by another model, e.g. a trained round). Each (passage, self-edit, seed) inner loop is one row in
-the run's store as soon as it finishes (`seal.store.keys`), so a rerun skips what is done. The summaries and paired
-differences are `seal.reports.tables`'.
+"""What the knowledge-incorporation commands check and choose before they run (Table 2 of arXiv 2506.10943):
+the passages (`choose_passages`, `plan_passages`), the file-given self-edit sources (`source_self_edits`), the
+config against its files (`check_config`) and the run's lengths against the model's context (`check_lengths`).
+The conditions themselves run through the generic runner (`seal.evaluation`) as `seal.domains.knowledge.plugin`
+names them.
 """
 
 from __future__ import annotations
 
-import gc
-
 from seal.config import missing_model_dir
-from seal.domains.knowledge.config import KnowledgeEvalConfig, KnowledgeSections, SelfEditConfig
+from seal.domains.knowledge.config import (KnowledgeEvalConfig, KnowledgeSections, KnowledgeTrainConfig,
+                                           SelfEditConfig)
 from seal.domains.knowledge.data import Passage, load_passages, passage_id, select_passages
-from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.prompts import load_families
 from seal.domains.knowledge.selfedit import load_external_self_edits, render_prompt
 from seal.errors import ConfigError, DataError
-from seal.executors import make_executor, run_condition
-from seal.models.generate import make_generator
 from seal.models.vllm_backend import require_vllm, vllm_max_lora_rank
-from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.progress import console
-from seal.reports.tables import comparisons, differences, knowledge_summary, timing_summary
-from seal.store import keys
 from seal.store.runs import Run
 
 
@@ -43,6 +31,25 @@ def choose_passages(cfg: KnowledgeEvalConfig) -> list[Passage]:
         raise DataError(f"{cfg.data.source}: {len(passages)} passage(s) selected, data.n={cfg.data.n} asked for "
                         f"(data.offset={cfg.data.offset})")
     return passages
+
+
+def plan_passages(cfg: KnowledgeTrainConfig) -> tuple[list[Passage], list[list[Passage]]]:
+    """`seal knowledge train`: the held-out evaluation passages and the disjoint training passages of each round.
+    Passages are shuffled once with `data.seed` (0 when unset); the first `outer.eval_contexts` are held out and each
+    round takes the next `outer.contexts_per_round`, so the rounds' training passages are disjoint from each other
+    and from the evaluation passages.
+
+    Raises:
+        DataError: too few passages for the rounds asked for.
+    """
+    n_eval, per_round, rounds = cfg.outer.eval_contexts, cfg.outer.contexts_per_round, cfg.outer.rounds
+    shuffled = select_passages(load_passages(cfg.data.source), None, cfg.data.seed if cfg.data.seed is not None else 0)
+    needed = n_eval + per_round * rounds
+    if len(shuffled) < needed:
+        raise DataError(f"{cfg.data.source}: {len(shuffled)} passages, but {n_eval} held out plus {rounds} rounds of "
+                        f"{per_round} need {needed}")
+    rest = shuffled[n_eval:]
+    return shuffled[:n_eval], [rest[r * per_round:(r + 1) * per_round] for r in range(rounds)]
 
 
 def source_self_edits(name: str, path: str, passages: list[Passage], k: int) -> dict[str, list[str]]:
@@ -65,88 +72,6 @@ def source_self_edits(name: str, path: str, passages: list[Passage], k: int) -> 
                         f"(id {short[0].id}) but self_edit.k={k}; lower self_edit.k so every source gives the same "
                         f"self-edits")
     return {p.id: external[p.id][:k] for p in passages}
-
-
-def external_edits(store, cfg: KnowledgeEvalConfig, passages: list[Passage], round: int,
-                   name: str = "external") -> dict[str, list]:
-    """Self-edits of the file-given source `name` (`cfg.eval.sources`), stored like sampled ones under the condition
-    `name`: (self-edit row id, text) per passage."""
-    path = cfg.eval.sources[name]
-    edits = source_self_edits(name, path, passages, cfg.self_edit.k)
-    return {p.id: [(store.add_self_edit(key=keys.self_edit(round, name, p.id, i), context_id=p.id, round=round,
-                                        condition=name, text=t, family=cfg.self_edit.family,
-                                        sampling={"source": path}), t)
-                    for i, t in enumerate(edits[p.id])]
-            for p in passages}
-
-
-def edits_for(condition: str, run: Run, cfg: KnowledgeEvalConfig, domain: KnowledgeDomain, passages: list[Passage],
-              round: int) -> dict[str, list[tuple[int | None, str | None]]]:
-    """(self-edit row id, text) per passage for `condition`; sampled self-edits are stored before they are used."""
-    if condition == "passage":
-        return {p.id: [(None, None)] for p in passages}
-    if condition in cfg.eval.sources:
-        return external_edits(run.store, cfg, passages, round, condition)
-    sampling = Sampling.of(cfg.self_edit)
-    stored = stored_self_edits(run.store, [p.id for p in passages], condition, round, sampling.k)
-    if stored is not None:
-        return stored
-    if condition == "checkpoint":  # self-edits written by another model, e.g. a trained round
-        from seal.models import load_model
-
-        writer, writer_tok = load_model(cfg.model, cfg.run.seed, cfg.eval.checkpoint)
-        prompts = {p.id: render_prompt(writer_tok, cfg.self_edit, p, domain.families) for p in passages}
-        generator = make_generator(cfg.generation, writer, writer_tok, cfg.eval.checkpoint, sampling.batch_size,
-                                   seed=cfg.run.seed, dtype=cfg.model.dtype)
-        edits = sample_and_store(run.store, generator, prompts, condition, round, sampling, cfg.run.seed,
-                                 cfg.self_edit.family)
-        del writer, generator
-        gc.collect()
-        return edits
-    prompts = {p.id: domain.self_edit_prompt(p) for p in passages}
-    with domain.writer() as writer:
-        return sample_and_store(run.store, writer, prompts, condition, round, sampling, cfg.run.seed,
-                                cfg.self_edit.family)
-
-
-def evaluate_conditions(run: Run, cfg: KnowledgeEvalConfig, domain: KnowledgeDomain, passages: list[Passage],
-                        conditions: tuple[str, ...], round: int = 0, metric: str | None = None) -> dict:
-    """Run every condition's inner loops on `passages` (skipping finished ones) and summarise them."""
-    store = run.store
-    for p in passages:
-        store.put_context(p.id, "knowledge", p.to_dict())
-    executor = make_executor(cfg.executor, domain)
-    for condition in conditions:
-        if condition == "base":
-            for p in passages:
-                if not store.has("inner_results", keys.base(round, p.id)):
-                    base = domain.base_result(p)
-                    score = domain.reward.score(base)
-                    store.add_inner_result(key=keys.base(round, p.id), context_id=p.id, round=round,
-                                           condition="base", seed=None, score=score, base_score=score,
-                                           n_questions=len(p.questions), timings={},
-                                           details=base.details())
-            continue
-        edits = edits_for(condition, run, cfg, domain, passages, round)
-        run_condition(store, executor, domain, condition, passages, edits, cfg.inner.seeds, round)
-    executor.close()  # a Ray executor's actors hold model replicas: free them before another model loads
-    metric = metric or (cfg.quiz.metric if domain.answers else "loglik")
-    results = {"conditions": {}, "model": cfg.model.name, "n_passages": len(passages), "round": round,
-               "seeds": cfg.inner.seeds}
-    ids = {p.id for p in passages}
-    rows = {c: [r for r in store.rows("inner_results", "condition=? AND round=?", (c, round)) if r["context_id"] in ids]
-            for c in conditions}
-    for condition in conditions:
-        results["conditions"][condition] = knowledge_summary(rows[condition], metric) | {
-            "seconds_per_inner_loop": timing_summary(rows[condition])}
-    results["differences"] = differences(rows, comparisons(conditions, tuple(cfg.eval.sources)))
-    results["judge_errors"] = sum(c["judge_errors"] for c in results["conditions"].values())
-    if results["judge_errors"]:
-        first = next(c["first_judge_error"] for c in results["conditions"].values() if c["first_judge_error"])
-        console.log(f"warning: LLM judge: {results['judge_errors']} of "
-                    f"{sum(c['judge_verdicts'] for c in results['conditions'].values())} verdicts unreadable "
-                    f"(not graded); first: {first}", markup=False, highlight=False)
-    return results
 
 
 def check_family(section: SelfEditConfig) -> None:

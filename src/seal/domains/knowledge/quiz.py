@@ -20,6 +20,7 @@ from seal.errors import ConfigError, JudgeError
 from seal.grading.judge import JudgeConfig, JudgeResult
 from seal.models.context import model_context, require_fit
 from seal.models.generate import HFGenerator
+from seal.models.score import continuation_loglik
 from seal.models.tokens import chat_prompt, encode
 
 PLAIN = "Title: {title}\nQuestion: {question}\nAnswer:"
@@ -158,14 +159,10 @@ def answer_loglik(model, tokenizer, passage: Passage, style: str) -> list[float]
 
     Raises:
         DataError: a question whose prompt and answer exceed the model's context (`models.context.require_fit`)."""
-    device = next(model.parameters()).device
     context = model_context(model)
     out = []
     for i, (p_ids, a_ids) in enumerate(quiz_token_ids(tokenizer, passage, style)):
         require_fit(f"passage {passage.id}, question {i + 1}: the quiz prompt and gold answer",
                     len(p_ids) + len(a_ids), context)
-        ids = torch.tensor([p_ids + a_ids], device=device)
-        logits = model(input_ids=ids).logits[0, len(p_ids) - 1:-1].float()
-        logp = torch.log_softmax(logits, -1).gather(1, torch.tensor(a_ids, device=device)[:, None])
-        out.append(float(logp.mean()))
+        out.append(continuation_loglik(model, p_ids, a_ids))
     return out

@@ -14,7 +14,15 @@ is one class and `@register`:
             return sum(1 for p in quiz.predictions if p.strip()) / len(quiz.predictions)
 
 after which `--set reward.kind=non-empty` trains and evaluates with it (the module that defines it must be imported
-before the config is read; the built-in ones live here).
+before the config is read; the built-in ones live here). A reward outside the package is a function given by its
+dotted path, as TRL takes reward functions (`FunctionReward`):
+
+    # mypkg/rewards.py, importable (on PYTHONPATH, or installed)
+    def non_empty(adapted, base):   # two QuizResults: the adapted and the unadapted model's quiz
+        share = lambda q: sum(1 for p in q.predictions if p.strip()) / len(q.predictions)
+        return share(adapted) - share(base)
+
+    seal knowledge train --set reward.kind=mypkg.rewards:non_empty
 
 >>> sorted(REWARDS)
 ['accuracy', 'judge', 'loglik', 'rubric', 'self-quiz', 'self-quiz-accuracy']
@@ -25,17 +33,12 @@ False
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable, ClassVar
+from typing import Callable, ClassVar
 
 from seal.domains.base import Outcome
-from seal.domains.knowledge.data import Passage
 from seal.domains.knowledge.quiz import QuizResult
-from seal.domains.knowledge.selfquiz import self_quiz
 from seal.errors import JudgeError
 from seal.progress import console
-
-if TYPE_CHECKING:  # the domain calls rewards; rewards only read what it hands them
-    from seal.domains.knowledge.domain import KnowledgeDomain
 
 REWARDS: dict[str, Callable[[], "QuizReward | RatingReward"]] = {}
 
@@ -52,10 +55,13 @@ def register(cls=None, *, aliases: tuple[str, ...] = ()):
 
 
 def make_reward(kind: str) -> "QuizReward | RatingReward":
-    """The reward registered as `kind`. Raises ValueError naming the known ones when there is none."""
-    if kind not in REWARDS:
-        raise ValueError(f"unknown reward {kind!r} (known: {', '.join(sorted(REWARDS))})")
-    return REWARDS[kind]()
+    """The reward registered as `kind`, or the function `kind` names as "module:function" (`FunctionReward`).
+    Raises ValueError naming the known ones when there is none, or why the function cannot be used."""
+    if kind in REWARDS:
+        return REWARDS[kind]()
+    if ":" in kind:
+        return FunctionReward(kind)
+    raise ValueError(f"unknown reward {kind!r} (known: {', '.join(sorted(REWARDS))}, or module:function)")
 
 
 class QuizReward:
@@ -63,16 +69,11 @@ class QuizReward:
 
     name: ClassVar[str] = ""
     answers: ClassVar[bool] = True  # the quiz generates and grades answers (False: gold-answer log-likelihoods only)
+    quiz: ClassVar[str] = "gold"  # whose questions: the passage's gold ones, or "self-written" by the unadapted model
 
     def score(self, quiz: QuizResult) -> float | None:
         """The quiz's score under this reward (None when it cannot be computed)."""
         raise NotImplementedError
-
-    def quiz_of(self, domain: "KnowledgeDomain", passage: Passage) -> Passage:
-        """The passage whose questions the quiz asks: the passage itself (its gold questions) unless the reward
-        brings its own questions (same id, title and text, other questions). Must return the same questions when
-        called again on what it returned."""
-        return passage
 
     def gain(self, adapted: QuizResult, base: QuizResult) -> float | None:
         """The reward of an inner loop: score(adapted) - score(base), None when either is None."""
@@ -80,13 +81,42 @@ class QuizReward:
         return None if a is None or b is None else a - b
 
 
+class FunctionReward(QuizReward):
+    """A reward given as a function by its dotted path "module:function" (our extension): `function(adapted, base)`
+    of the adapted and the unadapted model's `QuizResult` on the passage's gold questions returns the reward, a
+    float or None. The function's attribute `answers` (default True) says whether the quiz generates and grades
+    answers; False scores only the gold answers' log-likelihoods (`QuizResult.logliks`). A worker elsewhere (a Ray
+    actor) imports the module again, so it must be importable there too (installed, or on PYTHONPATH)."""
+
+    def __init__(self, path: str) -> None:
+        import importlib
+
+        module, _, attr = path.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError, ValueError) as e:
+            raise ValueError(f"reward function {path!r} cannot be imported ({e})") from None
+        if not callable(fn):
+            raise ValueError(f"reward function {path!r} is not callable")
+        self.name, self.fn, self.answers = path, fn, bool(getattr(fn, "answers", True))
+
+    def score(self, quiz: QuizResult) -> float | None:
+        """A function reward scores the pair, not one quiz: the rows' own scores are the quiz's accuracy."""
+        return quiz.accuracy if self.answers else quiz.loglik
+
+    def gain(self, adapted: QuizResult, base: QuizResult) -> float | None:
+        value = self.fn(adapted, base)
+        return None if value is None else float(value)
+
+
 class RatingReward:
     """A reward given to the self-edit itself, with no inner loop (no training, no quiz)."""
 
     name: ClassVar[str] = ""
 
-    def rate(self, domain: "KnowledgeDomain", items: list[tuple]) -> list[Outcome]:
-        """One outcome per (passage, self-edit, seed) item."""
+    def rate(self, domain, items: list[tuple]) -> list[Outcome]:
+        """One outcome per (passage, self-edit, seed) item; `domain` is the knowledge domain, of which a rating reads
+        the adapter's unadapted model, the tokenizer and the config (it calls none of its methods)."""
         raise NotImplementedError
 
 
@@ -122,7 +152,7 @@ class RubricRating(RatingReward):
 
     name = "rubric"
 
-    def rate(self, domain: "KnowledgeDomain", items: list[tuple]) -> list[Outcome]:
+    def rate(self, domain, items: list[tuple]) -> list[Outcome]:
         from seal.grading.judge import make_backend
         from seal.grading.rubric import RUBRIC_VERSION, SelfEditRater
 
@@ -147,22 +177,12 @@ class RubricRating(RatingReward):
 
 class SelfQuizReward(QuizReward):
     """A gain on questions the unadapted model writes about the passage itself (`seal.domains.knowledge.selfquiz`;
-    our extension, not in the paper): no answer key needed, the passage's gold questions are never asked.
-
-    Each passage's quiz is written once, on first use, with the domain's unadapted model (`domain.writer()`, run seed
-    `run.seed`, settings `reward.self_quiz`) and kept in `quizzes` by passage id. When no written pair passes the
-    filter the quiz has no question: the scores are then None (an empty `QuizResult` has no `loglik` and no
+    our extension, not in the paper): no answer key needed, the passage's gold questions are never asked. The domain
+    writes each passage's quiz once (`KnowledgeDomain.quiz_of`); the reward only scores. When no written pair passes
+    the filter the quiz has no question: the scores are then None (an empty `QuizResult` has no `loglik` and no
     `accuracy`), and so is the reward."""
 
-    def __init__(self) -> None:
-        self.quizzes: dict[str, Passage] = {}  # passage id -> the passage with its self-written questions
-
-    def quiz_of(self, domain: "KnowledgeDomain", passage: Passage) -> Passage:
-        if passage.id not in self.quizzes:
-            with domain.writer() as generator:
-                self.quizzes[passage.id] = self_quiz(generator, passage,
-                                                     domain.cfg.reward.self_quiz, domain.cfg.run.seed)
-        return self.quizzes[passage.id]
+    quiz = "self-written"
 
 
 @register

@@ -13,15 +13,13 @@ repeated question.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
+from seal.domains.knowledge.config import SelfQuizConfig
 from seal.domains.knowledge.data import QA, Passage
 from seal.grading.exact import normalize_answer
 from seal.models.generate import Generator
 from seal.outer.sample import stable_seed
-
-if TYPE_CHECKING:  # the config module imports the rewards, which import this module
-    from seal.domains.knowledge.config import SelfQuizConfig
 
 # A one-shot completion prompt (no chat template): measured on SmolLM2-135M-Instruct with 4 samples on 3 built-in
 # passages, an instruction in the chat template gave 0 pairs that pass the filter (questions without answers,
@@ -140,7 +138,7 @@ def _continued(text: str) -> str:
     return text if _LINE.match(text) else "Question:" + text
 
 
-def self_quiz(generator: Generator, passage: Passage, cfg: "SelfQuizConfig", seed: int) -> Passage:
+def self_quiz(generator: Generator, passage: Passage, cfg: SelfQuizConfig, seed: int) -> Passage:
     """The passage with the questions the model behind `generator` writes about it in place of its own.
 
     One `generate` call samples `cfg.k` continuations of the same prompt (`quiz_prompt`, which ends with the first
