@@ -199,9 +199,8 @@ def _domain_recipe(plugin, command: str):
         return (lambda run, cfg: run_eval(run, cfg, plugin)), plugin.table
     if command == "train":
         from seal.recipes.train import run_train
-        from seal.reports.curve import format_curve
 
-        return (lambda run, cfg: run_train(run, cfg, plugin)), format_curve
+        return (lambda run, cfg: run_train(run, cfg, plugin)), plugin.format_curve
 
     def named(path: str):
         module, _, name = path.partition(":")

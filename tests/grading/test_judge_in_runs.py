@@ -9,8 +9,8 @@ from pathlib import Path
 
 from openai_server import completion, serve, user_text
 from seal.reports.html import build_report
-from seal.reports.tables import knowledge_summary as summarize
-from seal.reports.tables import knowledge_table as format_table
+from seal.domains.knowledge.results import knowledge_summary as summarize
+from seal.domains.knowledge.results import knowledge_table as format_table
 from seal.store import Store
 
 PASSAGES = [

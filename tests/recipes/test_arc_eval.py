@@ -12,7 +12,7 @@ from seal.domains.arc.config import (ArcConfig, ArcDataConfig, ArcEvalConfig, Ar
 from seal.errors import ConfigError
 from seal.domains.arc.plugin import ArcPlugin
 from seal.recipes.eval import run_eval
-from seal.reports.tables import arc_table as format_table
+from seal.domains.arc.results import arc_table as format_table
 from seal.store import create_run, open_run
 
 

@@ -11,7 +11,6 @@ from seal.domains.arc.config import ArcDataConfig, ArcEvalConfig
 from seal.models import load
 from seal.domains.arc.plugin import ArcPlugin
 from seal.recipes.train import run_train
-from seal.reports.curve import format_curve
 from seal.store import create_run
 
 
@@ -47,11 +46,12 @@ def test_one_round_end_to_end(tmp_path):
     assert diff["n_tasks"] == 1 and diff["mean"] == (sum(by_round[1]) / len(by_round[1])
                                                    - sum(by_round[0]) / len(by_round[0]))
     assert diff["ci95"] == [None, None]  # one task: no spread between tasks to measure
-    assert "Table 1 rows" in format_curve(curve) and "paired per task: oracle - icl" in format_curve(curve)
+    printed = ArcPlugin().format_curve(curve)
+    assert "Table 1 rows" in printed and "paired per task: oracle - icl" in printed
 
 
 def test_arc_intervals_are_over_tasks():
-    from seal.reports.tables import arc_differences, arc_summary
+    from seal.domains.arc.results import arc_differences, arc_summary
 
     rows = [{"context_id": t, "reward": r, "details": {}, "timings": {}}
             for t, rs in (("t1", [1.0, 1.0]), ("t2", [0.0, 0.0]), ("t3", [1.0, 0.0])) for r in rs]

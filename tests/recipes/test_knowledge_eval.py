@@ -79,8 +79,8 @@ def test_resume_redoes_nothing(finished):
 
 
 def test_every_condition_reports_its_share_of_empty_answers(finished):
-    from seal.reports.tables import knowledge_summary as summarize
-    from seal.reports.tables import knowledge_table as format_table
+    from seal.domains.knowledge.results import knowledge_summary as summarize
+    from seal.domains.knowledge.results import knowledge_table as format_table
 
     rows = [{"context_id": "a", "n_questions": 3, "details": {"predictions": ["", "  \n", "Quelmar"],
                                                               "scores": [0.0, 0.0, 1.0]}},
@@ -99,7 +99,7 @@ def test_every_condition_reports_its_share_of_empty_answers(finished):
 
 
 def test_both_measures_and_the_paired_differences(finished):
-    from seal.reports.tables import DIFFERENCES
+    from seal.domains.knowledge.results import DIFFERENCES
     from seal.reports.stats import t_interval
 
     _, run_dir, stdout = finished

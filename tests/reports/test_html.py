@@ -71,7 +71,7 @@ def images(page: str) -> list[str]:
 def finished(tmp_path):
     run = create_run(tmp_path, "knowledge train", "finished", CONFIG, argv=[])
     fill(run, rounds=2, sequences=2)
-    from seal.reports.curve import knowledge_curve
+    from seal.domains.knowledge.results import knowledge_curve
 
     write_curve(run.dir, knowledge_curve(run, run.store.rows("rounds")))
     (run.dir / "results.json").write_text(json.dumps({"conditions": {

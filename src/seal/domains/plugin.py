@@ -209,6 +209,12 @@ class DomainPlugin:
 
         return score_curve(run, self.round_conditions(run_config(self, run), 1)[0], records)
 
+    def format_curve(self, curve: dict) -> str:
+        """`seal train`'s printed curve (`seal.reports.curve.format_curve` by default)."""
+        from seal.reports.curve import format_curve
+
+        return format_curve(curve)
+
     def results_html(self, run, results: dict | None) -> str | None:
         """The Results section of `seal report` (HTML): `results` is the run's results.json, None when the run stopped
         before writing it. Default: the printed table (`table`), or nothing without results.json."""

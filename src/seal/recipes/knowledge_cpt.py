@@ -19,7 +19,7 @@ state dict is copied back from a CPU snapshot taken once. Full mode wants fp32 w
 
 `results.json` has the shape of `seal knowledge eval`'s (one row per passage and condition in the store, so
 `knowledge_summary` gives accuracy and the gold answers' log-likelihood, scored by the trained model right after its
-quiz, with passage-level intervals, and `differences` the paired differences of `seal.reports.tables.comparisons`:
+quiz, with passage-level intervals, and `differences` the paired differences of `seal.domains.knowledge.results.comparisons`:
 passage - base, self-edit - passage, each file-given source against the others); a condition whose rows are all
 stored is skipped on resume.
 Departures from SEAL's CPT.py: each passage enters the pool once (`cpt.passage_per_self_edit: true` repeats it per
@@ -48,7 +48,7 @@ from seal.inner import make_adapter
 from seal.jsonfile import write_json
 from seal.models.generate import base_writer
 from seal.progress import console
-from seal.reports.tables import comparisons, differences, knowledge_summary, knowledge_table, timing_summary
+from seal.domains.knowledge.results import comparisons, differences, knowledge_summary, knowledge_table, timing_summary
 from seal.store import keys
 from seal.store.runs import Run
 
@@ -201,7 +201,7 @@ def run_cpt(run: Run, cfg: KnowledgeCptConfig) -> dict:
 
 
 def format_cpt(results: dict) -> str:
-    """`seal.reports.tables.knowledge_table` plus the training mode; times are per training run (one per condition)."""
+    """`seal.domains.knowledge.results.knowledge_table` plus the training mode; times are per training run (one per condition)."""
     docs = ", ".join(f"{c} {n}" for c, n in results.get("n_documents", {}).items() if n is not None)
     return (knowledge_table(results) + f"\ncontinued pretraining: mode {results['mode']}, learning rate "
             f"{results['learning_rate']:g}, {results['n_passages']} passages; documents per condition: {docs or '-'}; "

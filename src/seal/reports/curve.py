@@ -1,8 +1,8 @@
-"""The round curve (paper Figure 4): the model's own self-edits per ReST-EM round, with reference lines for the
-base model, training on the passage alone and on external self-edits; written as `curve.json`, `curve.png` and a
-table. Knowledge curves carry two measures per round, accuracy and the gold answers' mean log-likelihood (nats per
-token), and each round's paired difference against round 0 on the same held-out questions (`vs_round0`, per
-measure, t interval over passages: `seal.reports.stats.paired_difference`); ARC curves carry accuracy only.
+"""The round curve (paper Figure 4): the model's own self-edits per ReST-EM round, with the round-0 conditions as
+reference lines; written as `curve.json`, `curve.png` and a table. A domain builds its curve
+(`DomainPlugin.curve`: the knowledge domain's carries accuracy and the gold answers' log-likelihood with each
+round's paired difference from round 0, ARC's the success rate, any other domain's its own score, `score_curve`);
+this module draws and prints any of them.
 """
 
 from __future__ import annotations
@@ -10,38 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from seal.jsonfile import write_json
-from seal.reports.stats import format_difference, paired_rows, wilson
-from seal.reports.tables import arc_differences, arc_table
+from seal.reports.stats import format_difference
 
 PANELS = (("accuracy", "ci95", "reference", 100.0), ("loglik", "loglik_ci95", "reference_loglik", 1.0),
           ("score", "score_ci95", "reference_score", 1.0))
-
-
-def knowledge_curve(run, records: list[dict]) -> dict:
-    """Accuracy and log-likelihood of the model's own self-edits per round, each round's paired difference from
-    round 0 on the held-out questions (`vs_round0`), and the round-0 reference lines (Figure 4), from a
-    `seal.store.runs.Run` of `seal knowledge train`. Works on the evaluations stored so far (an interrupted run:
-    `records` are the `rounds` rows)."""
-    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
-    held_out = set(run.manifest.get("eval_ids") or [])
-
-    def own(r: int) -> list[dict]:
-        return [row for row in run.store.rows("inner_results", "condition='self-edit' AND round=?", (r,))
-                if not held_out or row["context_id"] in held_out]
-
-    first = evaluations[0]["conditions"]
-    points = []
-    for r in sorted(evaluations):
-        c = evaluations[r]["conditions"]["self-edit"]
-        points.append({"round": r, "accuracy": c["accuracy"], "ci95": c["ci95"], "loglik": c.get("loglik"),
-                       "loglik_ci95": c.get("loglik_ci95", [None, None]),
-                       "vs_round0": paired_rows(own(r), own(0)) if r > 0 else None})
-    with_rounds(points, records)
-    refs = [name for name in first if name != "self-edit"]  # base, passage and every file-given source
-    return {"metric": first["self-edit"]["metric"], "rounds": points,
-            "reference": {name: first[name]["accuracy"] for name in refs},
-            "reference_loglik": {name: first[name].get("loglik") for name in refs},
-            "round0_differences": evaluations[0].get("differences", {})}
 
 
 def with_rounds(points: list[dict], records: list[dict]) -> None:
@@ -53,48 +25,11 @@ def with_rounds(points: list[dict], records: list[dict]) -> None:
             point["e_step"] = {k: v for k, v in rec["payload"].get("e_step", {}).items() if k != "kept_ids"}
 
 
-def arc_curve(run) -> dict:
-    """Success rate of the model's own self-edits per round, with icl and oracle as reference lines, from a
-    `seal.store.runs.Run` of `seal arc train`."""
-    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
-
-    def point(c: dict) -> tuple[float | None, list]:  # the interval over tasks; Wilson for runs recorded before it
-        rate = c["success_rate"]
-        if "ci95" in c:
-            return rate, c["ci95"]
-        return rate, (list(wilson(rate * c["n"], c["n"])) if rate is not None else [None, None])
-
-    rounds = []
-    for r in sorted(evaluations):
-        rate, ci = point(evaluations[r]["conditions"]["self-edit"])
-        rounds.append({"round": r, "accuracy": rate, "ci95": ci})
-    first = evaluations[0]["conditions"]
-    last = max(evaluations)
-    # Paper Table 1's rows on the held-out tasks: round 0's icl, own self-edits (ttt-untrained) and oracle, and the
-    # last round's own self-edits (seal; the same as ttt-untrained before any round has trained)
-    rows = {"icl": first.get("icl"), "ttt-untrained": first["self-edit"],
-            "seal": evaluations[last]["conditions"]["self-edit"] if last > 0 else None, "oracle": first.get("oracle")}
-    rows = {name: c for name, c in rows.items() if c is not None}
-    table = {"conditions": rows, "differences": arc_differences(rows), "round": last,
-             "n_tasks": len(set().union(*(c["per_task"] for c in rows.values()))),
-             "skipped": evaluations[0].get("skipped", {})}
-    if "decoding" in evaluations[0]:  # runs recorded before the option existed have none
-        table["decoding"] = evaluations[0]["decoding"]
-    return {"metric": "success rate (pass@2)", "rounds": rounds,
-            "reference": {name: first[name]["success_rate"] for name in ("icl", "oracle") if name in first},
-            "table": table}
-
-
 def format_curve(curve: dict) -> str:
-    """One line per round: accuracy (%) with its 95% interval, and for knowledge curves the log-likelihood and both
-    measures' difference from round 0 with their intervals; then the E-step's kept count, mean reward,
-    signal-to-noise and minutes. ARC curves end with paper Table 1's rows (`arc_table` of the curve's `table`)."""
-    knowledge = any("loglik" in p for p in curve["rounds"])
-    if "table" in curve:  # ARC: paper Table 1's four rows after the rounds
-        t = curve["table"]
-        return (_round_lines(curve, knowledge) + f"\n\nTable 1 rows (seal = round {t['round']}'s self-edits):\n"
-                + arc_table(t))
-    return _round_lines(curve, knowledge)
+    """One line per round: accuracy (%) with its 95% interval (or a domain's own score), and for knowledge curves
+    the log-likelihood and both measures' difference from round 0 with their intervals; then the E-step's kept
+    count, mean reward, signal-to-noise and minutes."""
+    return _round_lines(curve, any("loglik" in p for p in curve["rounds"]))
 
 
 def _round_lines(curve: dict, knowledge: bool) -> str:

@@ -144,7 +144,7 @@ def write_tasks(folder):
 def test_arc_eval_records_the_self_edit_parse_failures(tmp_path, constrained):
     from seal.domains.arc.plugin import ArcPlugin
     from seal.recipes.eval import run_eval
-    from seal.reports.tables import arc_table as format_table
+    from seal.domains.arc.results import arc_table as format_table
     from seal.store import create_run
 
     cfg = ArcConfig(run=RunConfig(root=str(tmp_path / "runs")), model=ModelConfig(name="tiny-llama", dtype="fp32"),

@@ -101,7 +101,7 @@ class ArcPlugin(DomainPlugin):
         return {"seeds": {"run": cfg.run.seed, "ttt": list(range(cfg.ttt.seeds))}}
 
     def summarize(self, cfg, domain, contexts, rows, edit_rows, skipped) -> dict:
-        from seal.reports.tables import arc_differences, arc_summary
+        from seal.domains.arc.results import arc_differences, arc_summary
 
         conditions = {c: arc_summary(rows[c], edit_rows[c]) for c in rows}
         return {"conditions": conditions, "skipped": skipped,
@@ -111,11 +111,20 @@ class ArcPlugin(DomainPlugin):
                 "tasks": [t.id for t in contexts]}
 
     def table(self, results: dict) -> str:
-        from seal.reports.tables import arc_table
+        from seal.domains.arc.results import arc_table
 
         return arc_table(results)
 
     def curve(self, run, records: list[dict]) -> dict:
-        from seal.reports.curve import arc_curve
+        from seal.domains.arc.results import arc_curve
 
         return arc_curve(run)
+
+    def format_curve(self, curve: dict) -> str:
+        """The rounds, then paper Table 1's rows (`arc_table` of the curve's `table`: seal = the last round's
+        self-edits)."""
+        from seal.domains.arc.results import arc_table
+        from seal.reports.curve import format_curve
+
+        t = curve["table"]
+        return format_curve(curve) + f"\n\nTable 1 rows (seal = round {t['round']}'s self-edits):\n" + arc_table(t)

@@ -4,7 +4,7 @@ Conditions: `base` (none: the unadapted model), `passage` (context: train on the
 passage plus the model's own implications), `checkpoint` (checkpoint: self-edits written by `eval.checkpoint`),
 `external` and each name of `eval.external` (fixed: self-edits read from a file in SEAL's layout, e.g. the paper's
 Qwen and GPT-4.1 ones side by side). Every condition reports accuracy and the gold answers' log-likelihood with the
-paired differences of `seal.reports.tables.comparisons`. Its own commands beyond eval and train: `cpt` (continued
+paired differences of `seal.domains.knowledge.results.comparisons`. Its own commands beyond eval and train: `cpt` (continued
 pretraining on many passages) and `continual` (sequential self-edits and forgetting).
 """
 
@@ -123,8 +123,8 @@ class KnowledgePlugin(DomainPlugin):
 
     def summarize(self, cfg, domain, contexts, rows, edit_rows, skipped) -> dict:
         from seal.progress import console
-        from seal.reports.tables import (comparisons, differences, knowledge_summary, reward_summary,
-                                         timing_summary)
+        from seal.domains.knowledge.results import comparisons, differences, knowledge_summary, timing_summary
+        from seal.reports.tables import reward_summary
 
         metric = cfg.quiz.metric if domain.answers else "loglik"
         results = {"conditions": {c: knowledge_summary(r, metric) | {"seconds_per_inner_loop": timing_summary(r)}
@@ -142,12 +142,12 @@ class KnowledgePlugin(DomainPlugin):
         return results
 
     def table(self, results: dict) -> str:
-        from seal.reports.tables import knowledge_table
+        from seal.domains.knowledge.results import knowledge_table
 
         return knowledge_table(results)
 
     def curve(self, run, records: list[dict]) -> dict:
-        from seal.reports.curve import knowledge_curve
+        from seal.domains.knowledge.results import knowledge_curve
 
         return knowledge_curve(run, records)
 

@@ -12,7 +12,7 @@ EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 def partial_results(run: Run) -> dict | None:
     """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
     paired differences of the conditions stored."""
-    from seal.reports.tables import comparisons, differences, knowledge_summary, timing_summary
+    from seal.domains.knowledge.results import comparisons, differences, knowledge_summary, timing_summary
 
     config = run.manifest.get("config", {})
     named = config.get("eval", {}).get("external") or {}  # the named self-edit sources are conditions too

@@ -1,0 +1,179 @@
+"""The knowledge domain's tables (Table 2 of arXiv 2506.10943) and round curve (Figure 4).
+
+Each condition reports accuracy (the mean over every graded answer) and knowledge, the gold answers' mean
+log-likelihood (nats per token, the mean over every question's score; scored with the same adapted model in the same
+inner loop). Their 95% intervals treat passages as the unit (Student t over per-passage means; for a single passage,
+Wilson over answers for accuracy and t over questions for log-likelihood). The paired differences (passage - base,
+self-edit - passage, external - passage, checkpoint - passage) are taken per question, each condition's value
+averaged over its seeds and self-edits, with a t interval over passages (`seal.reports.stats`). The round curve adds
+each round's paired difference from round 0 on the held-out questions (`vs_round0`).
+"""
+
+from __future__ import annotations
+
+from seal.reports.curve import with_rounds
+from seal.reports.stats import paired_rows, pooled_interval, wilson
+from seal.reports.tables import interval
+
+# The paired differences each table reports, (a, b) for a - b, when both conditions ran.
+DIFFERENCES = (("passage", "base"), ("self-edit", "passage"), ("external", "passage"), ("checkpoint", "passage"),
+               ("checkpoint", "self-edit"))
+
+
+def comparisons(conditions, sources=()) -> tuple[tuple[str, str], ...]:
+    """The pairs (a, b) a knowledge table reports as a - b: `DIFFERENCES`, then each file-given source of `sources`
+    (names, in order) against base, passage, the model's own self-edits (before and after training: self-edit,
+    checkpoint) and every source before it, of those pairs whose two conditions are among `conditions`.
+
+    >>> comparisons(["base", "passage", "qwen-base", "gpt-4.1"], ["qwen-base", "gpt-4.1"])[-3:]
+    (('gpt-4.1', 'base'), ('gpt-4.1', 'passage'), ('gpt-4.1', 'qwen-base'))
+    """
+    pairs = list(DIFFERENCES)
+    for i, source in enumerate(sources):
+        pairs += [(source, b) for b in ("base", "passage", "self-edit", "checkpoint", *sources[:i])]
+    present = set(conditions)
+    return tuple(dict.fromkeys((a, b) for a, b in pairs if a in present and b in present and a != b))
+
+
+
+def judge_failures(rows: list[dict]) -> dict:
+    """The LLM judge's unreadable verdicts in inner-loop rows: `judge_errors` of `judge_verdicts` asked, and the first
+    error (rows graded without a judge count none)."""
+    errors = [e for row in rows for e in row["details"].get("judge_errors", [])]
+    failed = [e for e in errors if e is not None]
+    return {"judge_errors": len(failed), "judge_verdicts": len(errors),
+            "first_judge_error": failed[0] if failed else None}
+
+
+def empty_answers(rows: list[dict], metric: str) -> dict:
+    """How many of the rows' answers are empty after stripping whitespace, and their share (None under the
+    log-likelihood measure, which generates no answers): a model trained to end its answer before it begins shows
+    here, not only as a low accuracy."""
+    if metric == "loglik":
+        return {"empty_answers": None, "empty_share": None}
+    predictions = [p for row in rows for p in row["details"]["predictions"]]
+    empty = sum(1 for p in predictions if not p.strip())
+    return {"empty_answers": empty, "empty_share": empty / len(predictions) if predictions else None}
+
+
+def per_passage(rows: list[dict], field: str) -> dict[str, list[float]]:
+    """Every value of `details[field]` (a per-question list: `scores` or `logliks`) by passage; None and rows
+    without the field (stored before it existed) are left out."""
+    out: dict[str, list[float]] = {}
+    for row in rows:
+        out.setdefault(row["context_id"], []).extend(v for v in row["details"].get(field) or [] if v is not None)
+    return out
+
+
+def knowledge_summary(rows: list[dict], metric: str) -> dict:
+    """Accuracy and the gold answers' log-likelihood over the inner-loop rows of one condition, each with its 95%
+    interval (passages as the unit, see the module docstring), with their count, the share of empty answers
+    (`empty_answers`) and the judge's unreadable verdicts (`judge_failures`). `loglik` is in nats per token."""
+    n_questions = sum(row["n_questions"] for row in {r["context_id"]: r for r in rows}.values())
+    counts = {"n_questions": n_questions, "metric": metric, "n_inner_loops": len(rows),
+              "n_passages": len({row["context_id"] for row in rows})} | judge_failures(rows)
+    counts |= empty_answers(rows, metric)
+    loglik, loglik_ci = pooled_interval(per_passage(rows, "logliks"))
+    counts |= {"loglik": loglik, "loglik_ci95": loglik_ci}
+    graded = per_passage(rows, "scores")
+    answers = [s for scores in graded.values() for s in scores]
+    if not answers:
+        return {"accuracy": None, "ci95": [None, None]} | counts
+    if sum(1 for v in graded.values() if v) >= 2:
+        acc, ci = pooled_interval(graded, bounds=(0.0, 1.0))
+    else:
+        acc, ci = sum(answers) / len(answers), list(wilson(sum(answers), len(answers)))
+    return {"accuracy": acc, "ci95": ci} | counts
+
+
+def differences(rows: dict[str, list[dict]], pairs=DIFFERENCES) -> dict[str, dict]:
+    """The paired differences `a - b` of `pairs` whose conditions both have rows, per measure: {"a - b": {"accuracy":
+    paired_difference, "loglik": ...}} (`seal.reports.stats.paired_rows`: per question, t over passages)."""
+    return {f"{a} - {b}": paired_rows(rows[a], rows[b]) for a, b in pairs if rows.get(a) and rows.get(b)}
+
+
+def timing_summary(rows: list[dict]) -> dict:
+    timed = [r["timings"] for r in rows if r["timings"]]
+    if not timed:
+        return {}
+    return {k: sum(t.get(k, 0.0) for t in timed) / len(timed) for k in ("train_s", "quiz_s", "loglik_s")}
+
+
+def format_differences(diffs: dict[str, dict], seeds: int | None = None) -> list[str]:
+    """The paired differences as lines: accuracy in points, log-likelihood in nats per token, each with its 95%
+    interval, and how many questions and passages (the interval's unit) they pair."""
+    if not diffs:
+        return []
+    lines = [f"{'paired difference':<20} {'accuracy':>9} {'95% CI':>17} {'loglik':>8} {'95% CI':>17} "
+             f"{'questions':>9} {'unit':>12}"]
+    for name, d in diffs.items():
+        acc, ll = d["accuracy"], d["loglik"]
+        main = ll if ll["mean"] is not None else acc  # the pairing both measures share, unless only accuracy ran
+        acc_mean = "-" if acc["mean"] is None else f"{100 * acc['mean']:+.1f}"
+        acc_ci = interval(*[None if x is None else 100 * x for x in acc["ci95"]], "{:+.1f}")
+        ll_mean = "-" if ll["mean"] is None else f"{ll['mean']:+.3f}"
+        unit = f"{main['n_units']} {main['unit']}"
+        lines.append(f"{name:<20} {acc_mean:>9} {acc_ci:>17} {ll_mean:>8} {interval(*ll['ci95'], '{:+.3f}'):>17} "
+                     f"{main['n_items']:>9} {unit:>12}")
+    per = f"averaged over {seeds} seed(s) and the self-edits, " if seeds else ""
+    lines.append(f"paired per question ({per}then per passage); 95% Student t interval over the unit; "
+                 "accuracy in points, loglik in nats per token")
+    return lines
+
+
+def knowledge_table(results: dict) -> str:
+    """The results as printed: per condition accuracy and log-likelihood with their intervals, then the paired
+    differences (`format_differences`)."""
+    judged = any(c.get("judge_verdicts") for c in results["conditions"].values())  # a column only under a judge
+    rewarded = "reward" in results  # results stored before the reward column have none
+    lines = [f"{'condition':<12} {'accuracy':>9} {'95% CI':>15} {'loglik':>7} {'95% CI':>17} {'empty %':>7} "
+             f"{'questions':>9} {'loops':>6} {'train s':>8} {'quiz s':>7}" + (f" {'reward':>8}" if rewarded else "")
+             + (f" {'unread':>9}" if judged else "")]
+    for name, c in results["conditions"].items():
+        acc = "-" if c["accuracy"] is None else f"{100 * c['accuracy']:.1f}"
+        ci = interval(*[None if x is None else 100 * x for x in c["ci95"]], "{:.1f}")
+        loglik = "-" if c.get("loglik") is None else f"{c['loglik']:.3f}"
+        ll_ci = interval(*(c.get("loglik_ci95") or [None, None]), "{:.3f}")
+        empty = "-" if c.get("empty_share") is None else f"{100 * c['empty_share']:.1f}"
+        t = c.get("seconds_per_inner_loop", {})
+        unread = f" {str(c.get('judge_errors', 0)) + '/' + str(c.get('judge_verdicts', 0)):>9}" if judged else ""
+        reward = (" " + ("-" if c.get("reward") is None else f"{c['reward']:+.3f}").rjust(8)) if rewarded else ""
+        lines.append(f"{name:<12} {acc:>9} {ci:>15} {loglik:>7} {ll_ci:>17} {empty:>7} {c['n_questions']:>9} "
+                     f"{c.get('n_inner_loops', 0):>6} {t.get('train_s', 0):>8.1f} {t.get('quiz_s', 0):>7.1f}{reward}"
+                     f"{unread}")
+    metric = next(iter(results["conditions"].values()))["metric"] if results["conditions"] else ""
+    lines.append(f"metric: {metric}; accuracy in %, mean over every graded answer; loglik: the gold answers' mean "
+                 f"log-likelihood, nats per token; empty %: answers that are empty text; times are per inner loop"
+                 + (f"; reward: {results['reward']}, the mean stored reward (adapted - unadapted)" if rewarded else ""))
+    first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
+    if first:
+        lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
+    lines += format_differences(results.get("differences") or {}, results.get("seeds"))
+    return "\n".join(lines)
+
+
+def knowledge_curve(run, records: list[dict]) -> dict:
+    """Accuracy and log-likelihood of the model's own self-edits per round, each round's paired difference from
+    round 0 on the held-out questions (`vs_round0`), and the round-0 reference lines (Figure 4), from a
+    `seal.store.runs.Run` of `seal knowledge train`. Works on the evaluations stored so far (an interrupted run:
+    `records` are the `rounds` rows)."""
+    evaluations = {e["round"]: e["payload"] for e in run.store.rows("evaluations") if e["condition"] == "round"}
+    held_out = set(run.manifest.get("eval_ids") or [])
+
+    def own(r: int) -> list[dict]:
+        return [row for row in run.store.rows("inner_results", "condition='self-edit' AND round=?", (r,))
+                if not held_out or row["context_id"] in held_out]
+
+    first = evaluations[0]["conditions"]
+    points = []
+    for r in sorted(evaluations):
+        c = evaluations[r]["conditions"]["self-edit"]
+        points.append({"round": r, "accuracy": c["accuracy"], "ci95": c["ci95"], "loglik": c.get("loglik"),
+                       "loglik_ci95": c.get("loglik_ci95", [None, None]),
+                       "vs_round0": paired_rows(own(r), own(0)) if r > 0 else None})
+    with_rounds(points, records)
+    refs = [name for name in first if name != "self-edit"]  # base, passage and every file-given source
+    return {"metric": first["self-edit"]["metric"], "rounds": points,
+            "reference": {name: first[name]["accuracy"] for name in refs},
+            "reference_loglik": {name: first[name].get("loglik") for name in refs},
+            "round0_differences": evaluations[0].get("differences", {})}
