@@ -14,7 +14,7 @@ from seal.domains.knowledge.config import KnowledgeConfig
 from seal.domains.knowledge.data import load_passages
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.quiz import Grader
-from seal.domains.knowledge.rewards import REWARDS, QuizReward, make_reward, register
+from seal.domains.knowledge.rewards import REWARDS, make_reward, register_reward
 from seal.models import load
 
 TASK = Task("const5", [Example(np.full(s, c), np.full((1, 1), 5)) for s, c in [((2, 3), 3), ((3, 3), 7), ((2, 2), 4)]],
@@ -76,23 +76,24 @@ def test_knowledge_multi_adapter_batch_equals_the_fast_path_one_at_a_time():
         assert a.details["logliks"] == pytest.approx(b.details["logliks"], abs=1e-4)
 
 
-def test_a_new_reward_is_one_class_and_its_registration():
-    @register
-    class NonEmptyGain(QuizReward):
-        """Gain in the share of answers that are not empty (a toy)."""
-        name = "test-non-empty"
+def test_a_new_reward_is_one_function_and_its_registration():
+    def share(quiz):
+        return sum(1 for p in quiz.predictions if p.strip()) / len(quiz.predictions)
 
-        def score(self, quiz):
-            return sum(1 for p in quiz.predictions if p.strip()) / len(quiz.predictions)
+    @register_reward("test-non-empty")
+    def non_empty(adapted, base):
+        """Gain in the share of answers that are not empty (a toy)."""
+        return share(adapted) - share(base)
 
     try:
         domain = knowledge(reward="test-non-empty")  # reward.kind accepts it: the registry is the list of names
         passage = load_passages("builtin")[0]
         out = domain.evaluate(passage, "Kelvarra has nine islands.", 0)
-        share = sum(1 for p in out.details["predictions"] if p.strip()) / len(passage.questions)
+        mine = sum(1 for p in out.details["predictions"] if p.strip()) / len(passage.questions)
         base = domain.base_result(passage)
-        assert out.score == share
-        assert out.reward == share - sum(1 for p in base.predictions if p.strip()) / len(passage.questions)
+        assert out.reward == mine - share(base)
+        graded = [v for v in out.details["scores"] if v is not None]  # a row's score: the adapted quiz's accuracy
+        assert out.score == (pytest.approx(sum(graded) / len(graded)) if graded else None)
         assert domain.spec().args["reward"] == "test-non-empty"  # a Ray worker rebuilds the domain with it
     finally:
         del REWARDS["test-non-empty"]
@@ -104,7 +105,7 @@ def test_an_unknown_reward_names_the_key_and_the_known_ones():
     with pytest.raises(ConfigError, match=r"reward.kind: unknown reward 'bogus' \(known: accuracy, judge, loglik"):
         load_config(KnowledgeConfig, None, ["reward.kind=bogus"])
     with pytest.raises(ValueError, match="registered twice"):
-        register(type("Again", (QuizReward,), {"name": "accuracy"}))
+        register_reward("accuracy")(lambda adapted, base: 0.0)
 
 
 def test_the_same_domain_scores_with_the_reward_it_is_given():

@@ -15,7 +15,7 @@ from seal.domains.knowledge.config import KnowledgeConfig, SelfQuizConfig
 from seal.domains.knowledge.data import QA, Passage
 from seal.domains.knowledge.domain import KnowledgeDomain
 from seal.domains.knowledge.quiz import Grader, QuizResult, answer_loglik
-from seal.domains.knowledge.rewards import SelfQuizAccuracy, SelfQuizLoglik, SelfQuizReward, make_reward
+from seal.domains.knowledge.rewards import make_reward
 from seal.domains.knowledge.selfquiz import PROMPT, filter_pairs, parse_pairs, self_quiz
 from seal.errors import ConfigError
 from seal.models import load
@@ -138,8 +138,8 @@ def test_self_quiz_with_no_pair_left_has_no_questions(tiny):
 
 def test_the_rewards_are_registered_and_score_what_they_say():
     loglik, acc = make_reward("self-quiz"), make_reward("self-quiz-accuracy")
-    assert isinstance(loglik, SelfQuizLoglik) and isinstance(acc, SelfQuizAccuracy)
-    assert isinstance(loglik, SelfQuizReward) and isinstance(acc, SelfQuizReward)
+    assert (loglik.quiz, acc.quiz) == ("self-written", "self-written")  # the questions the model writes itself
+    assert (make_reward("loglik").fn, make_reward("accuracy").fn) == (loglik.fn, acc.fn)  # scored as the gold ones
     assert (loglik.answers, acc.answers) == (False, True)
     quiz = QuizResult(["900", "x"], [1.0, 0.0], 0.5, logliks=[-1.0, -3.0])
     assert (loglik.score(quiz), acc.score(quiz)) == (-2.0, 0.5)

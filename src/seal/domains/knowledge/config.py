@@ -69,7 +69,7 @@ class RewardConfig:
         "inner loop (the paper's v2 proxy reward; one rating per self-edit); self-quiz, self-quiz-accuracy: the same "
         "gains on questions the unadapted model writes about the passage itself (no answer key; reward.self_quiz); "
         "or module:function, a function (adapted quiz, unadapted quiz) -> reward of your own, importable where the "
-        "inner loops run (seal.domains.knowledge.rewards.FunctionReward)")
+        "inner loops run (seal.domains.knowledge.rewards.function_reward)")
     judge: JudgeConfig = opt(JudgeConfig(), "the judge that rates self-edits when kind=rubric (backend local: the "
                                             "model being trained rates its own self-edits, for offline runs)")
     self_quiz: SelfQuizConfig = opt(SelfQuizConfig(), "the quiz the unadapted model writes about each passage when "

@@ -1,38 +1,31 @@
-"""Rewards of a knowledge self-edit: objects the domain is given, one class each, found by name (`reward.kind`).
+"""Rewards of a knowledge self-edit: functions of the adapted and the unadapted model's quiz, found by name
+(`reward.kind`), as TRL takes reward functions.
 
-A `QuizReward` scores the inner loop: the adapted model's quiz against the unadapted model's on the same questions
-(reward = score(adapted) - score(base)); its `answers` says whether the quiz must generate and grade answers or only
-score the gold answers' log-likelihood. A `RatingReward` scores the self-edit without an inner loop. Adding a reward
-is one class and `@register`:
+A quiz reward is `fn(adapted, base) -> float | None` of two `QuizResult`s on the same questions, wrapped with what the
+inner loop must produce for it (`QuizReward`): whether the quiz generates and grades answers (`answers`; False:
+only the gold answers' log-likelihoods) and whose questions it asks (`quiz`: the passage's gold ones, or
+"self-written" by the unadapted model, which the domain writes: `KnowledgeDomain.quiz_of`). The same gain function
+serves both quiz sources. A `RatingReward` scores the self-edit without an inner loop (the rubric). A reward of your
+own is a function, registered by name in the package or given by its dotted path from anywhere:
 
-    @register
-    class NonEmptyGain(QuizReward):
-        '''Gain in the share of answers that are not empty.'''
-        name = "non-empty"
-
-        def score(self, quiz):
-            return sum(1 for p in quiz.predictions if p.strip()) / len(quiz.predictions)
-
-after which `--set reward.kind=non-empty` trains and evaluates with it (the module that defines it must be imported
-before the config is read; the built-in ones live here). A reward outside the package is a function given by its
-dotted path, as TRL takes reward functions (`FunctionReward`):
-
-    # mypkg/rewards.py, importable (on PYTHONPATH, or installed)
-    def non_empty(adapted, base):   # two QuizResults: the adapted and the unadapted model's quiz
+    @register_reward("non-empty")                    # in a module imported before the config is read
+    def non_empty(adapted, base):
         share = lambda q: sum(1 for p in q.predictions if p.strip()) / len(q.predictions)
         return share(adapted) - share(base)
 
-    seal knowledge train --set reward.kind=mypkg.rewards:non_empty
+    seal knowledge train --set reward.kind=mypkg.rewards:non_empty    # or by path, importable where inner loops run
 
 >>> sorted(REWARDS)
 ['accuracy', 'judge', 'loglik', 'rubric', 'self-quiz', 'self-quiz-accuracy']
->>> make_reward("loglik").answers
-False
+>>> make_reward("loglik").answers, make_reward("self-quiz").quiz
+(False, 'self-written')
 """
 
 from __future__ import annotations
 
+import importlib
 import time
+from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 from seal.domains.base import Outcome
@@ -40,73 +33,108 @@ from seal.domains.knowledge.quiz import QuizResult
 from seal.errors import JudgeError
 from seal.progress import console
 
-REWARDS: dict[str, Callable[[], "QuizReward | RatingReward"]] = {}
+Gain = Callable[[QuizResult, QuizResult], "float | None"]
+REWARDS: dict[str, Callable[[], "QuizReward | RatingReward"]] = {}  # name -> a factory of the reward
+
+
+@dataclass(frozen=True)
+class QuizReward:
+    """A reward read from the adapted model's closed-book quiz against the unadapted model's on the same questions.
+
+    Attributes:
+        name: its `reward.kind` (a registered name, or "module:function").
+        fn: (adapted quiz, unadapted quiz) -> the reward, or None when it cannot be computed.
+        answers: whether the quiz generates and grades answers (False: the gold answers' log-likelihoods only).
+        quiz: "gold" (the passage's questions) or "self-written" (the unadapted model's, `KnowledgeDomain.quiz_of`).
+    """
+
+    name: str
+    fn: Gain
+    answers: bool = True
+    quiz: str = "gold"
+
+    def score(self, quiz: QuizResult) -> float | None:
+        """What a row stores as the quiz's score: its accuracy, or its mean gold-answer log-likelihood (nats per
+        token) when the quiz generates no answers."""
+        return quiz.accuracy if self.answers else quiz.loglik
+
+    def gain(self, adapted: QuizResult, base: QuizResult) -> float | None:
+        """The reward of an inner loop, `fn(adapted, base)`."""
+        value = self.fn(adapted, base)
+        return None if value is None else float(value)
+
+
+def _add(names: tuple[str, ...], factory) -> None:
+    for key in names:
+        if key in REWARDS:
+            raise ValueError(f"reward {key!r} is registered twice")
+        REWARDS[key] = factory
+
+
+def register_reward(name: str, *, answers: bool = True, quiz: str = "gold", aliases: tuple[str, ...] = ()):
+    """Function decorator: make `fn(adapted, base)` the quiz reward `name` (and `aliases`) of `reward.kind`.
+    Raises ValueError when a name is taken."""
+    def add(fn: Gain) -> Gain:
+        _add((name, *aliases), lambda: QuizReward(name, fn, answers, quiz))
+        return fn
+    return add
 
 
 def register(cls=None, *, aliases: tuple[str, ...] = ()):
-    """Class decorator: make a reward known under its `name` (and `aliases`) to `make_reward` and `reward.kind`."""
+    """Class decorator: make a `RatingReward` subclass known under its `name` (and `aliases`)."""
     def add(cls):
-        for key in (cls.name, *aliases):
-            if key in REWARDS:
-                raise ValueError(f"reward {key!r} is registered twice")
-            REWARDS[key] = cls
+        _add((cls.name, *aliases), cls)
         return cls
     return add(cls) if cls is not None else add
 
 
+def function_reward(path: str) -> QuizReward:
+    """The quiz reward of the function at "module:function" (our extension); the function's attributes `answers`
+    (default True) and `quiz` (default "gold") say what its quiz needs. A worker elsewhere (a Ray actor) imports the
+    module again, so it must be importable there too (installed, or on PYTHONPATH).
+
+    Raises:
+        ValueError: the module or function cannot be imported, or is not callable.
+    """
+    module, _, attr = path.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as e:
+        raise ValueError(f"reward function {path!r} cannot be imported ({e})") from None
+    if not callable(fn):
+        raise ValueError(f"reward function {path!r} is not callable")
+    return QuizReward(path, fn, bool(getattr(fn, "answers", True)), getattr(fn, "quiz", "gold"))
+
+
 def make_reward(kind: str) -> "QuizReward | RatingReward":
-    """The reward registered as `kind`, or the function `kind` names as "module:function" (`FunctionReward`).
+    """The reward registered as `kind`, or the function `kind` names as "module:function" (`function_reward`).
     Raises ValueError naming the known ones when there is none, or why the function cannot be used."""
     if kind in REWARDS:
         return REWARDS[kind]()
     if ":" in kind:
-        return FunctionReward(kind)
+        return function_reward(kind)
     raise ValueError(f"unknown reward {kind!r} (known: {', '.join(sorted(REWARDS))}, or module:function)")
 
 
-class QuizReward:
-    """A reward read from the closed-book quiz of the adapted model, against the unadapted model's quiz."""
-
-    name: ClassVar[str] = ""
-    answers: ClassVar[bool] = True  # the quiz generates and grades answers (False: gold-answer log-likelihoods only)
-    quiz: ClassVar[str] = "gold"  # whose questions: the passage's gold ones, or "self-written" by the unadapted model
-
-    def score(self, quiz: QuizResult) -> float | None:
-        """The quiz's score under this reward (None when it cannot be computed)."""
-        raise NotImplementedError
-
-    def gain(self, adapted: QuizResult, base: QuizResult) -> float | None:
-        """The reward of an inner loop: score(adapted) - score(base), None when either is None."""
-        a, b = self.score(adapted), self.score(base)
-        return None if a is None or b is None else a - b
+def _difference(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
-class FunctionReward(QuizReward):
-    """A reward given as a function by its dotted path "module:function" (our extension): `function(adapted, base)`
-    of the adapted and the unadapted model's `QuizResult` on the passage's gold questions returns the reward, a
-    float or None. The function's attribute `answers` (default True) says whether the quiz generates and grades
-    answers; False scores only the gold answers' log-likelihoods (`QuizResult.logliks`). A worker elsewhere (a Ray
-    actor) imports the module again, so it must be importable there too (installed, or on PYTHONPATH)."""
+@register_reward("accuracy")
+@register_reward("self-quiz-accuracy", quiz="self-written")
+def accuracy_gain(adapted: QuizResult, base: QuizResult) -> float | None:
+    """Gain in quiz accuracy under the configured grader (paper Section 4.2); `self-quiz-accuracy` asks the questions
+    the unadapted model wrote (our extension, no answer key). None when a quiz has no graded answer (a self-written
+    quiz whose pairs all failed the filter)."""
+    return _difference(adapted.accuracy, base.accuracy)
 
-    def __init__(self, path: str) -> None:
-        import importlib
 
-        module, _, attr = path.partition(":")
-        try:
-            fn = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError, ValueError) as e:
-            raise ValueError(f"reward function {path!r} cannot be imported ({e})") from None
-        if not callable(fn):
-            raise ValueError(f"reward function {path!r} is not callable")
-        self.name, self.fn, self.answers = path, fn, bool(getattr(fn, "answers", True))
-
-    def score(self, quiz: QuizResult) -> float | None:
-        """A function reward scores the pair, not one quiz: the rows' own scores are the quiz's accuracy."""
-        return quiz.accuracy if self.answers else quiz.loglik
-
-    def gain(self, adapted: QuizResult, base: QuizResult) -> float | None:
-        value = self.fn(adapted, base)
-        return None if value is None else float(value)
+@register_reward("loglik", answers=False)
+@register_reward("self-quiz", answers=False, quiz="self-written")
+def loglik_gain(adapted: QuizResult, base: QuizResult) -> float | None:
+    """Gain in the gold answers' mean log-likelihood, nats per token (continuous, no generation: far less noisy than
+    accuracy on a quiz of a dozen questions); `self-quiz` scores the answers the unadapted model wrote."""
+    return _difference(adapted.loglik, base.loglik)
 
 
 class RatingReward:
@@ -118,28 +146,6 @@ class RatingReward:
         """One outcome per (passage, self-edit, seed) item; `domain` is the knowledge domain, of which a rating reads
         the adapter's unadapted model, the tokenizer and the config (it calls none of its methods)."""
         raise NotImplementedError
-
-
-@register
-class AccuracyGain(QuizReward):
-    """Gain in quiz accuracy under the configured grader (paper Section 4.2)."""
-
-    name = "accuracy"
-
-    def score(self, quiz: QuizResult) -> float | None:
-        return quiz.accuracy
-
-
-@register
-class LoglikGain(QuizReward):
-    """Gain in the gold answers' mean log-likelihood, nats per token (continuous, no generation: far less noisy than
-    accuracy on a quiz of a dozen questions)."""
-
-    name = "loglik"
-    answers = False
-
-    def score(self, quiz: QuizResult) -> float | None:
-        return quiz.loglik
 
 
 @register(aliases=("judge",))
@@ -173,34 +179,3 @@ class RubricRating(RatingReward):
                         {"rubric": RUBRIC_VERSION, "judge": rater.model_id, "judge_reply": reply}
                         | ({"judge_error": error} if error is not None else {}), {"judge_s": judge_s})
                 for (p, _, _), score, reply, error in zip(items, result.scores, result.replies, result.errors)]
-
-
-class SelfQuizReward(QuizReward):
-    """A gain on questions the unadapted model writes about the passage itself (`seal.domains.knowledge.selfquiz`;
-    our extension, not in the paper): no answer key needed, the passage's gold questions are never asked. The domain
-    writes each passage's quiz once (`KnowledgeDomain.quiz_of`); the reward only scores. When no written pair passes
-    the filter the quiz has no question: the scores are then None (an empty `QuizResult` has no `loglik` and no
-    `accuracy`), and so is the reward."""
-
-    quiz = "self-written"
-
-
-@register
-class SelfQuizLoglik(SelfQuizReward):
-    """Gain in the mean log-likelihood of the self-written answers, nats per token (no generation)."""
-
-    name = "self-quiz"
-    answers = False
-
-    def score(self, quiz: QuizResult) -> float | None:
-        return quiz.loglik
-
-
-@register
-class SelfQuizAccuracy(SelfQuizReward):
-    """Gain in accuracy on the self-written questions under the configured grader."""
-
-    name = "self-quiz-accuracy"
-
-    def score(self, quiz: QuizResult) -> float | None:
-        return quiz.accuracy
