@@ -1,8 +1,8 @@
 """The knowledge-incorporation domain: one self-edit's inner loop, from text to reward.
 
-`KnowledgeDomain.inner_loop(passage, self_edit, seed)` parses the self-edit into documents, trains the adapter on
-them, answers the passage's quiz closed-book with the adapted model, grades it, and returns the reward against the
-base model's score on the same quiz (computed once per passage and cached). The reward is an object the domain is
+`KnowledgeDomain.evaluate(passage, self_edit, seed)` asks an execution path (`seal.domains.knowledge.paths`: one
+adapter, multi-adapter or vLLM-served) to train on the self-edit's documents and quiz the adapted model closed-book,
+and returns the reward against the base model's score on the same quiz (computed once per passage and cached). The reward is an object the domain is
 given (`seal.domains.knowledge.rewards`): the accuracy gain (the paper's), the gain in the gold answers' mean
 log-likelihood (no generation), or a rating with no inner loop at all (an LLM judge's rubric). A quiz that generates
 answers also scores each gold answer's log-likelihood with the same adapted model before its adapter is reset
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from seal.domains.base import DomainSpec, Outcome, portable_source
+from seal.domains.knowledge import paths
 from seal.domains.knowledge.config import KnowledgeEvalConfig
 from seal.domains.knowledge.data import Passage
-from seal.domains.knowledge.parse import to_documents
+from seal.domains.knowledge.paths import InnerOutcome, Quizzer
 from seal.domains.knowledge.prompts import load_families
-from seal.domains.knowledge.quiz import Grader, QuizResult, accuracy, answer_loglik, answer_quiz, make_grader
+from seal.domains.knowledge.quiz import Grader, QuizResult, make_grader
 from seal.domains.knowledge.rewards import QuizReward, RatingReward, make_reward
 from seal.domains.knowledge.selfedit import render_prompt
 from seal.domains.knowledge.selfquiz import self_quiz
@@ -34,17 +31,6 @@ from seal.inner import make_adapter
 from seal.inner.multi import MultiAdapter
 from seal.models.context import model_context
 from seal.models.generate import base_writer, make_generator
-
-
-@dataclass
-class InnerOutcome:
-    """One inner loop: the adapted model's quiz against the base model's, and where the time went."""
-
-    result: QuizResult
-    base: QuizResult
-    n_documents: int
-    train: dict
-    timings: dict = field(default_factory=dict)
 
 
 class KnowledgeDomain:
@@ -145,75 +131,30 @@ class KnowledgeDomain:
         if isinstance(self.reward, RatingReward) or self.batch_size > 1:  # the multi-adapter, vLLM and rating paths
             return self.evaluate_batch([(passage, self_edit, seed)])[0]
         passage = self.quiz_of(passage)
-        return self._outcome(passage, self.inner_loop(passage, self_edit, seed))
+        return self._outcome(passage, paths.one_adapter(self.adapter, self.quizzer(), passage, self_edit, seed,
+                                                        self.base_result(passage)))
 
     def evaluate_batch(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
-        """Several inner loops at once on the multi-adapter path: one LoRA per item, trained together, and all
-        quizzes answered in one batched generate with per-row adapters."""
+        """Several inner loops at once: a rating for each (no inner loop), or the multi-adapter path (LoRAs trained
+        together, quizzes in one batched generate), or the vLLM path (quizzes answered in one batch); one at a time
+        otherwise."""
         if isinstance(self.reward, RatingReward):
             return self.reward.rate(self, items)
         items = [(self.quiz_of(p), e, seed) for p, e, seed in items]
         if self.served and self.answers:
-            return self.evaluate_served(items)
-        if not isinstance(self.adapter, MultiAdapter):
+            path = paths.served
+        elif isinstance(self.adapter, MultiAdapter):
+            path = paths.multi_adapter
+        else:
             return [self.evaluate(*item) for item in items]
-        passages = [p for p, _, _ in items]
-        bases = [self.base_result(p) for p in passages]
-        docs = [to_documents(p, e) for p, e, _ in items]
-        with self.adapter.trained_many(docs, [seed for _, _, seed in items]) as stats:
-            t0 = time.perf_counter()
-            results = self.quiz_routed(passages)
-            quiz_s = (time.perf_counter() - t0) / len(items)
-        return [self._outcome(p, InnerOutcome(res, base, len(d), train_summary(st),
-                                              {"train_s": st.seconds, "quiz_s": quiz_s, "loglik_s": res.loglik_s}))
-                for p, d, st, res, base in zip(passages, docs, stats, results, bases)]
+        outcomes = path(self.adapter, self.quizzer(), items, [self.base_result(p) for p, _, _ in items])
+        return [self._outcome(p, out) for (p, _, _), out in zip(items, outcomes)]
 
-    def evaluate_served(self, items: list[tuple[Passage, str | None, int]]) -> list[Outcome]:
-        """The vLLM path: train each self-edit in turn on the HF model, hand each trained adapter to the engine as a
-        LoRA request, then answer every quiz in one batch (each question with its own passage's adapter)."""
-        engine = self.engine()
-        passages = [p for p, _, _ in items]
-        bases = [self.base_result(p) for p in passages]
-        requests, trained = [], []
-        try:
-            for p, edit, seed in items:
-                docs = to_documents(p, edit)
-                with self.adapter.trained(docs, seed) as stats:
-                    requests.append(engine.add_adapter(self.adapter.model))
-                    logliks = self.gold_logliks(self.adapter.model, p)  # HF forward passes, before the reset
-                trained.append((len(docs), stats, logliks))
-            t0 = time.perf_counter()
-            answers = answer_quiz(None, self.tokenizer, passages, self.cfg.quiz, engine, requests)
-            quiz_s = (time.perf_counter() - t0) / len(items)
-        finally:
-            for request in requests:
-                engine.remove_adapter(request)
-        return [self._outcome(p, InnerOutcome(dataclasses.replace(self.graded(p, preds), logliks=ll, loglik_s=ll_s),
-                                              base, n_docs, train_summary(st),
-                                              {"train_s": st.seconds, "quiz_s": quiz_s, "loglik_s": ll_s}))
-                for p, (n_docs, st, (ll, ll_s)), preds, base in zip(passages, trained, answers, bases)]
-
-    def quiz_routed(self, passages: list[Passage]) -> list[QuizResult]:
-        """Quiz passage j with adapter j of the multi-adapter path, all in one batched generate."""
-        model = self.adapter.model
-        logliks = []
-        for j, p in enumerate(passages):
-            with self.adapter.route(torch.tensor([j])):
-                logliks.append(self.gold_logliks(model, p))
-        if not self.answers:
-            return [QuizResult([""] * len(ll), [None] * len(ll), None, logliks=ll, loglik_s=s) for ll, s in logliks]
-        owner = torch.tensor([j for j, p in enumerate(passages) for _ in p.questions])
-        one_batch = dataclasses.replace(self.cfg.quiz, batch_size=max(1, len(owner)))  # 0: no question at all
-        with self.adapter.route(owner):
-            answers = answer_quiz(model, self.tokenizer, passages, one_batch)
-        return [dataclasses.replace(self.graded(p, preds), logliks=ll, loglik_s=s)
-                for p, preds, (ll, s) in zip(passages, answers, logliks)]
-
-    def gold_logliks(self, model, passage: Passage) -> tuple[list[float], float]:
-        """Each gold answer's mean log-probability per token under `model` (`answer_loglik`), and the seconds taken."""
-        t0 = time.perf_counter()
-        ll = answer_loglik(model, self.tokenizer, passage, self.cfg.quiz.style)
-        return ll, time.perf_counter() - t0
+    def quizzer(self) -> Quizzer:
+        """How this domain asks and scores a quiz: its tokenizer, quiz settings, grader, whether the reward needs
+        answers, and the vLLM engine when quizzes are served."""
+        return Quizzer(self.tokenizer, self.cfg.quiz, self.grader, self.answers,
+                       self.engine() if self.served else None)
 
     def _outcome(self, passage: Passage, out: InnerOutcome) -> Outcome:
         details = out.result.details() | {"n_documents": out.n_documents, "train": out.train}
@@ -223,21 +164,7 @@ class KnowledgeDomain:
     def quiz(self, model, passage: Passage, adapted: bool = False) -> QuizResult:
         """Score `model` on the passage's quiz; `adapted` says it carries the inner loop's trained adapter (which the
         vLLM engine then serves as a LoRA request)."""
-        ll, loglik_s = self.gold_logliks(model, passage)  # the same adapted weights the answers come from
-        if not self.answers:
-            return QuizResult([""] * len(ll), [None] * len(ll), None, logliks=ll, loglik_s=loglik_s)
-        if self.served:
-            with self.engine().adapted(self.adapter.model) if adapted else nullcontext():
-                preds = answer_quiz(None, self.tokenizer, [passage], self.cfg.quiz, self.engine())[0]
-        else:
-            preds = answer_quiz(model, self.tokenizer, [passage], self.cfg.quiz)[0]
-        return dataclasses.replace(self.graded(passage, preds), logliks=ll, loglik_s=loglik_s)
-
-    def graded(self, passage: Passage, predictions: list[str]) -> QuizResult:
-        """The quiz result of `predictions` (one answer per question of `passage`) under the configured grader."""
-        graded = self.grader.grade(passage, predictions)
-        judged = {"judge_errors": graded.errors, "judge_replies": graded.replies} if self.grader.judge else {}
-        return QuizResult(predictions, graded.scores, accuracy(graded.scores), judged=judged)
+        return self.quizzer().quiz(model, passage, self.adapter.model if adapted else None)
 
     def quiz_of(self, passage: Passage) -> Passage:
         """The passage whose questions the quiz asks: the passage itself (its gold questions), or under a reward whose
@@ -260,24 +187,6 @@ class KnowledgeDomain:
             with self.adapter.base() as model:
                 self._base[key] = self.quiz(model, passage)
         return self._base[key]
-
-    def inner_loop(self, passage: Passage, self_edit: str | None, seed: int) -> InnerOutcome:
-        """Train on the self-edit's documents (plus the passage) with `seed`, quiz, and compare with the base."""
-        base = self.base_result(passage)
-        docs = to_documents(passage, self_edit)
-        with self.adapter.trained(docs, seed) as stats:
-            t0 = time.perf_counter()
-            result = self.quiz(self.adapter.model, passage, adapted=True)
-            quiz_s = time.perf_counter() - t0
-        return InnerOutcome(result, base, len(docs), train_summary(stats),
-                            {"train_s": stats.seconds, "quiz_s": quiz_s, "loglik_s": result.loglik_s})
-
-
-def train_summary(stats) -> dict:
-    """What the store keeps of an inner loop's training run."""
-    return {"steps": stats.steps, "real_tokens": stats.real_tokens, "padded_tokens": stats.padded_tokens,
-            "final_loss": stats.losses[-1] if stats.losses else None}
-
 
 def from_spec(cfg: KnowledgeEvalConfig, source: str, reward: str | None = None) -> KnowledgeDomain:
     """A knowledge domain with its own replica of the model at `source`, loaded as the recipes load it (same dtype,
