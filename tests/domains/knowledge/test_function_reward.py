@@ -87,12 +87,22 @@ def test_a_function_reward_evaluates_and_trains_locally(workspace):
 
 
 @pytest.mark.ray
-def test_a_function_reward_runs_on_ray_workers(workspace):
+def test_a_function_reward_evaluates_and_trains_on_ray_workers(workspace):
     pytest.importorskip("ray")
-    out = seal(workspace, "knowledge", "eval", *TINY, "--set", f"data.source={workspace / 'passages.json'}",
-               "--set", "run.root=runs-ray", "--set", "executor.kind=ray", "--set", "executor.num_workers=1")
+    ray = ["--set", f"data.source={workspace / 'passages.json'}", "--set", "run.root=runs-ray",
+           "--set", "executor.kind=ray", "--set", "executor.num_workers=1"]
+    out = seal(workspace, "knowledge", "eval", *TINY, *ray)
     assert out.returncode == 0, out.stderr
     check_eval(workspace / out.stdout.strip().splitlines()[-1].removeprefix("run: "))
+
+    out = seal(workspace, "knowledge", "train", *TINY, *ray, "--set", "outer.rounds=1",
+               "--set", "outer.contexts_per_round=2", "--set", "outer.eval_contexts=1", "--set", "outer.k=2",
+               "--set", "outer.sft.batch_size=1", "--set", "outer.sft.grad_accum=1")
+    assert out.returncode == 0, out.stderr
+    store = Store(workspace / out.stdout.strip().splitlines()[-1].removeprefix("run: ") / "seal.db")
+    rows = store.rows("inner_results", "condition='train'")  # the E-step's rewards, computed on the Ray worker
+    assert len(rows) == 2 * 2 and all(r["reward"] is not None for r in rows)
+    assert store.rows("rounds")[0]["status"] == "done"
 
 
 @pytest.mark.parametrize("kind, message", [
