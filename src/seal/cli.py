@@ -191,7 +191,7 @@ def config_show(kind: str = typer.Argument("knowledge", help="a domain (knowledg
 
 def _domain_recipe(plugin, command: str):
     """(recipe, formatter) of a domain's command: the generic eval and train recipes, else the plugin's own."""
-    import importlib
+    from seal.utils.imports import import_object
 
     if command == "eval":
         from seal.recipes.eval import run_eval
@@ -202,12 +202,8 @@ def _domain_recipe(plugin, command: str):
 
         return (lambda run, cfg: run_train(run, cfg, plugin)), plugin.format_curve
 
-    def named(path: str):
-        module, _, name = path.partition(":")
-        return getattr(importlib.import_module(module), name)
-
     recipe, formatter, _ = plugin.recipes[command]
-    return named(recipe), named(formatter)
+    return import_object(recipe), import_object(formatter)
 
 
 def _run_domain(domain: Optional[str], command: str, config, overrides, resume) -> None:

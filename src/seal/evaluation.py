@@ -17,7 +17,7 @@ import gc
 from seal.domains.base import Outcome
 from seal.domains.plugin import DomainPlugin
 from seal.executors import make_executor, run_condition
-from seal.executors.base import record
+from seal.executors.base import Job, record
 from seal.outer.sample import Sampling, sample_and_store, stored_self_edits
 from seal.store import keys
 from seal.store.runs import Run
@@ -26,13 +26,13 @@ Edits = dict[str, list[tuple[int | None, str | None]]]  # context id -> [(self-e
 
 
 def sampled_edits(run: Run, plugin: DomainPlugin, cfg, domain, condition: str, contexts: list, round: int,
-                  sampling: Sampling, label: str | None = None) -> Edits:
+                  sampling: Sampling) -> Edits:
     """`sampling.k` self-edits per context written by `domain`'s model (its `writer()`), stored under `condition`
     (stored ones are reused)."""
     prompts = {plugin.context_id(c): domain.self_edit_prompt(c) for c in contexts}
     with domain.writer() as writer:
         return sample_and_store(run.store, writer, prompts, condition, round, sampling, cfg.run.seed,
-                                plugin.family(cfg), label)
+                                plugin.family(cfg))
 
 
 def edits_for(run: Run, plugin: DomainPlugin, cfg, domain, condition: str, contexts: list, round: int) -> Edits:
@@ -71,16 +71,8 @@ def untrained_rows(run: Run, plugin: DomainPlugin, domain, condition: str, conte
         wanted.add(key)
         if not run.store.has("inner_results", key):
             outcome: Outcome = domain.untrained(c)
-            record(run.store, domain, _UntrainedJob(key, c, condition, round), outcome)
+            record(run.store, domain, Job(key, c, None, keys.parse(key).seed, condition, round), outcome)
     return wanted
-
-
-class _UntrainedJob:
-    """The fields `seal.executors.base.record` reads, for a row no executor ran."""
-
-    def __init__(self, key: str, context, condition: str, round: int):
-        self.key, self.context, self.condition, self.round = key, context, condition, round
-        self.self_edit_id, self.seed = None, keys.parse(key).seed
 
 
 def evaluate_conditions(run: Run, plugin: DomainPlugin, cfg, domain, contexts: list, conditions: tuple[str, ...],

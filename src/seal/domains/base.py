@@ -6,7 +6,6 @@ inner-loop outcome with a reward. The outer loop never branches on which domain 
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, ContextManager, Protocol
 
@@ -47,8 +46,9 @@ def portable_source(source: str | None) -> str:
 
 def build_domain(spec: DomainSpec):
     """The domain `spec` describes, with its own model replica (loaded in this process)."""
-    module, _, name = spec.builder.partition(":")
-    return getattr(importlib.import_module(module), name)(**spec.args)
+    from seal.utils.imports import import_object
+
+    return import_object(spec.builder)(**spec.args)
 
 
 class Domain(Protocol):

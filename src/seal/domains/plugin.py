@@ -4,8 +4,8 @@
 A plugin says what its contexts are and where they come from (`contexts`, `train_contexts`, `show`), builds the
 inner-loop object the executors call (`build`, a `seal.domains.base.Domain`), names its conditions by kind
 (`conditions`), gives the self-edits of its fixed conditions (`fixed_edits`), and summarises, prints and plots its
-results (`summarize`, `table`, `curve`, `report_sections`). Everything has a generic default but `build`,
-`contexts` and `commands`, so a new domain is a few methods (see `examples/facts/`).
+results (`summarize`, `table`, `curve`, `format_curve`, `results_html`). Everything has a generic default but `build`,
+`contexts`, `conditions` and `commands`, so a new domain is a few methods (see `examples/facts/`).
 
 Condition kinds (paper Table 1 and Table 2 are both tables of conditions of these kinds):
 
@@ -42,8 +42,8 @@ class Condition:
 
 
 class DomainPlugin:
-    """Base class of a domain plugin; subclass it, set `name`, `help` and `commands`, implement `build` and
-    `contexts`, and override what the generic defaults do not fit.
+    """Base class of a domain plugin; subclass it, set `name`, `help` and `commands`, implement `build`, `contexts`
+    and `conditions`, and override what the generic defaults do not fit.
 
     Class attributes:
         name: the domain's name on the command line (`seal eval NAME`).
@@ -77,16 +77,9 @@ class DomainPlugin:
         """
         import random
 
-        from seal.errors import DataError
-
         contexts = list(self.contexts(cfg))
         random.Random(cfg.run.seed).shuffle(contexts)
-        n_eval, per_round, rounds = cfg.outer.eval_contexts, cfg.outer.contexts_per_round, cfg.outer.rounds
-        if len(contexts) < n_eval + per_round * rounds:
-            raise DataError(f"{len(contexts)} contexts, but {n_eval} held out plus {rounds} rounds of {per_round} "
-                            f"need {n_eval + per_round * rounds}")
-        rest = contexts[n_eval:]
-        return contexts[:n_eval], [rest[r * per_round:(r + 1) * per_round] for r in range(rounds)]
+        return split_rounds(contexts, cfg.outer, f"{len(contexts)} contexts")
 
     def show(self, source: str, n: int, seed: int | None) -> str:
         """`seal data show`: a look at `n` items of `source` (generic: each context's payload as JSON)."""
@@ -110,9 +103,10 @@ class DomainPlugin:
         """The context as JSON for the store (default: its `to_dict()`, else its `__dict__`)."""
         return context.to_dict() if hasattr(context, "to_dict") else dict(vars(context))
 
-    def matches(self, source: str) -> bool:
-        """Whether `seal data show SOURCE` is this domain's data (the first plugin that says so shows it)."""
-        return False
+    def matches(self, source: str) -> int:
+        """How surely `seal data show SOURCE` is this domain's data: 0 not, 1 as a fallback (whatever no other domain
+        claims), 2 by its name or layout; the built-in or installed plugin with the highest shows it."""
+        return 0
 
     # -- the run ------------------------------------------------------------------------------------------------------
     def check(self, cfg, contexts: list, training: bool = False) -> None:
@@ -148,17 +142,17 @@ class DomainPlugin:
         return {}
 
     def conditions(self, cfg) -> dict[str, Condition]:
-        """Every condition the config may name, by name (default: base, passage, self-edit, checkpoint)."""
-        return {c.name: c for c in (Condition("base", "none"), Condition("passage", "context"),
-                                    Condition("self-edit", "own"), Condition("checkpoint", "checkpoint"))}
+        """Every condition the config may name, by name, each with its kind (at least one `own`: ReST-EM trains on
+        the model's own self-edits)."""
+        raise NotImplementedError
 
     def round_conditions(self, cfg, round: int) -> tuple[str, ...]:
         """`seal train`: the conditions evaluated after `round` (0: before any training). Default: round 0 the
         config's `eval.conditions` (without `checkpoint`) plus the model's own self-edits, later rounds the own ones."""
-        own = next(c.name for c in self.conditions(cfg).values() if c.kind == "own")
+        kinds = self.conditions(cfg)
+        own = next(c.name for c in kinds.values() if c.kind == "own")
         if round:
             return (own,)
-        kinds = self.conditions(cfg)
         return tuple(dict.fromkeys([c for c in cfg.eval.conditions if kinds[c].kind != "checkpoint"] + [own]))
 
     def evaluator(self, domain, cfg, training: bool):
@@ -223,6 +217,23 @@ class DomainPlugin:
         from seal.reports.htmlkit import esc
 
         return f"<pre>{esc(self.table(results))}</pre>"
+
+
+def split_rounds(contexts: list, outer, what: str) -> tuple[list, list[list]]:
+    """The first `outer.eval_contexts` of `contexts` held out, then each of `outer.rounds` rounds the next
+    `outer.contexts_per_round` (disjoint rounds). `what` opens the error (e.g. "40 contexts").
+
+    Raises:
+        DataError: too few contexts for the rounds asked for.
+    """
+    from seal.errors import DataError
+
+    n_eval, per_round, rounds = outer.eval_contexts, outer.contexts_per_round, outer.rounds
+    needed = n_eval + per_round * rounds
+    if len(contexts) < needed:
+        raise DataError(f"{what}, but {n_eval} held out plus {rounds} rounds of {per_round} need {needed}")
+    rest = contexts[n_eval:]
+    return contexts[:n_eval], [rest[r * per_round:(r + 1) * per_round] for r in range(rounds)]
 
 
 def run_config(plugin: DomainPlugin, run) -> Any:

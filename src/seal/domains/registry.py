@@ -86,9 +86,7 @@ def load(given: str) -> DomainPlugin:
     known = installed()
     if given in known:
         module, _, attr = known[given].partition(":")
-        plugin = _from_module(importlib.import_module(module), attr, given)
-        plugin.reference = given
-        return plugin
+        return _from_module(importlib.import_module(module), attr, given)
     path = Path(given).expanduser()
     if path.is_dir() and (path / "__init__.py").is_file() or path.suffix == ".py" and path.is_file():
         plugin = _from_module(_import_folder(path), None, given)

@@ -49,9 +49,10 @@ def checkpoint_dir(run: Run, round: int):
 
 def evaluate(run: Run, plugin: DomainPlugin, cfg, domain, contexts: list, round: int) -> dict:
     """The round's evaluation on the held-out contexts, stored under `keys.evaluation(round)` and returned."""
-    skipped = plugin.skipped(domain, contexts, plugin.round_conditions(cfg, round))
+    conditions = plugin.round_conditions(cfg, round)
+    skipped = plugin.skipped(domain, contexts, conditions)
     results = evaluate_conditions(run, plugin, cfg, plugin.evaluator(domain, cfg, training=True), contexts,
-                                  plugin.round_conditions(cfg, round), round, skipped)
+                                  conditions, round, skipped)
     run.store.add_evaluation(key=keys.evaluation(round), round=round, condition="round", payload=results)
     return results
 

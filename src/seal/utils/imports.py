@@ -1,4 +1,5 @@
-"""Checks for the optional dependencies (Ray, vLLM), without importing them (TRL's `import_utils` shape).
+"""Checks for the optional dependencies (Ray, vLLM), without importing them (TRL's `import_utils` shape), and the
+import of an object by its "module:attr" path.
 
     from seal.utils.imports import is_ray_available
     if not is_ray_available(): ...
@@ -6,8 +7,16 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from functools import lru_cache
+
+
+def import_object(path: str):
+    """The object a "module:attr" path names (a domain builder, a recipe, a reward function), imported here.
+    Raises ImportError (ModuleNotFoundError) or AttributeError when there is none."""
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 @lru_cache(maxsize=None)

@@ -2,9 +2,10 @@
 
 `KnowledgeDomain.evaluate(passage, self_edit, seed)` asks an execution path (`seal.domains.knowledge.paths`: one
 adapter, multi-adapter or vLLM-served) to train on the self-edit's documents and quiz the adapted model closed-book,
-and returns the reward against the base model's score on the same quiz (computed once per passage and cached). The reward is an object the domain is
-given (`seal.domains.knowledge.rewards`): the accuracy gain (the paper's), the gain in the gold answers' mean
-log-likelihood (no generation), or a rating with no inner loop at all (an LLM judge's rubric). A quiz that generates
+and returns the reward against the base model's score on the same quiz (computed once per passage and cached). The
+reward is an object the domain is given (`seal.domains.knowledge.rewards`): a function of the two quizzes (the
+accuracy gain, the paper's; the gain in the gold answers' mean log-likelihood, no generation; or one of your own),
+or a rating with no inner loop at all (an LLM judge's rubric). A quiz that generates
 answers also scores each gold answer's log-likelihood with the same adapted model before its adapter is reset
 (`details["logliks"]`, one forward pass per question), so every table can report knowledge as well as accuracy
 without a second training run.

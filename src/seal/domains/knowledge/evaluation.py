@@ -42,14 +42,10 @@ def plan_passages(cfg: KnowledgeTrainConfig) -> tuple[list[Passage], list[list[P
     Raises:
         DataError: too few passages for the rounds asked for.
     """
-    n_eval, per_round, rounds = cfg.outer.eval_contexts, cfg.outer.contexts_per_round, cfg.outer.rounds
+    from seal.domains.plugin import split_rounds
+
     shuffled = select_passages(load_passages(cfg.data.source), None, cfg.data.seed if cfg.data.seed is not None else 0)
-    needed = n_eval + per_round * rounds
-    if len(shuffled) < needed:
-        raise DataError(f"{cfg.data.source}: {len(shuffled)} passages, but {n_eval} held out plus {rounds} rounds of "
-                        f"{per_round} need {needed}")
-    rest = shuffled[n_eval:]
-    return shuffled[:n_eval], [rest[r * per_round:(r + 1) * per_round] for r in range(rounds)]
+    return split_rounds(shuffled, cfg.outer, f"{cfg.data.source}: {len(shuffled)} passages")
 
 
 def source_self_edits(name: str, path: str, passages: list[Passage], k: int) -> dict[str, list[str]]:

@@ -4,18 +4,14 @@ Conditions: `base` (none: the unadapted model), `passage` (context: train on the
 passage plus the model's own implications), `checkpoint` (checkpoint: self-edits written by `eval.checkpoint`),
 `external` and each name of `eval.external` (fixed: self-edits read from a file in SEAL's layout, e.g. the paper's
 Qwen and GPT-4.1 ones side by side). Every condition reports accuracy and the gold answers' log-likelihood with the
-paired differences of `seal.domains.knowledge.results.comparisons`. Its own commands beyond eval and train: `cpt` (continued
-pretraining on many passages) and `continual` (sequential self-edits and forgetting).
+paired differences of `seal.domains.knowledge.results.comparisons`. Its own commands beyond eval and train: `cpt`
+(continued pretraining on many passages) and `continual` (sequential self-edits and forgetting).
 """
 
 from __future__ import annotations
 
 from seal.domains.knowledge.config import COMMANDS, KnowledgeConfig
 from seal.domains.plugin import Condition, DomainPlugin
-
-_FIXED_KINDS = (Condition("base", "none"), Condition("passage", "context"), Condition("self-edit", "own"),
-                Condition("checkpoint", "checkpoint"))
-
 
 class KnowledgePlugin(DomainPlugin):
     name = "knowledge"
@@ -82,7 +78,9 @@ class KnowledgePlugin(DomainPlugin):
                                make_reward(reward.kind if reward is not None else "accuracy"), source)
 
     def conditions(self, cfg) -> dict[str, Condition]:
-        return {c.name: c for c in _FIXED_KINDS} | {name: Condition(name, "fixed") for name in cfg.eval.sources}
+        return {c.name: c for c in (Condition("base", "none"), Condition("passage", "context"),
+                                    Condition("self-edit", "own"), Condition("checkpoint", "checkpoint"))} | {
+            name: Condition(name, "fixed") for name in cfg.eval.sources}
 
     def round_conditions(self, cfg, round: int) -> tuple[str, ...]:
         return ("self-edit",) if round else ("base", "passage", "self-edit", *cfg.eval.sources)

@@ -23,7 +23,6 @@ own is a function, registered by name in the package or given by its dotted path
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from typing import Callable, ClassVar
@@ -32,6 +31,7 @@ from seal.domains.base import Outcome
 from seal.domains.knowledge.quiz import QuizResult
 from seal.errors import JudgeError
 from seal.progress import console
+from seal.utils.imports import import_object
 
 Gain = Callable[[QuizResult, QuizResult], "float | None"]
 REWARDS: dict[str, Callable[[], "QuizReward | RatingReward"]] = {}  # name -> a factory of the reward
@@ -96,9 +96,8 @@ def function_reward(path: str) -> QuizReward:
     Raises:
         ValueError: the module or function cannot be imported, or is not callable.
     """
-    module, _, attr = path.partition(":")
     try:
-        fn = getattr(importlib.import_module(module), attr)
+        fn = import_object(path)
     except (ImportError, AttributeError, ValueError) as e:
         raise ValueError(f"reward function {path!r} cannot be imported ({e})") from None
     if not callable(fn):
