@@ -54,6 +54,7 @@ class KnowledgeDomain:
         self.families = load_families(cfg.self_edit.families_file)
         self._base: dict[tuple, QuizResult] = {}  # (passage id, answers generated, questions) -> the base quiz
         self.self_quizzes: dict[str, Passage] = {}  # passage id -> its self-written quiz (`quiz_of`)
+        self.written_pairs: dict[str, list] = {}  # passage id -> every (question, answer) read before the filter
         self._shared = {"engine": None}  # the vLLM engine (generation.backend: vllm), started on first use; shared
         # with the views of `rewarded_by`
 
@@ -171,13 +172,15 @@ class KnowledgeDomain:
         """The passage whose questions the quiz asks: the passage itself (its gold questions), or under a reward whose
         `quiz` is "self-written" the passage with the questions the unadapted model writes about it
         (`selfquiz.self_quiz`, run seed `run.seed`, settings `reward.self_quiz`), written once per passage id and
-        kept in `self_quizzes` (shared with the views of `rewarded_by`), so a quiz asks the same questions again."""
+        kept in `self_quizzes` (shared with the views of `rewarded_by`), so a quiz asks the same questions again; the
+        pairs read before the filter are kept in `written_pairs`."""
         if getattr(self.reward, "quiz", "gold") != "self-written":
             return passage
         if passage.id not in self.self_quizzes:
             with self.writer() as generator:
                 self.self_quizzes[passage.id] = self_quiz(generator, passage, self.cfg.reward.self_quiz,
-                                                          self.cfg.run.seed)
+                                                          self.cfg.run.seed,
+                                                          self.written_pairs.setdefault(passage.id, []))
         return self.self_quizzes[passage.id]
 
     def base_result(self, passage: Passage) -> QuizResult:

@@ -138,19 +138,23 @@ def _continued(text: str) -> str:
     return text if _LINE.match(text) else "Question:" + text
 
 
-def self_quiz(generator: Generator, passage: Passage, cfg: SelfQuizConfig, seed: int) -> Passage:
+def self_quiz(generator: Generator, passage: Passage, cfg: SelfQuizConfig, seed: int,
+              written: list[tuple[str, str]] | None = None) -> Passage:
     """The passage with the questions the model behind `generator` writes about it in place of its own.
 
     One `generate` call samples `cfg.k` continuations of the same prompt (`quiz_prompt`, which ends with the first
     "Question:") with `cfg.max_new_tokens`,
     `cfg.temperature` and `cfg.top_p`, seeded with `stable_seed(seed, "self-quiz", passage.id)`; their pairs, in
     sample order, go through `filter_pairs` (at most `cfg.max_questions`). Returns `Passage(id, title, context,
-    questions)` with the same id, title and text; its questions may be none when no pair survives. Errors of the
+    questions)` with the same id, title and text; its questions may be none when no pair survives. `written`, when
+    given, receives every pair read before the filter (`seal learn` counts the ones it dropped). Errors of the
     generator propagate.
     """
     prompts = [quiz_prompt(passage)] * cfg.k
     texts = generator.generate(prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                top_p=cfg.top_p, seed=stable_seed(seed, "self-quiz", passage.id))
     pairs = [pair for text in texts for pair in parse_pairs(_continued(text))]
+    if written is not None:
+        written.extend(pairs)
     kept = filter_pairs(pairs, passage, cfg.max_questions)
     return Passage(passage.id, passage.title, passage.context, tuple(kept))
