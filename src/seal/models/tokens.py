@@ -129,9 +129,11 @@ def stop_token_ids(model, tokenizer) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def chat_prompt(tokenizer, user: str) -> str:
-    """`user` as a single-turn chat with the generation prompt, or plain text for tokenizers without a template."""
+def chat_prompt(tokenizer, user: str, cue: str = "") -> str:
+    """`user` as a single-turn chat with the generation prompt, or for tokenizers without a template (a base model)
+    plain text: `user` then `cue`, the completion's cue (say "\nAnswer:") that the template's generation prompt
+    stands for; without one a base model continues the user's text instead of answering it."""
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
                                              add_generation_prompt=True)
-    return user
+    return user + cue

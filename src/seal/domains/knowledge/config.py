@@ -39,7 +39,8 @@ class SelfEditConfig:
     top_p: float = opt(0.95, "nucleus sampling (SEAL's code: 0.95)", Range(0, 1, lo_open=True))
     max_new_tokens: int = opt(1024, "self-edit length limit", COUNT)
     batch_size: int = opt(8, "prompts per generate call", COUNT)
-    chat: Literal["auto", "chat", "plain"] = opt("auto", "auto: the chat template when the tokenizer has one")
+    chat: Literal["auto", "chat", "plain"] = opt("auto", "auto: the chat template when the tokenizer has one; plain: a "
+                                                         "completion prompt, the family's cue last (prompts.CUES)")
 
 
 @dataclass(frozen=True)

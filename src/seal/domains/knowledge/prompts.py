@@ -48,6 +48,18 @@ FAMILIES: dict[str, str] = {
     "no-prompt": "Title: {title}\n{passage}",
 }
 
+# What a completion prompt (a model without a chat template, or `self_edit.chat: plain`) ends with, after a blank
+# line, so that a base model writes the self-edit instead of continuing the passage: the part a chat template's
+# generation prompt plays for an instruct model. The paper prompts its base model (Qwen2.5-7B) by completion; the
+# wording is ours. no-prompt (the passage alone) and a family file's templates get none: they end as written.
+CUES: dict[str, str] = {
+    "implications": "Implications:\n",
+    "implications-long": "Implications:\n",
+    "implications-very-long": "Statements:\n",
+    "rewrite": "Rewrites:\n",
+    "self-qa": "Questions and answers:\n",
+}
+
 
 PLACEHOLDERS = ("title", "passage")
 
@@ -110,3 +122,9 @@ def self_edit_prompt(family: str, title: str, passage: str, families: dict[str, 
         raise ConfigError(f"unknown prompt family {family!r} (known: {', '.join(families)})")
     return families[family].format(title=title, passage=passage)
 
+
+def completion_cue(family: str, families: dict[str, str] | None = None) -> str:
+    """What a completion-style self-edit prompt of `family` ends with (`CUES`, after a blank line); "" for
+    no-prompt and for a template a family file gives (also one that replaces a built-in family)."""
+    template = (families or FAMILIES).get(family)
+    return "\n\n" + CUES[family] if family in CUES and template == FAMILIES[family] else ""

@@ -39,11 +39,12 @@ class QuizConfig:
 
 
 def quiz_prompts(passage: Passage, style: str, tokenizer) -> list[str]:
-    """One prompt per question. `plain` feeds raw text; `chat` wraps the question in the chat template."""
+    """One prompt per question. `plain` feeds raw text; `chat` wraps the question in the chat template, or for a
+    tokenizer without one ends the instruction with "Answer:" as `plain` does (else a base model answers nothing)."""
     if style in ("auto", "plain"):
         return [PLAIN.format(title=passage.title, question=q.question) for q in passage.questions]
     if style == "chat":
-        return [chat_prompt(tokenizer, CHAT.format(title=passage.title, question=q.question))
+        return [chat_prompt(tokenizer, CHAT.format(title=passage.title, question=q.question), "\nAnswer:")
                 for q in passage.questions]
     raise ConfigError(f"quiz.style: unknown style {style!r}")
 

@@ -1,7 +1,7 @@
 """Self-edit prompts for passages, and self-edits written elsewhere (SEAL's JSON layout).
 
-Instruct models get their chat template (`chat: auto`), base models the plain prompt. Sampling itself is generic
-(`seal.outer.sample`), shared with the ARC domain.
+Instruct models get their chat template (`chat: auto`), base models the plain prompt ending with its completion cue.
+Sampling itself is generic (`seal.outer.sample`), shared with the ARC domain.
 """
 
 from __future__ import annotations
@@ -10,16 +10,19 @@ from pathlib import Path
 
 from seal.domains.knowledge.config import SelfEditConfig
 from seal.domains.knowledge.data import Passage, passage_key
-from seal.domains.knowledge.prompts import self_edit_prompt
+from seal.domains.knowledge.prompts import completion_cue, self_edit_prompt
 from seal.errors import DataError
 from seal.jsonfile import read_json
 from seal.models.tokens import chat_prompt
 
 
 def render_prompt(tokenizer, cfg: SelfEditConfig, passage: Passage, families: dict[str, str]) -> str:
+    """The self-edit prompt of `passage`: the family's instruction in the chat template (`self_edit.chat` chat, or
+    auto with a template), else as a completion prompt ending with the family's cue (`prompts.completion_cue`)."""
     instruction = self_edit_prompt(cfg.family, passage.title, passage.context, families)
     use_chat = cfg.chat == "chat" or (cfg.chat == "auto" and getattr(tokenizer, "chat_template", None))
-    return chat_prompt(tokenizer, instruction) if use_chat else instruction
+    cue = completion_cue(cfg.family, families)
+    return chat_prompt(tokenizer, instruction, cue) if use_chat else instruction + cue
 
 
 def load_external_self_edits(path: str | Path) -> dict[str, list[str]]:
