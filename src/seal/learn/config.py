@@ -11,10 +11,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seal.config import COUNT, POSITIVE, ExecutorConfig, GenerationConfig, InnerConfig, check_ranges, opt
+from seal.config import COUNT, POSITIVE, ExecutorConfig, GenerationConfig, InnerConfig, Range, check_ranges, opt
 from seal.domains.knowledge.config import KnowledgeCoreSections, RewardConfig, SelfEditConfig
 
 SELF_QUIZ_REWARDS = ("self-quiz", "self-quiz-accuracy")
+
+
+@dataclass(frozen=True)
+class GroundingConfig:
+    """What of the model's own writing is kept: only what is found in its passage (`seal.learn.grounding`, ours)."""
+
+    enabled: bool = opt(True, "keep a self-quiz question only when its answer and its question's words are found in "
+                              "its passage, and train only on the sentences of a kept self-edit that are (each one "
+                              "dropped is counted in the closing table and the model card, and listed by seal "
+                              "report); off: both kept as written")
+    threshold: float = opt(0.6, "share of a sentence's or question's content words (not stop words) that must be "
+                                "found in the passage; its numbers, names and words like 'not' or 'least' must all "
+                                "be (ours: 0.6 keeps 'Tor has twelve bridges.' for '12 bridges', 2 of 3 words; "
+                                "higher drops more paraphrase, lower keeps more invention)", Range(0, 1))
+    min_kept: float = opt(0.5, "share of a self-edit's sentences that must be grounded for it to be kept at all "
+                               "(ours: its reward measured the whole text, which says little once most of it is "
+                               "dropped; the next best self-edit of the passage is kept instead)", Range(0, 1))
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,7 @@ class LearnSection:
     quiz: str = opt("", "your own questions file (one `question<TAB>answer` a line) answered by the base model and "
                         "the adapter, scored as accuracy; kept in the adapter, so a later --into reports retention "
                         "on it (set by --quiz)")
+    grounding: GroundingConfig = opt(GroundingConfig(), "what of the model's own writing is kept (ours)")
 
     def __post_init__(self):
         check_ranges(self)

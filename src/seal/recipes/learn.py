@@ -8,12 +8,15 @@ A person's files become passages (`seal.learn.documents`). The unadapted model w
 (`reward.kind: self-quiz`, `seal.domains.knowledge.selfquiz`); a passage whose quiz keeps no question is counted and
 trains on its text alone (sampling and scoring self-edits for it would be measured by nothing). For every other
 passage the model writes `learn.k` self-edits, each scored by one inner loop (seed 0) against its quiz; the best
-self-edit with a positive reward is kept. One LoRA (`inner.lora`; `learn.epochs`, `learn.learning_rate`,
-`learn.batch_size`) then trains on the pooled documents (`to_documents(passage, kept self-edit)`, the passage alone
-when none was kept) and is saved as a PEFT adapter directory with the tokenizer and `seal-learn.json`: sources and
-their SHA-256, passages with their self-written questions and kept self-edits, every training document, the base
-model, and the self-quiz score (mean log-likelihood of the self-written answers, nats per token, averaged over the
-quizzed passages) of the base model ("before") and the adapted one ("after").
+self-edit with a positive reward is kept. With `learn.grounding` (on by default, `seal.learn.grounding`) a quiz keeps
+only the questions found in its passage and a self-edit only its sentences found there (one with too few is passed
+over for the next best), and what was dropped is counted and listed in the results and the record. One LoRA
+(`inner.lora`; `learn.epochs`, `learn.learning_rate`, `learn.batch_size`) then trains on the pooled documents
+(`to_documents(passage, kept self-edit)`, the passage alone when none was kept) and is saved as a PEFT adapter
+directory with the tokenizer and `seal-learn.json`: sources and their SHA-256, passages with their self-written
+questions and kept self-edits, every training document, the base model, and the self-quiz score (mean
+log-likelihood of the self-written answers, nats per token, averaged over the quizzed passages) of the base model
+("before") and the adapted one ("after").
 
 With `learn.into` (`--into ADAPTER`) training starts from that adapter's weights (its LoRA settings, not `inner.lora`)
 on the new documents plus every document it was trained on (replay), and `retention` compares the earlier passages'
@@ -61,8 +64,9 @@ from seal.executors.base import Job
 from seal.inner.lora import attach_lora, lora_record
 from seal.inner.train import tokenize_documents, train_lora
 from seal.jsonfile import read_json, write_json
-from seal.learn.config import LearnConfig
+from seal.learn.config import GroundingConfig, LearnConfig
 from seal.learn.documents import Skipped, Source, format_skipped, read_sources, to_passages
+from seal.learn.grounding import describe, edit_check, ground_quiz, summary
 from seal.learn.keys import CONDITION, adapter, quiz as quiz_key
 from seal.learn.quiz import SCORED_AS, Question, accuracy, read_questions
 from seal.models import builtin
@@ -164,25 +168,41 @@ def self_quiz_score(model, tokenizer, quizzes: Iterable[Passage], style: str) ->
     return sum(scores) / len(scores) if scores else None
 
 
-def stored_quizzes(store: Store, passages: Sequence[Passage]) -> dict[str, Passage]:
-    """The self-written quizzes already in the store (`seal.learn.keys.quiz`), by passage id."""
+def stored_quizzes(store: Store, passages: Sequence[Passage]) -> dict[str, dict]:
+    """The self-written quizzes already in the store (`seal.learn.keys.quiz`: `Passage.to_dict` payloads, with
+    "ungrounded" when grounding was on), by passage id."""
     rows = {p.id: store.get("evaluations", quiz_key(p.id)) for p in passages}
-    return {pid: Passage.from_dict(row["payload"]) for pid, row in rows.items() if row is not None}
+    return {pid: row["payload"] for pid, row in rows.items() if row is not None}
 
 
-def write_quizzes(store: Store, domain: KnowledgeDomain, passages: Sequence[Passage]) -> dict[str, Passage]:
+def write_quizzes(store: Store, domain: KnowledgeDomain, passages: Sequence[Passage],
+                  threshold: float | None = None) -> tuple[dict[str, Passage], dict[str, list[dict]]]:
     """Each passage with the questions the unadapted model writes about it (`KnowledgeDomain.quiz_of`, cached there),
-    each stored as it is written; a stored one is read back, not written again (a resumed run)."""
-    quizzes = stored_quizzes(store, passages)
+    each stored as it is written; a stored one is read back, not written again (a resumed run). With `threshold`
+    (`learn.grounding` on) a quiz keeps only its grounded questions (`seal.learn.grounding.ground_quiz`, which also
+    judges the pairs the filter of `quiz_of` dropped) and is stored with the ungrounded ones ("ungrounded"); a quiz
+    stored without them (a run from before grounding) is grounded as it is read. Returns the quizzes and the
+    ungrounded questions ({"question", "answer", "missing"}), by passage id in passage order."""
+    rows = stored_quizzes(store, passages)
+    quizzes = {pid: Passage.from_dict(row) for pid, row in rows.items()}
+    ungrounded = {pid: row.get("ungrounded", []) for pid, row in rows.items()}
+    if threshold is not None:
+        for pid in [pid for pid, row in rows.items() if "ungrounded" not in row]:
+            quizzes[pid], ungrounded[pid] = ground_quiz(quizzes[pid], [], threshold)
     domain.self_quizzes.update(quizzes)  # the inner loops' quizzes ask the same questions
     with progress_bar() as bar:
         task = bar.add_task(QUIZZES, total=len(passages), completed=len(quizzes))
         for p in passages:
             if p.id not in quizzes:
-                quizzes[p.id] = domain.quiz_of(p)
-                store.add_evaluation(key=quiz_key(p.id), condition=CONDITION, payload=quizzes[p.id].to_dict())
+                quiz, ungrounded[p.id] = domain.quiz_of(p), []
+                if threshold is not None:
+                    quiz, ungrounded[p.id] = ground_quiz(quiz, domain.written_pairs.get(p.id, []), threshold)
+                    domain.self_quizzes[p.id] = quiz
+                quizzes[p.id] = quiz
+                store.add_evaluation(key=quiz_key(p.id), condition=CONDITION, payload=quiz.to_dict() | (
+                    {"ungrounded": ungrounded[p.id]} if threshold is not None else {}))
                 bar.advance(task)
-    return {p.id: quizzes[p.id] for p in passages}
+    return {p.id: quizzes[p.id] for p in passages}, {p.id: ungrounded[p.id] for p in passages}
 
 
 def model_reference(name: str) -> str:
@@ -253,13 +273,34 @@ def describe_plan(plan: Plan, n_passages: int, n_sources: int, rated_by: Path | 
     return f"learn: {n_passages} passages from {n_sources} files: {work}; {when}"
 
 
-def best_edits(store: Store, jobs: Sequence[Job]) -> dict[str, tuple[str, float]]:
+def best_edits(store: Store, jobs: Sequence[Job], passages: dict[str, Passage] | None = None,
+               grounding: GroundingConfig | None = None) -> tuple[dict[str, tuple[str, float]], dict[str, dict]]:
     """Per passage id, the self-edit with the highest positive reward among its stored inner loops, and the reward
-    (the E-step's filter, `seal.outer.select.select` with `keep="best"`)."""
+    (the E-step's filter, `seal.outer.select.select` with `keep="best"`).
+
+    With `grounding` (`learn.grounding` on; `passages` by id), each self-edit is first checked against its passage's
+    title and text (`seal.learn.grounding.edit_check`): one with too little grounded text is passed over, and the
+    text kept is the grounded sentences alone. Returns the kept self-edits and, per passage with a positive-reward
+    self-edit, what grounding dropped: {"sentences": the kept self-edit's sentences that claim something,
+    "ungrounded": its dropped ones ({"text", "missing"}), "passed_over": the positive-reward self-edits passed over}
+    (empty without `grounding`). Deterministic: a resumed run keeps the same."""
     ids = {job.self_edit_id for job in jobs}
     edits = [e for e in store.rows("self_edits", "condition=?", (CONDITION,)) if e["id"] in ids]
     scored = scored_edits(edits, [store.get("inner_results", job.key) for job in jobs])
-    return {e.context_id: (e.text, e.reward) for e in select(scored, "best")}
+    if grounding is None:
+        return {e.context_id: (e.text, e.reward) for e in select(scored, "best")}, {}
+    checks = {e.self_edit_id: edit_check(e.text, f"{passages[e.context_id].title} {passages[e.context_id].context}",
+                                         grounding.threshold, grounding.min_kept) for e in scored}
+    best = select([dataclasses.replace(e, text=checks[e.self_edit_id].text) for e in scored
+                   if checks[e.self_edit_id].kept], "best")
+    dropped = {e.context_id: {"sentences": 0, "ungrounded": [], "passed_over": []} for e in scored if e.reward > 0}
+    for e in best:
+        check = checks[e.self_edit_id]
+        dropped[e.context_id] |= {"sentences": check.n_sentences, "ungrounded": [c.to_dict() for c in check.dropped]}
+    for e in scored:
+        if e.reward > 0 and not checks[e.self_edit_id].kept:
+            dropped[e.context_id]["passed_over"].append(e.text)
+    return {e.context_id: (e.text, e.reward) for e in best}, dropped
 
 
 def model_card(record: dict, argv: Sequence[str], out: Path, quizzes: Sequence[tuple[str, dict | None]] = ()) -> str:
@@ -282,6 +323,9 @@ def model_card(record: dict, argv: Sequence[str], out: Path, quizzes: Sequence[t
              f"Self-quiz score (mean log-likelihood of the answers to the questions the base model wrote about each "
              f"passage, nats per token; higher is better, 0 is the best; it measures how familiar the text is, not "
              f"whether answers are right): base {_score(sq['before'])}, adapter {_score(sq['after'])}."]
+    if record.get("grounding") is not None:
+        lines += ["", f"Grounding: only what the passages hold was kept; of what the base model wrote it "
+                      f"{describe(record['grounding'])}."]
     if ret is not None:
         lines += ["", f"Retention (the same score on the {ret['n_passages']} passages learned before): previous "
                       f"adapter {_score(ret['before'])}, this one {_score(ret['after'])}."]
@@ -320,6 +364,15 @@ def save_adapter(model, tokenizer, record: dict, out: Path, card: str, keep_prev
             shutil.rmtree(old)
     else:
         partial.rename(out)
+
+
+def dropped_of(pid: str, ungrounded: dict[str, list[dict]], edit_drops: dict[str, dict]) -> dict:
+    """What grounding dropped of passage `pid` (`write_quizzes`, `best_edits`): {"questions": the self-written
+    questions, "sentences": the kept self-edit's sentences, "passed_over": the positive-reward self-edits with too
+    little grounded text}."""
+    edits = edit_drops.get(pid, {})
+    return {"questions": ungrounded.get(pid, []), "sentences": edits.get("ungrounded", []),
+            "passed_over": edits.get("passed_over", [])}
 
 
 def _quiz_of(entry: dict) -> Passage:
@@ -365,6 +418,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
     if cfg.generation.backend != "hf":
         raise ConfigError("generation.backend: seal learn generates with hf only")
     check_family(cfg.self_edit)
+    grounding = cfg.learn.grounding if cfg.learn.grounding.enabled else None
     store = run.store
     finished = store.get("evaluations", adapter())
     if finished is not None:  # resumed after the adapter was saved and recorded
@@ -401,7 +455,8 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
 
     with planned(plan), _keeping_rates(store, plan):
         # -- quizzes, self-edits and their inner loops (passages whose quiz kept a question) ---------------------------
-        quizzes = write_quizzes(store, domain, passages)
+        quizzes, ungrounded = write_quizzes(store, domain, passages,
+                                            grounding.threshold if grounding is not None else None)
         quizzed = [p for p in passages if quizzes[p.id].questions]
         plan.stages[EDITS].units = sum(p in quizzed for p in edits_left)
         sampling = dataclasses.replace(Sampling.of(cfg.self_edit), k=k)
@@ -418,7 +473,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
         executor = make_executor(cfg.executor, domain)
         jobs = run_condition(store, executor, domain, CONDITION, quizzed, edits, 1, 0, label=TRIES)
         executor.close()
-        kept = best_edits(store, jobs)
+        kept, edit_drops = best_edits(store, jobs, by_id, grounding)
 
         # -- the adapter: start, score before, train on the pooled documents, score after -----------------------------
         docs = [d for p in passages for d in to_documents(p, kept[p.id][0] if p.id in kept else None)]
@@ -456,7 +511,9 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
     # -- the adapter directory and the results -------------------------------------------------------------------------
     entries = [{"id": p.id, "title": p.title, "context": p.context,
                 "questions": [[q.question, q.answers[0]] for q in quizzes[p.id].questions]}
-               | dict(zip(("self_edit", "reward"), kept.get(p.id, (None, None)))) for p in passages]
+               | dict(zip(("self_edit", "reward"), kept.get(p.id, (None, None))))
+               | ({"ungrounded": dropped_of(p.id, ungrounded, edit_drops)} if grounding is not None else {})
+               for p in passages]
     retention = ({"n_passages": len(earlier), "before": retained_before, "after": retained_after}
                  if previous is not None else None)
     record = {"run": str(run.dir.resolve()), "base_model": {"name": base_name, "seed": cfg.run.seed,
@@ -466,6 +523,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
               "passages": entries + (previous["passages"] if previous is not None else []),
               "documents": docs, "self_quiz": {"before": before, "after": after}, "retention": retention,
               "into": cfg.learn.into or None,
+              "grounding": summary(grounding, quizzes, ungrounded, edit_drops),
               "quiz": [[q.question, list(q.answers)] for q in own_quiz if q.answers]
               + (previous.get("quiz", []) if previous is not None else []),
               "train": {"steps": stats.steps, "n_documents": len(docs), "epochs": inner.epochs,
@@ -479,11 +537,14 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
     results = {"model": cfg.model.name, "n_sources": len(sources), "n_passages": len(passages),
                "n_quizzed": len(quizzed), "n_unquizzed": len(passages) - len(quizzed), "n_kept": len(kept),
                "kept": {pid: reward for pid, (_, reward) in kept.items()},
+               "kept_self_edits": {pid: text for pid, (text, _) in kept.items()} if grounding is not None else None,
                "self_quiz": record["self_quiz"], "retention": retention, "adapter": str(out),
                "previous": str(backup) if in_place else None,
                "skipped": [dataclasses.asdict(s) for s in skipped], "train": record["train"],
                "rates": {r: plan.rates[r] for r in plan.measured},
-               "quiz": quiz, "quiz_retention": quiz_retention}
+               "quiz": quiz, "quiz_retention": quiz_retention, "grounding": record["grounding"],
+               "ungrounded": {e["id"]: {"title": e["title"]} | e["ungrounded"] for e in entries
+                              if "ungrounded" in e and any(e["ungrounded"].values())}}
     write_json(run.dir / "results.json", results)
     store.add_evaluation(key=adapter(), condition=CONDITION, payload=results)
     return results
@@ -495,14 +556,18 @@ def _score(value: float | None) -> str:
 
 def format_learn(results: dict) -> str:
     """A short table: passages, kept self-edits, self-quiz before -> after (and retention), adapter, skipped files."""
-    sq = results["self_quiz"]
+    sq, grounded = results["self_quiz"], results.get("grounding")
+    checked = ("only its sentences found in the passage are trained on" if grounded is not None
+               else "its claims are not checked")
     lines = [f"passages            {results['n_passages']} from {results['n_sources']} files "
              f"({results['n_unquizzed']} without a self-quiz question: trained on the passage alone)",
              f"kept self-edits     {results['n_kept']} of {results['n_quizzed']} quizzed passages (a self-edit is kept "
-             "when training on it raised its passage's self-quiz log-likelihood; its claims are not checked)",
+             f"when training on it raised its passage's self-quiz log-likelihood; {checked})",
              f"self-quiz loglik    {_score(sq['before'])} -> {_score(sq['after'])} (base -> adapter: mean "
              "log-likelihood in nats/token of the answers the base model wrote to its own questions; higher is more "
              "familiar with the text, not more often right)"]
+    if grounded is not None:
+        lines.append(f"not in the passage  {describe(grounded)}")
     if results["retention"] is not None:
         r = results["retention"]
         lines.append(f"retention           {_score(r['before'])} -> {_score(r['after'])} (the same self-quiz "

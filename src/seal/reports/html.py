@@ -177,8 +177,8 @@ def section_results(run: Run) -> tuple[str, str] | None:
 
 def section_learn(run: Run) -> tuple[str, str] | None:
     """A `seal learn` run: its scores with what each measures, its own quiz (each question's answers), skipped files,
-    the adapter, then the kept self-edits and the self-written quizzes (from the store, so an interrupted run shows
-    what it had finished)."""
+    the adapter, then the kept self-edits, the self-written quizzes (from the store, so an interrupted run shows
+    what it had finished) and what grounding dropped as not found in the passage (`learn.grounding`)."""
     if run.manifest.get("command") != "learn":
         return None
     from seal.learn.documents import format_skipped, Skipped
@@ -206,6 +206,10 @@ def section_learn(run: Run) -> tuple[str, str] | None:
         if results.get("previous"):
             rows.append(["previous adapter (backup)", results["previous"]])
         rows.append(["skipped files", format_skipped([Skipped(**k) for k in results["skipped"]]) or "none"])
+        if results.get("grounding") is not None:
+            from seal.learn.grounding import describe
+
+            rows.append(["not found in the passage", describe(results["grounding"])])
         parts.append(table(["", ""], rows, 2) + (
             '<p class="note">self-quiz log-likelihood: the mean log-likelihood (nats per token; higher is better) of '
             "the answers the base model wrote to its own questions about each passage: how familiar the text has "
@@ -224,18 +228,35 @@ def section_learn(run: Run) -> tuple[str, str] | None:
     for r in run.store.rows("inner_results", "condition='learn'"):
         if r["reward"] is not None and r["reward"] > 0 and r["reward"] > best.get(r["context_id"], {}).get("reward", 0):
             best[r["context_id"]] = {"reward": r["reward"], "text": edits.get(r["self_edit_id"], {}).get("text", "")}
+    grounded = (results or {}).get("kept_self_edits")  # learn.grounding: the kept ones' grounded sentences
+    if grounded is not None:
+        best = {pid: {"reward": results["kept"][pid], "text": text} for pid, text in grounded.items()}
     if best:
         parts.append("<h3>Kept self-edits</h3>" + table(
             ["passage", "reward", "self-edit"], [[titles.get(pid, pid), f"{b['reward']:+.3f}", b["text"]]
                                                  for pid, b in best.items()]) + (
             '<p class="note">Per passage, the self-edit whose inner loop raised the self-quiz log-likelihood most '
-            "(reward: the gain, nats per token); its claims are not checked against the passage.</p>"))
+            "(reward: the gain, nats per token); " + (
+                "among those with enough sentences found in the passage, and only those sentences, as trained on."
+                if grounded is not None else "its claims are not checked against the passage.") + "</p>"))
     quizzes = [q for q in run.store.rows("evaluations", "condition='learn'") if q["key"].startswith("learn/quiz/")]
     if quizzes:
         parts.append("<h3>Self-written quizzes</h3>" + table(
             ["passage", "question", "the model's own answer"],
             [[q["payload"]["title"], qa["question"], " | ".join(qa["answers"])] for q in quizzes
              for qa in q["payload"]["questions"]] or [["(no quiz kept a question)", "", ""]]))
+    dropped = [[q["payload"]["title"], "self-quiz question", f"{d['question']} -> {d['answer']}",
+                ", ".join(d["missing"])] for q in quizzes for d in q["payload"].get("ungrounded", [])]
+    for pid, d in ((results or {}).get("ungrounded") or {}).items():
+        dropped += [[d["title"], "kept self-edit's sentence", c["text"], ", ".join(c["missing"])]
+                    for c in d["sentences"]]
+        dropped += [[d["title"], "self-edit passed over", text, ""] for text in d["passed_over"]]
+    if dropped:
+        parts.append("<h3>Not found in the passage (dropped)</h3>" + table(
+            ["passage", "what", "text", "words not found"], dropped) + (
+            '<p class="note">learn.grounding: a self-written question is kept when its answer is in the passage and '
+            "its words are; a self-edit's sentence when its numbers, names and enough of its other words are; a "
+            "self-edit with too few such sentences is passed over.</p>"))
     return "seal learn", "".join(parts)
 
 
