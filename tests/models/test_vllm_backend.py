@@ -24,8 +24,8 @@ INNER = dict(epochs=3, learning_rate=1e-3)
 def engine():
     from seal.models.vllm_backend import VLLMGenerator
 
-    gen = VLLMGenerator("smollm2-135m-instruct", dtype="fp32", max_lora_rank=32, max_loras=2, max_model_len=2048,
-                        enforce_eager=True)
+    gen = VLLMGenerator("smollm2-135m-instruct", max_lora_rank=32, max_loras=2, max_model_len=2048,
+                        enforce_eager=True)  # dtype auto, as `generation.backend=vllm` starts it by default
     yield gen
     gen.close()
 
@@ -84,6 +84,15 @@ def test_torch_threads_can_still_be_set_after_an_engine_starts(engine):
         assert torch.get_num_threads() == before + 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_dtype_auto_serves_the_hf_models_dtype(engine, smollm2):
+    """`dtype` auto is seal's (fp32 on CPU, as `seal.models.load` gives the HF model that trains and scores), not
+    vLLM's (the checkpoint's: bf16 for SmolLM2, which served the demo's quizzes in bf16 against an fp32 HF path)."""
+    import torch
+
+    model, _ = smollm2
+    assert engine.llm.llm_engine.model_config.dtype == next(model.parameters()).dtype == torch.float32
 
 
 def test_greedy_quiz_answers_match_hf(engine, smollm2, passages):

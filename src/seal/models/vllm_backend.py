@@ -35,7 +35,6 @@ from typing import Iterator, Sequence
 from seal.errors import ConfigError, SealError
 from seal.utils.imports import is_vllm_available
 
-_DTYPES = {"auto": "auto", "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 # The max_lora_rank sizes vLLM accepts (vllm/config/lora.py `MaxLoRARanks`; vLLM >= 0.11 also accepts 1, which 8
 # serves as well, so these work on every version since the check was added).
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
@@ -66,7 +65,9 @@ class VLLMGenerator:
 
     Args:
         model: what `seal.models.load` accepts, except the tiny random models (vLLM loads from files).
-        dtype: auto, fp32, bf16 or fp16. Default: auto.
+        dtype: auto, fp32, bf16 or fp16, as `seal.models.load` reads them (auto: bf16 on CUDA, fp32 on CPU, the
+            dtype of the HF model the inner loop trains; vLLM's own auto would take the checkpoint's, bf16 for
+            SmolLM2). Default: auto.
         max_lora_rank: the largest LoRA rank served, rounded up to a size vLLM accepts (`vllm_max_lora_rank`);
             0 serves no adapters. Default: 64.
         max_loras: adapters resident at once. Default: 1.
@@ -75,7 +76,8 @@ class VLLMGenerator:
         **engine_kwargs: passed to `vllm.LLM` (e.g. gpu_memory_utilization, tensor_parallel_size).
 
     Raises:
-        SealError: vLLM is not installed. ConfigError: `max_lora_rank` is above what vLLM serves.
+        SealError: vLLM is not installed. ConfigError: `max_lora_rank` is above what vLLM serves. ModelError: an
+        unknown dtype.
     """
 
     def __init__(self, model: str, *, dtype: str = "auto", max_lora_rank: int = 64, max_loras: int = 1,
@@ -85,9 +87,10 @@ class VLLMGenerator:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         from vllm import LLM
 
-        from seal.models.load import resolve_source
+        from seal.models.load import resolve_device, resolve_dtype, resolve_source
 
-        kwargs = dict(model=resolve_source(model), dtype=_DTYPES.get(dtype, dtype), seed=seed, **engine_kwargs)
+        weights = str(resolve_dtype(dtype, resolve_device("auto"))).removeprefix("torch.")  # float32, bfloat16, ...
+        kwargs = dict(model=resolve_source(model), dtype=weights, seed=seed, **engine_kwargs)
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
         if rank:
