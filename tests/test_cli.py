@@ -155,8 +155,11 @@ def test_kill_9_lock_and_resume_with_run_time_overrides(tmp_path):
         while time.time() < deadline and run_dir is None:  # once it has finished a unit
             for db in tmp_path.glob("*/seal.db"):
                 conn = sqlite3.connect(db, timeout=30)
-                if conn.execute("SELECT COUNT(*) FROM inner_results").fetchone()[0]:
-                    run_dir = db.parent
+                try:
+                    if conn.execute("SELECT COUNT(*) FROM inner_results").fetchone()[0]:
+                        run_dir = db.parent
+                except sqlite3.OperationalError:  # the store's tables are not made yet
+                    pass
                 conn.close()
             time.sleep(0.5)
         os.kill(first.pid, signal.SIGSTOP)  # frozen mid-run, holding the run, so that it cannot finish meanwhile
@@ -220,3 +223,19 @@ def test_a_resume_of_a_run_recorded_before_a_key_existed(tmp_path):
     cfg, changed = _resumed_config(run, "knowledge eval", KnowledgeConfig, None, ["executor.num_workers=1"])
     assert changed == {"executor.num_workers": [0, 1]} and cfg.quiz.judge.timeout_s == 30.0
     run.close()
+
+
+def test_only_an_evaluation_may_gain_conditions_on_resume(tmp_path):
+    """Adding conditions is a resume's change only for an evaluation: a training run's rounds were evaluated on
+    the recorded conditions, so `knowledge train` refuses it by name."""
+    from seal.store.resume import adds_a_row
+
+    assert adds_a_row("knowledge eval", "eval.conditions", ["base"], ["base", "passage"])
+    assert adds_a_row("arc eval", "eval.conditions", ["icl"], ["icl", "oracle"])
+    assert not adds_a_row("knowledge train", "eval.conditions", ["base"], ["base", "passage"])
+    assert not adds_a_row("knowledge eval", "eval.conditions", ["base", "passage"], ["base"])
+    assert adds_a_row("knowledge eval", "eval.external.w", None, "w.json")
+    assert not adds_a_row("knowledge eval", "eval.external.w", "v.json", "w.json")
+    assert adds_a_row("knowledge eval", "eval.checkpoint", "", "ckpt")
+    assert not adds_a_row("knowledge eval", "eval.checkpoint", "a", "b")
+    assert not adds_a_row("knowledge eval", "data.n", 0, 5)

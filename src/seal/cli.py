@@ -36,7 +36,9 @@ app.add_typer(config_app, name="config")
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file")
 SetOpt = typer.Option([], "--set", "-s", help="override a config value: a.b=value (repeatable)")
 ResumeOpt = typer.Option(None, "--resume", help="continue an interrupted run directory; --set and --config may then "
-                                                "change only run-time keys (model.threads, executor.*, judge access)")
+                                                "change only run-time keys (model.threads, executor.*, judge "
+                                                "access), and an eval may add conditions (eval.conditions, with "
+                                                "their sources)")
 
 
 def _config_class(kind: str, command: str | None = None):
@@ -336,6 +338,28 @@ def bench_rewards(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
 
     _run_recipe("bench rewards", _config_class("knowledge", "eval"), config, set, None, run_reward_bench,
                 format_reward_bench, _bench_defaults("rewards"))
+
+
+@bench_app.command("learn")
+def bench_learn(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
+    """seal learn on built-in passages written as notes, against a LoRA on the raw files, the base model and the notes
+    in context, on their gold questions; with each setting's time (bench.variants: several settings in one run)."""
+    from seal.bench.learn import LearnBenchConfig, format_learn_bench, run_learn_bench
+    from seal.recipes.learn import run_learn
+
+    _run_recipe("bench learn", LearnBenchConfig, config, set, None,
+                lambda run, cfg: run_learn_bench(run, cfg, run_learn), format_learn_bench, _bench_defaults("learn"))
+
+
+@bench_app.command("engines")
+def bench_engines(config: Optional[Path] = ConfigOpt, set: List[str] = SetOpt):
+    """Hugging Face generate against vLLM (in .venv-vllm): greedy answer parity, self-edit lengths, tokens/s and
+    seconds per inner loop on the same model, passages and seeds; writes bench.json."""
+    from seal.bench.engines import EnginesBenchConfig, format_engines_bench, require_vllm_env, run_engines_bench
+
+    require_vllm_env()  # before a run directory is made
+    _run_recipe("bench engines", EnginesBenchConfig, config, set, None, run_engines_bench, format_engines_bench,
+                _bench_defaults("engines"))
 
 
 @app.command()

@@ -171,3 +171,52 @@ def test_named_self_edit_sources_side_by_side(tmp_path):
                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert fails.returncode == 2 and "Traceback" not in fails.stderr
     assert "writer-a.json (eval.external.writer-a)" in fails.stderr and "self_edit.k=3" in fails.stderr
+
+
+def test_a_resume_adds_rows_to_a_finished_table(tmp_path):
+    """A finished evaluation resumed with more conditions (a named source and a checkpoint, with what they read)
+    runs only the new ones, keeps every finished row as it was, and pairs the new rows with the old; dropping a
+    recorded condition or pointing a recorded one at other data is refused by name, before any work."""
+    data = tmp_path / "passages.json"
+    data.write_text(json.dumps(PASSAGES))
+    from seal.models import load
+
+    model, tokenizer = load("tiny-llama", seed=3)
+    model.save_pretrained(tmp_path / "ckpt")
+    tokenizer.save_pretrained(tmp_path / "ckpt")
+    out = seal("knowledge", "eval", "--set", "model.name=tiny-llama", "--set", "model.threads=1",
+               "--set", f"data.source={data}", "--set", "self_edit.k=1", "--set", "self_edit.max_new_tokens=8",
+               "--set", "inner.epochs=1", "--set", "inner.lora.r=4", "--set", "inner.seeds=1",
+               "--set", "quiz.max_new_tokens=4", "--set", f"run.root={tmp_path / 'runs'}",
+               "--set", "eval.conditions=[base, passage]", cwd=tmp_path)
+    run_dir = Path(out.stdout.strip().splitlines()[-1].removeprefix("run: "))
+    store = Store(run_dir / "seal.db")
+    finished = [(r["key"], r["score"], r["created_at"]) for r in store.rows("inner_results")]
+
+    def resume(*sets):
+        return subprocess.run([sys.executable, "-m", "seal.cli", "knowledge", "eval", "--resume", str(run_dir),
+                               *[a for s in sets for a in ("--set", s)]],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=600)
+
+    added = resume("eval.conditions=[base, passage, writer, checkpoint]", f"eval.external.writer={data}",
+                   f"eval.checkpoint={tmp_path / 'ckpt'}")
+    assert added.returncode == 0, added.stderr
+    rows = store.rows("inner_results")
+    assert [(r["key"], r["score"], r["created_at"]) for r in rows if r["condition"] in ("base", "passage")] == finished
+    assert sorted({r["condition"] for r in rows}) == ["base", "checkpoint", "passage", "writer"]
+    assert len([r for r in rows if r["condition"] == "checkpoint"]) == len(PASSAGES)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert list(results["conditions"]) == ["base", "passage", "writer", "checkpoint"]
+    assert {"writer - passage", "checkpoint - passage"} <= set(results["differences"])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["resumes"][-1]["changed"]["eval.conditions"] == [["base", "passage"],
+                                                                     ["base", "passage", "writer", "checkpoint"]]
+
+    for sets, key in ((["eval.conditions=[base, writer, checkpoint]"], "eval.conditions"),
+                      ([f"eval.checkpoint={tmp_path}"], "eval.checkpoint"),
+                      ([f"eval.external.writer={tmp_path / 'other.json'}"], "eval.external.writer")):
+        refused = resume(*sets)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert f"--resume cannot change {key}" in refused.stderr, refused.stderr
+    assert [(r["key"], r["created_at"]) for r in store.rows("inner_results")] == [(r["key"], r["created_at"])
+                                                                                   for r in rows]

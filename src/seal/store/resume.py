@@ -3,6 +3,12 @@
 A resume keeps every finished unit of work, so it may change only how and where the work runs (threads, the
 executor, the vLLM engine's memory, how the judge is reached and waited for, how long a curation may go on), never
 what it computes. A key whose recorded value was redacted (it held a secret) may, and must, be given again.
+
+An evaluation (`seal DOMAIN eval`) may also gain rows: `eval.conditions` may add conditions (every recorded one
+kept), with what a new condition reads given where it was unset (a new name of `eval.external`, an empty
+`eval.checkpoint` or `eval.external_file`). The recorded conditions' work is reused and only the new ones run, so a
+finished table gets a row (a trained round's self-edits, another source) paired with the others at the cost of that
+row alone.
 """
 
 from __future__ import annotations
@@ -24,6 +30,17 @@ def resumable(key: str) -> bool:
     return section in RESUMABLE and (RESUMABLE[section] is None or name in RESUMABLE[section])
 
 
+def adds_a_row(command: str, key: str, recorded, new) -> bool:
+    """Whether changing `key` from `recorded` to `new` only adds conditions to an evaluation (see the module)."""
+    if not command.endswith(" eval"):
+        return False
+    if key == "eval.conditions":
+        return isinstance(recorded, list) and isinstance(new, list) and set(recorded) <= set(new)
+    if key.startswith("eval.external."):
+        return recorded is None
+    return key in ("eval.checkpoint", "eval.external_file") and not recorded
+
+
 def flat(tree: dict, prefix: str = "") -> dict:
     """{"a": {"b": 1}} -> {"a.b": 1}"""
     out = {}
@@ -38,7 +55,8 @@ def resumed_config(run, command: str, cfg_class, config: Path | None, overrides)
 
     Raises:
         SealError: the run is another command's; a value is invalid; an override changes a key outside RESUMABLE
-            (all such keys named, in order); a key recorded redacted is not given again.
+            other than by adding an evaluation's conditions (`adds_a_row`; all such keys named, in order); a key
+            recorded redacted is not given again.
     """
     from seal.config import (_build, _set_dotted, load_config, merge_sections, parse_override, read_config_file,
                              to_dict)
@@ -59,11 +77,12 @@ def resumed_config(run, command: str, cfg_class, config: Path | None, overrides)
     before, after = flat(to_dict(cfg_class())) | flat(recorded), flat(to_dict(cfg))
     changed = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
     hidden = redacted_keys(recorded)
-    refused = sorted(k for k in changed if k not in hidden and not resumable(k))
+    refused = sorted(k for k, (old, new) in changed.items()
+                     if k not in hidden and not resumable(k) and not adds_a_row(command, k, old, new))
     if refused:
         allowed = ", ".join(f"{s}.*" if n is None else f"{s}.{{{','.join(n)}}}" for s, n in RESUMABLE.items())
         raise SealError(f"--resume cannot change {', '.join(refused)}: finished work used the recorded values "
-                        f"(a resume may change {allowed})")
+                        f"(a resume may change {allowed}, and an evaluation may add eval.conditions)")
     missing = [k for k in hidden if k not in flat(tree)]
     if missing:
         raise SealError(f"{run.dir}: the recorded value of {', '.join(missing)} held a secret and was not stored; "
