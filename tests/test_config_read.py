@@ -49,6 +49,8 @@ COMMANDS = {
     "learn": (["--new"], lambda tmp: TINY + [
         "inner.lora.r=4", "inner.epochs=1", "learn.k=1", "self_edit.max_new_tokens=8", "reward.self_quiz.k=1",
         "reward.self_quiz.max_new_tokens=16", "learn.epochs=1"]),
+    "bench learn": ([], lambda tmp: KNOWLEDGE + [
+        "learn.k=1", "reward.self_quiz.k=1", "reward.self_quiz.max_new_tokens=16", "learn.epochs=1"]),
 }
 
 # Options the tiny runs cannot read, and why: each is read on another path only.
@@ -72,6 +74,7 @@ UNREAD = {
         f"outer.sft.{k}" for k in ("batch_size", "epochs", "grad_accum", "learning_rate", "lora.alpha", "lora.dropout",
                                    "lora.r")},  # the M-step trains on kept self-edits: the tiny model's solve nothing
     "learn": RAY | QUIZ_JUDGE | REFERENCE | {"quiz.batch_size"},  # answers are generated under self-quiz-accuracy
+    "bench learn": RAY | QUIZ_JUDGE | REFERENCE,  # as learn's; its gold quiz reads quiz.batch_size
 }
 # Read by no code of the command, though the section's class (shared with other commands) holds them: they cannot
 # go without breaking the resume of runs that recorded them (a resume drops whole sections only).
@@ -84,6 +87,7 @@ DEAD = {
                             "inner.seeds"},
     "arc train": {"outer.contexts_per_round", "outer.eval_contexts"},  # every round trains on all train_data
     "learn": VLLM | REWARD_JUDGE | {"inner.seeds"},  # hf only, self-quiz rewards only, one seed per self-edit
+    "bench learn": VLLM | REWARD_JUDGE | {"inner.seeds"},  # as learn's
 }
 
 

@@ -392,6 +392,30 @@ def load_config(cls, path: str | Path | None = None, overrides: typing.Iterable[
     return _build(cls, tree)
 
 
+def with_overrides(cfg, overrides: typing.Iterable[str]):
+    """`cfg` with `key=value` overrides (as `--set` takes them) applied, each value read and checked as `load_config`
+    reads it; sections no override touches stay `cfg`'s own objects, the others are copies (`dataclasses.replace`).
+
+    >>> with_overrides(RunConfig(name="a"), ["seed=3"])
+    RunConfig(root='runs', name='a', seed=3)
+
+    Raises:
+        ConfigError: an unknown key or a value of the wrong type, as `load_config`.
+    """
+    tree: dict = {}
+    for text in overrides:
+        _set_dotted(tree, *parse_override(text))
+    checked = _build(type(cfg), merge_sections(to_dict(cfg), tree))
+
+    def apply(section, changes: dict, built):
+        return dataclasses.replace(section, **{
+            k: apply(getattr(section, k), v, getattr(built, k))
+            if isinstance(v, dict) and dataclasses.is_dataclass(getattr(section, k)) else getattr(built, k)
+            for k, v in changes.items()})
+
+    return apply(cfg, tree, checked)
+
+
 def read_config_file(p: Path, cls) -> dict:
     """The sections of the YAML config file `p` for the config class `cls`, less the top-level keys that only hold
     defaults merged elsewhere with `<<: *name` (a key that names one of `cls`'s sections stays a section).
