@@ -2,10 +2,11 @@
 sentences are kept only when they are found in their passage, so an invented fact neither scores nor trains.
 
 Words are compared as the project's answer grader compares answers (`seal.grading.exact.normalize_answer`: lower
-case, no punctuation, no articles) after a light suffix rule (`stem`: a possessive, a plural `s`/`es`/`ies`, `ed`
-and `ing` removed), so "bridges" finds "bridge" and "crossed" finds "crosses". A word is a *content word* unless it
-is one of the `STOP_WORDS` (pronouns, auxiliaries, prepositions, conjunctions, question words and a few vague words:
-a small fixed list, no tokenizer library; the project has none as a dependency).
+case, no punctuation, no articles) after a light suffix rule (`stem`: a plural `s`/`es`/`ies`, `ed`, `ing` and `er`
+removed, a few irregular pasts such as "won" read as their present), so "bridges" finds "bridge", "crossed" finds
+"crosses" and "won" finds "winning". A word is a *content word* unless it is one of the `STOP_WORDS` (pronouns,
+auxiliaries, prepositions, conjunctions, question words and a few vague words: a small fixed list, no tokenizer
+library; the project has none as a dependency).
 
 - A *sentence* (`sentence_check`) is grounded when every number (a word holding a digit: "1201", "K7"), every
   capitalised content word (a name: "Ama", "Kestrel", `Model.Status`; a sentence's first word too, so a sentence
@@ -52,23 +53,40 @@ POLARITY = frozenset("not no never none nothing least most only first last".spli
 
 _WORD = re.compile(r"\w+(?:['’.,\-]\w+)*")  # a word with inner apostrophes, dots, commas or hyphens: "1,201", "K-7"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")  # sentences end at '.', '!' or '?' before whitespace
-_MARKER = re.compile(r"^\s*(?:[-*•#>]+|\(?\d+[.)](?=\s))")  # a list marker or heading in front of a claim
+_MARKER = re.compile(r"^\s*(?:[-*•#>]+|\(?\d+[.)](?=\s|$))")  # a list marker or heading in front of a claim
 _LABEL = re.compile(r"[*_]*\b(?:question|answer|q|a)\s*\d*\s*[*_]*\s*:", re.IGNORECASE)  # "Question 2:", "A:"
 
 
-def stem(word: str) -> str:
-    """`word` (normalised) without a plural ending (`s`, `es`, `ies`), `ed` or `ing` (at least 3 letters left), then
-    without a final `e` (at least 4 letters), so that both forms of a word meet; a word with a digit is kept whole.
+# Past forms that no suffix rule reaches, as their present form (a small list of common verbs)
+IRREGULAR = dict(pair.split(":") for pair in """
+won:win led:lead built:build made:make began:begin begun:begin sank:sink sunk:sink held:hold kept:keep gave:give
+given:give took:take taken:take wrote:write written:write grew:grow grown:grow ran:run sold:sell bought:buy
+brought:bring came:come became:become went:go gone:go told:tell said:say thought:think stood:stand fell:fall
+fallen:fall rose:rise risen:rise drew:draw drawn:draw chose:choose chosen:choose taught:teach caught:catch
+""".split())
 
-    >>> [stem(w) for w in ("bridges", "bridge", "cities", "crossed", "crosses", "crossing", "baked", "bake", "venns",
-    ...                    "glass", "bus", "1201")]
-    ['bridg', 'bridg', 'city', 'cross', 'cross', 'cross', 'bak', 'bak', 'venn', 'glass', 'bus', '1201']
+
+def stem(word: str) -> str:
+    """`word` (normalised) as its present form when it is an `IRREGULAR` past, else without a plural ending (`s`,
+    `es`, `ies`), `ed` or `ing` (at least 3 letters left) or `er` (at least 4) and then a doubled final consonant,
+    then without a final `e` (at least 4 letters), so that the forms of a word meet; a word with a digit is kept
+    whole.
+
+    >>> [stem(w) for w in ("bridges", "bridge", "cities", "crossed", "crosses", "crossing", "baked", "bake")]
+    ['bridg', 'bridg', 'city', 'cross', 'cross', 'cross', 'bak', 'bak']
+    >>> [stem(w) for w in ("venns", "glass", "bus", "1201", "won", "winning", "winner", "led", "leader", "water")]
+    ['venn', 'glass', 'bus', '1201', 'win', 'win', 'win', 'lead', 'lead', 'water']
     """
     if any(ch.isdigit() for ch in word):
         return word
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ing", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith(("ss", "us", "is")):
+    if word in IRREGULAR:
+        return IRREGULAR[word]
+    for suffix, repl, left in (("ies", "y", 3), ("es", "", 3), ("s", "", 3), ("ed", "", 3), ("ing", "", 3),
+                               ("er", "", 4)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= left and not word.endswith(("ss", "us", "is")):
             word = word[: len(word) - len(suffix)] + repl
+            if suffix in ("ed", "ing", "er") and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # winn(ing) -> win, plann(ed) -> plan
             break
     return word[:-1] if word.endswith("e") and len(word) > 3 else word
 
