@@ -10,6 +10,7 @@ from config_reads import options, recording
 from test_bad_input import seal_in_process
 
 import seal.config
+from seal.utils.imports import is_vllm_available
 
 TINY = ["model.name=tiny-llama", "model.threads=1"]
 KNOWLEDGE = TINY + ["data.source=builtin", "data.n=1", "self_edit.k=1", "self_edit.max_new_tokens=8",
@@ -51,7 +52,13 @@ COMMANDS = {
         "reward.self_quiz.max_new_tokens=16", "learn.epochs=1"]),
     "bench learn": ([], lambda tmp: KNOWLEDGE + [
         "learn.k=1", "reward.self_quiz.k=1", "reward.self_quiz.max_new_tokens=16", "learn.epochs=1"]),
+    "bench engines": ([], lambda tmp: ["model.name=smollm2-135m-instruct", "model.dtype=fp32", "model.threads=1",
+                                       "data.n=1", "self_edit.k=1", "self_edit.max_new_tokens=8", "inner.epochs=1",
+                                       "inner.lora.r=8", "quiz.max_new_tokens=4", "generation.max_model_len=1024"]),
 }
+# Commands that need the vLLM environment (`make test-vllm`): their tiny runs are vLLM-marked.
+MARKS = {"bench engines": [pytest.mark.vllm,
+                           pytest.mark.skipif(not is_vllm_available(), reason="vLLM is not installed")]}
 
 # Options the tiny runs cannot read, and why: each is read on another path only.
 RAY = {f"executor.{k}" for k in ("address", "num_workers", "cpus_per_worker", "gpus_per_worker", "max_retries")}
@@ -75,6 +82,7 @@ UNREAD = {
                                    "lora.r")},  # the M-step trains on kept self-edits: the tiny model's solve nothing
     "learn": RAY | QUIZ_JUDGE | REFERENCE | {"quiz.batch_size"},  # answers are generated under self-quiz-accuracy
     "bench learn": RAY | QUIZ_JUDGE | REFERENCE,  # as learn's; its gold quiz reads quiz.batch_size
+    "bench engines": QUIZ_JUDGE | REFERENCE,
 }
 # Read by no code of the command, though the section's class (shared with other commands) holds them: they cannot
 # go without breaking the resume of runs that recorded them (a resume drops whole sections only).
@@ -88,6 +96,7 @@ DEAD = {
     "arc train": {"outer.contexts_per_round", "outer.eval_contexts"},  # every round trains on all train_data
     "learn": VLLM | REWARD_JUDGE | {"inner.seeds"},  # hf only, self-quiz rewards only, one seed per self-edit
     "bench learn": VLLM | REWARD_JUDGE | {"inner.seeds"},  # as learn's
+    "bench engines": {"generation.backend"},  # the bench runs both engines
 }
 
 
@@ -117,7 +126,7 @@ def run_command(tmp_path, capsys, monkeypatch, command: str):
     return cfg, reads.read
 
 
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("command", [pytest.param(c, marks=MARKS.get(c, ())) for c in COMMANDS])
 def test_every_option_is_read(tmp_path, capsys, monkeypatch, command):
     cfg, read = run_command(tmp_path, capsys, monkeypatch, command)
     every = set(options(cfg))
