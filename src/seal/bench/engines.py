@@ -12,11 +12,11 @@ generation.backend hf, and with vllm: one LoRA request per trained adapter, `gen
 - self-edits: `self_edit.k` per passage sampled by each engine's `writer()` under the same settings; the engines'
   random streams differ, so their token-length distributions are compared (n, mean, quartiles, share cut at
   `self_edit.max_new_tokens`), not their texts;
-- speed: tokens per second of self-edit sampling and of greedy quiz answering (tokens of the texts as returned: quiz
-  answers cut at their first line break), and seconds per inner loop (train + quiz, wall time over the passage
-  condition's loops; the vLLM path trains on the HF model too, then serves the adapter); ratios vLLM / HF. The
-  engine's start (model load, KV cache) is reported on its own, once per run; each engine answers one short prompt
-  before anything is timed.
+- speed: tokens per wall second and per CPU second (`Timed`) of self-edit sampling and of greedy quiz answering
+  (tokens of the texts as returned: quiz answers cut at their first line break), and wall and CPU seconds per inner
+  loop (train + quiz over the passage condition's loops; the vLLM path trains on the HF model too, then serves the
+  adapter); ratios vLLM / HF. The engine's start (model load, KV cache) is reported on its own, once per run; each
+  engine answers one short prompt before anything is timed.
 
 vLLM runs in this process, on torch's threads (`model.threads`); size its KV cache with `VLLM_CPU_KVCACHE_SPACE` (GiB)
 on CPU. The run's store keeps each engine's self-edits (conditions `engine-hf`, `engine-vllm`) and inner loops.
