@@ -9,33 +9,14 @@ Opt-in (`pytest -m vllm`; `make test-vllm` runs it in `.venv-vllm`, which has vl
 import json
 
 import pytest
+from executors.test_ray import inner_results, ray_cluster  # noqa: F401 (ray_cluster: the local cluster fixture)
+from recipes.test_knowledge_train_vllm import PASSAGES  # two short passages of our own, two questions each
 
 from seal.utils.imports import is_ray_available, is_vllm_available
 
 pytestmark = [pytest.mark.vllm, pytest.mark.ray,
               pytest.mark.skipif(not is_vllm_available(), reason="vLLM is not installed"),
               pytest.mark.skipif(not is_ray_available(), reason="Ray is not installed (pip install ray)")]
-
-PASSAGES = [
-    {"id": "tern", "title": "Tern Island",
-     "context": "Tern Island lies in the Gulf of Mira. Its only town, Saltby, has a lighthouse that the engineer Ada "
-                "Korr built in 1904.",
-     "questions": [{"question": "In which gulf does Tern Island lie?", "answers": ["Gulf of Mira", "Mira"]},
-                   {"question": "Who built the lighthouse of Saltby?", "answers": ["Ada Korr"]}]},
-    {"id": "vell", "title": "The Vell Canal",
-     "context": "The Vell Canal links Lake Orrin to the port of Dunmar. It is 38 kilometres long and opened in 1871.",
-     "questions": [{"question": "Which lake does the Vell Canal link to Dunmar?", "answers": ["Lake Orrin", "Orrin"]},
-                   {"question": "When did the Vell Canal open?", "answers": ["1871"]}]},
-]
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 * 1024**2, log_to_driver=False)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -57,26 +38,14 @@ def config(passages_file, root, kind: str):
         "quiz.max_new_tokens=12", f"run.root={root}", f"executor.kind={kind}", "executor.num_workers=1"])
 
 
-def eval_rows(cfg) -> dict:
-    from seal.config import to_dict
-    from seal.domains.knowledge.plugin import KnowledgePlugin
-    from seal.recipes.eval import run_eval
-    from seal.store.runs import create_run
-
-    run = create_run(cfg.run.root, "knowledge eval", cfg.executor.kind, to_dict(cfg), argv=[])
-    run_eval(run, cfg, KnowledgePlugin())
-    return {r["key"]: (r["score"], r["details"]["predictions"], r["details"].get("train", {}).get("final_loss"))
-            for r in run.store.rows("inner_results")}
-
-
 @pytest.fixture(scope="module")
 def local_rows(passages_file, tmp_path_factory):
     """The same evaluation on the local executor (the engine in this process)."""
-    return eval_rows(config(passages_file, tmp_path_factory.mktemp("local") / "runs", "local"))
+    return inner_results(config(passages_file, tmp_path_factory.mktemp("local") / "runs", "local"))
 
 
 def test_knowledge_eval_on_ray_with_vllm_matches_local(ray_cluster, passages_file, local_rows, tmp_path):
-    ray = eval_rows(config(passages_file, tmp_path / "runs", "ray"))
+    ray = inner_results(config(passages_file, tmp_path / "runs", "ray"))
     assert len(local_rows) == 2 * 3 and set(ray) == set(local_rows)  # base, passage, self-edit per passage
     for key, (score, predictions, loss) in local_rows.items():
         assert ray[key][:2] == (score, predictions), key
