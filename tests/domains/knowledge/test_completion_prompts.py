@@ -1,5 +1,6 @@
 """SEAL's prompts on a model without a chat template (a base model, prompted by completion as the paper's Qwen2.5-7B;
-issue 27 part 4): every prompt ends with a cue for the model to write after, never with the passage or question."""
+issue 27 part 4): every prompt ends with a cue for the model to write after, not with the passage or question
+(no-prompt, the passage alone, excepted)."""
 
 import pytest
 
