@@ -80,8 +80,11 @@ UNREAD = {
     "arc train": RAY | {"data.from_source", "train_data.from_source"} | {
         f"outer.sft.{k}" for k in ("batch_size", "epochs", "grad_accum", "learning_rate", "lora.alpha", "lora.dropout",
                                    "lora.r")},  # the M-step trains on kept self-edits: the tiny model's solve nothing
-    "learn": RAY | QUIZ_JUDGE | REFERENCE | {"quiz.batch_size"},  # answers are generated under self-quiz-accuracy
-    "bench learn": RAY | QUIZ_JUDGE | REFERENCE,  # as learn's; its gold quiz reads quiz.batch_size
+    "learn": RAY | QUIZ_JUDGE | REFERENCE | {"quiz.batch_size",  # answers are generated under self-quiz-accuracy
+                                             "inner.learning_rate"},  # by an inner loop: grounding passes over
+    # every self-edit of tiny-llama (nothing of its passage) before its inner loop
+    "bench learn": RAY | QUIZ_JUDGE | REFERENCE | {"inner.learning_rate"},  # as learn's; its gold quiz reads
+    # quiz.batch_size
     "bench engines": QUIZ_JUDGE | REFERENCE,
 }
 # Read by no code of the command, though the section's class (shared with other commands) holds them: they cannot

@@ -173,6 +173,42 @@ def test_a_learn_run_shows_what_grounding_dropped(tmp_path, monkeypatch, tiny):
     assert "Roses are red" in page and "self-edit passed over" in page
 
 
+def test_a_self_edit_that_could_never_be_kept_gets_no_inner_loop(tmp_path, monkeypatch, tiny):
+    """Grounding screens the self-edits before their inner loops: the poem (1 line of 3 found) is passed over
+    untried and listed as passed over, the grounded self-edit gets its inner loop; with grounding off both do."""
+    from seal.learn.documents import read_sources, to_passages
+    from seal.recipes.learn import run_learn
+
+    def rigged(self, passage):
+        if passage.id not in self.self_quizzes:
+            self.written_pairs[passage.id] = [("What is this about?", passage.title)]
+            self.self_quizzes[passage.id] = Passage(passage.id, passage.title, passage.context,
+                                                    (QA("What is this about?", (passage.title,)),))
+        return self.self_quizzes[passage.id]
+
+    monkeypatch.setattr(KnowledgeDomain, "quiz_of", rigged)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "tor.md").write_text(TOR)
+    for enabled in (True, False):
+        cfg = load_config(LearnConfig, None, [*TINY, f"learn.paths=[{json.dumps(str(tmp_path / 'notes'))}]",
+                                              f"learn.grounding.enabled={str(enabled).lower()}"])
+        run = create_run(tmp_path / f"runs-{enabled}", "learn", "learn", to_dict(cfg), argv=["seal", "learn"])
+        [passage] = to_passages(read_sources([tmp_path / "notes"])[0], tiny[1], 256)
+        for j, (text, _) in enumerate(EDITS):  # as a run interrupted after sampling its self-edits
+            run.store.add_self_edit(key=keys.self_edit(0, "learn", passage.id, j), context_id=passage.id, round=0,
+                                    condition="learn", text=text, sampling={})
+        results = run_learn(run, cfg)
+        tried = [run.store.has("inner_results", keys.inner(0, "learn", passage.id, j, 0)) for j in range(2)]
+        if enabled:
+            assert tried == [True, False]
+            record = json.loads((run.dir / "adapter" / "seal-learn.json").read_text())
+            assert record["passages"][0]["ungrounded"]["passed_over"] == [EDITS[1][0]]
+            assert results["grounding"]["edits_passed_over"] == 1
+        else:
+            assert tried == [True, True]
+        run.close()
+
+
 def test_a_quiz_stored_before_grounding_is_grounded_as_it_is_read(tmp_path, tiny):
     """A run from before `learn.grounding` stored its quizzes without the ungrounded questions: resumed, each is
     grounded on read (the pairs its filter dropped unknown) and the inner loops ask the grounded one."""

@@ -269,7 +269,8 @@ def test_an_interrupted_run_redoes_nothing_and_the_adapter_says_what_it_is(tmp_p
     (tmp_path / "quiz.tsv").write_text("# my questions\nWho founded Tor?\tAma Venn\nHow many fords?\t3 | three\n"
                                        "What is Tor?\n")
     cfg = load_config(LearnConfig, None, [*TINY, "model.name=./base", f"learn.paths=[{json.dumps(str(notes))}]",
-                                          f"learn.quiz={tmp_path / 'quiz.tsv'}"])
+                                          f"learn.quiz={tmp_path / 'quiz.tsv'}",
+                                          "learn.grounding.enabled=false"])  # tiny-llama's self-edits all ungrounded
     run = create_run(tmp_path / "runs", "learn", "learn", to_dict(cfg), argv=["seal", "learn", str(notes)])
     train = recipe.train_lora
 

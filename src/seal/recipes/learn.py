@@ -10,7 +10,8 @@ trains on its text alone (sampling and scoring self-edits for it would be measur
 passage the model writes `learn.k` self-edits, each scored by one inner loop (seed 0) against its quiz; the best
 self-edit with a positive reward is kept. With `learn.grounding` (on by default, `seal.learn.grounding`) a quiz keeps
 only the questions found in its passage and a self-edit only its sentences found there (one with too few is passed
-over for the next best), and what was dropped is counted and listed in the results and the record. One LoRA
+over for the next best, before its inner loop is run: it could never be kept), and what was dropped is counted and
+listed in the results and the record. One LoRA
 (`inner.lora`; `learn.epochs`, `learn.learning_rate`, `learn.batch_size`) then trains on the pooled documents
 (`to_documents(passage, kept self-edit)`, the passage alone when none was kept) and is saved as a PEFT adapter
 directory with the tokenizer and `seal-learn.json`: sources and their SHA-256, passages with their self-written
@@ -59,8 +60,8 @@ from seal.domains.knowledge.parse import to_documents
 from seal.domains.knowledge.quiz import PLAIN, answer_loglik, make_grader
 from seal.domains.knowledge.rewards import make_reward
 from seal.errors import ConfigError, DataError, SealError
-from seal.executors import make_executor, run_condition
-from seal.executors.base import Job
+from seal.executors import make_executor
+from seal.executors.base import Job, condition_jobs, run_jobs
 from seal.inner.lora import attach_lora, lora_record
 from seal.inner.train import tokenize_documents, train_lora
 from seal.jsonfile import read_json, write_json
@@ -273,17 +274,34 @@ def describe_plan(plan: Plan, n_passages: int, n_sources: int, rated_by: Path | 
     return f"learn: {n_passages} passages from {n_sources} files: {work}; {when}"
 
 
+def screened_jobs(store: Store, jobs: Sequence[Job], grounding: GroundingConfig | None) -> tuple[list[Job], list[Job]]:
+    """The inner loops worth running, and those passed over before they run: with `grounding`, a self-edit with too
+    little text found in its passage (`seal.learn.grounding.edit_check`) can never be kept (`best_edits`), so its
+    inner loop is not run; one already stored (a run resumed from before the screen) is used as it is. The kept
+    self-edits are the same as when every inner loop runs. Returns (to run or stored, passed over)."""
+    if grounding is None:
+        return list(jobs), []
+    tried, passed = [], []
+    for job in jobs:
+        p = job.context
+        check = edit_check(job.self_edit, f"{p.title} {p.context}", grounding.threshold, grounding.min_kept)
+        (tried if check.kept or store.has("inner_results", job.key) else passed).append(job)
+    return tried, passed
+
+
 def best_edits(store: Store, jobs: Sequence[Job], passages: dict[str, Passage] | None = None,
-               grounding: GroundingConfig | None = None) -> tuple[dict[str, tuple[str, float]], dict[str, dict]]:
+               grounding: GroundingConfig | None = None,
+               passed: Sequence[Job] = ()) -> tuple[dict[str, tuple[str, float]], dict[str, dict]]:
     """Per passage id, the self-edit with the highest positive reward among its stored inner loops, and the reward
     (the E-step's filter, `seal.outer.select.select` with `keep="best"`).
 
     With `grounding` (`learn.grounding` on; `passages` by id), each self-edit is first checked against its passage's
     title and text (`seal.learn.grounding.edit_check`): one with too little grounded text is passed over, and the
-    text kept is the grounded sentences alone. Returns the kept self-edits and, per passage with a positive-reward
-    self-edit, what grounding dropped: {"sentences": the kept self-edit's sentences that claim something,
-    "ungrounded": its dropped ones ({"text", "missing"}), "passed_over": the positive-reward self-edits passed over}
-    (empty without `grounding`). Deterministic: a resumed run keeps the same."""
+    text kept is the grounded sentences alone; `passed` are the jobs `screened_jobs` passed over before their inner
+    loop. Returns the kept self-edits and, per passage with a positive-reward or passed-over self-edit, what
+    grounding dropped: {"sentences": the kept self-edit's sentences that claim something, "ungrounded": its dropped
+    ones ({"text", "missing"}), "passed_over": the self-edits passed over, with a positive reward or before their
+    inner loop} (empty without `grounding`). Deterministic: a resumed run keeps the same."""
     ids = {job.self_edit_id for job in jobs}
     edits = [e for e in store.rows("self_edits", "condition=?", (CONDITION,)) if e["id"] in ids]
     scored = scored_edits(edits, [store.get("inner_results", job.key) for job in jobs])
@@ -293,13 +311,16 @@ def best_edits(store: Store, jobs: Sequence[Job], passages: dict[str, Passage] |
                                          grounding.threshold, grounding.min_kept) for e in scored}
     best = select([dataclasses.replace(e, text=checks[e.self_edit_id].text) for e in scored
                    if checks[e.self_edit_id].kept], "best")
-    dropped = {e.context_id: {"sentences": 0, "ungrounded": [], "passed_over": []} for e in scored if e.reward > 0}
+    empty = lambda: {"sentences": 0, "ungrounded": [], "passed_over": []}  # noqa: E731
+    dropped = {e.context_id: empty() for e in scored if e.reward > 0}
     for e in best:
         check = checks[e.self_edit_id]
         dropped[e.context_id] |= {"sentences": check.n_sentences, "ungrounded": [c.to_dict() for c in check.dropped]}
     for e in scored:
         if e.reward > 0 and not checks[e.self_edit_id].kept:
             dropped[e.context_id]["passed_over"].append(e.text)
+    for job in passed:
+        dropped.setdefault(job.context.id, empty())["passed_over"].append(job.self_edit)
     return {e.context_id: (e.text, e.reward) for e in best}, dropped
 
 
@@ -464,16 +485,19 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
             edits = sample_and_store(store, writer, {p.id: domain.self_edit_prompt(p) for p in quizzed}, CONDITION,
                                      0, sampling, cfg.run.seed, cfg.self_edit.family, label=EDITS)
         by_id = {p.id: p for p in quizzed}
-        todo = [(pid, text) for pid, rows in edits.items() for i, (_, text) in enumerate(rows)
-                if not store.has("inner_results", keys.inner(0, CONDITION, pid, i, 0))]
+        jobs, passed = screened_jobs(store, condition_jobs(domain, CONDITION, quizzed, edits, 1, 0), grounding)
+        todo = [j for j in jobs if not store.has("inner_results", j.key)]
         plan.stages[TRIES].units = len(todo)
         if todo:  # the steps of the self-edits written, not the estimate
-            plan.stages[TRIES].cost = sum(inner_steps(cfg, len(to_documents(by_id[pid], text)))
-                                          for pid, text in todo) / len(todo)
+            plan.stages[TRIES].cost = sum(inner_steps(cfg, len(to_documents(j.context, j.self_edit)))
+                                          for j in todo) / len(todo)
+        if passed:
+            console.log(f"learn: {len(passed)} of {len(jobs) + len(passed)} self-edits passed over before their "
+                        f"inner loop: under {grounding.min_kept:.0%} of their sentences found in the passage")
         executor = make_executor(cfg.executor, domain)
-        jobs = run_condition(store, executor, domain, CONDITION, quizzed, edits, 1, 0, label=TRIES)
+        run_jobs(store, executor, domain, jobs, TRIES)
         executor.close()
-        kept, edit_drops = best_edits(store, jobs, by_id, grounding)
+        kept, edit_drops = best_edits(store, jobs, by_id, grounding, passed)
 
         # -- the adapter: start, score before, train on the pooled documents, score after -----------------------------
         docs = [d for p in passages for d in to_documents(p, kept[p.id][0] if p.id in kept else None)]
