@@ -3,7 +3,6 @@ input, kept self-edits, the adapter directory end to end through the command lin
 Nothing here depends on what tiny-llama writes."""
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
