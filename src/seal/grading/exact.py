@@ -57,6 +57,15 @@ def normalize_answer(s: str) -> str:
     return " ".join(text.split())
 
 
+def contains_words(text: str, phrase: str) -> bool:
+    """Whether `phrase`, already normalised (`normalize_answer`), occurs in normalised `text` as whole words.
+
+    >>> contains_words("Tor has 12 bridges.", "12 bridges"), contains_words("Tor has 120 bridges.", "12")
+    (True, False)
+    """
+    return f" {phrase} " in f" {normalize_answer(text)} "
+
+
 def _check_answers(answers: Sequence[str]) -> None:
     # A bare string would silently be graded character by character.
     if isinstance(answers, str):

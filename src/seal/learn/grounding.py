@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from seal.domains.knowledge.data import Passage
-from seal.grading.exact import normalize_answer
+from seal.grading.exact import contains_words, normalize_answer
 from seal.learn.config import GroundingConfig
 
 STOP_WORDS = frozenset("""
@@ -145,7 +145,7 @@ def quiz_check(question: str, answer: str, passage: str, threshold: float) -> Ch
     [True, False, False]
     """
     norm = normalize_answer(answer)
-    if not norm or f" {norm} " not in f" {normalize_answer(passage)} ":
+    if not norm or not contains_words(passage, norm):
         return Check(question, False, (answer,))
     return sentence_check(question, passage, threshold)
 

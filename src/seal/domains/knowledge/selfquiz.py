@@ -17,7 +17,7 @@ from typing import Sequence
 
 from seal.domains.knowledge.config import SelfQuizConfig
 from seal.domains.knowledge.data import QA, Passage
-from seal.grading.exact import normalize_answer
+from seal.grading.exact import contains_words, normalize_answer
 from seal.models.generate import Generator
 from seal.outer.sample import stable_seed
 
@@ -87,18 +87,13 @@ def parse_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _contains(text: str, phrase: str) -> bool:
-    """Whether normalised `phrase` occurs in normalised `text` as whole words."""
-    return f" {phrase} " in f" {normalize_answer(text)} "
-
-
 _NAME = re.compile(r"\b[A-Z][\w'-]*")
 
 
 def _names_in_passage(question: str, text: str) -> bool:
     """Whether every capitalised word of `question` after its first word (a name) occurs in `text` (normalised)."""
     words = _NAME.findall(question.split(maxsplit=1)[1] if " " in question.strip() else "")
-    return all(_contains(text, normalize_answer(w)) for w in words if normalize_answer(w))
+    return all(contains_words(text, normalize_answer(w)) for w in words if normalize_answer(w))
 
 
 def filter_pairs(pairs: Sequence[tuple[str, str]], passage: Passage, max_questions: int | None = None) -> list[QA]:
@@ -122,8 +117,8 @@ def filter_pairs(pairs: Sequence[tuple[str, str]], passage: Passage, max_questio
             break
         norm, key = normalize_answer(answer), normalize_answer(question)
         text = f"{passage.title} {passage.context}"
-        in_passage = bool(norm) and _contains(text, norm) and _names_in_passage(question, text)
-        if in_passage and not _contains(question, norm) and key not in seen:
+        in_passage = bool(norm) and contains_words(text, norm) and _names_in_passage(question, text)
+        if in_passage and not contains_words(question, norm) and key not in seen:
             seen.add(key)
             kept.append(QA(question, (answer,)))
     return kept
