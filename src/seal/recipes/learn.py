@@ -67,7 +67,7 @@ from seal.inner.train import tokenize_documents, train_lora
 from seal.jsonfile import read_json, write_json
 from seal.learn.config import GroundingConfig, LearnConfig
 from seal.learn.documents import Skipped, Source, format_skipped, read_sources, to_passages
-from seal.learn.grounding import describe, edit_check, ground_quiz, summary
+from seal.learn.grounding import EditCheck, describe, edit_check, ground_quiz, summary
 from seal.learn.keys import CONDITION, adapter, quiz as quiz_key
 from seal.learn.quiz import SCORED_AS, Question, accuracy, read_questions
 from seal.models import builtin
@@ -274,41 +274,41 @@ def describe_plan(plan: Plan, n_passages: int, n_sources: int, rated_by: Path | 
     return f"learn: {n_passages} passages from {n_sources} files: {work}; {when}"
 
 
-def screened_jobs(store: Store, jobs: Sequence[Job], grounding: GroundingConfig | None) -> tuple[list[Job], list[Job]]:
-    """The inner loops worth running, and those passed over before they run: with `grounding`, a self-edit with too
-    little text found in its passage (`seal.learn.grounding.edit_check`) can never be kept (`best_edits`), so its
+def screened_jobs(store: Store, jobs: Sequence[Job], grounding: GroundingConfig | None
+                  ) -> tuple[list[Job], list[Job], dict[int, EditCheck] | None]:
+    """The inner loops worth running, those passed over before they run, and each self-edit's check against its
+    passage's title and text (`seal.learn.grounding.edit_check`, by self-edit row id; None without `grounding`): with
+    `grounding`, a self-edit with too little text found in its passage can never be kept (`best_edits`), so its
     inner loop is not run; one already stored (a run resumed from before the screen) is used as it is. The kept
-    self-edits are the same as when every inner loop runs. Returns (to run or stored, passed over)."""
+    self-edits are the same as when every inner loop runs. Returns (to run or stored, passed over, checks)."""
     if grounding is None:
-        return list(jobs), []
-    tried, passed = [], []
+        return list(jobs), [], None
+    tried, passed, checks = [], [], {}
     for job in jobs:
         p = job.context
-        check = edit_check(job.self_edit, f"{p.title} {p.context}", grounding.threshold, grounding.min_kept)
+        checks[job.self_edit_id] = check = edit_check(job.self_edit, f"{p.title} {p.context}", grounding.threshold,
+                                                      grounding.min_kept)
         (tried if check.kept or store.has("inner_results", job.key) else passed).append(job)
-    return tried, passed
+    return tried, passed, checks
 
 
-def best_edits(store: Store, jobs: Sequence[Job], passages: dict[str, Passage] | None = None,
-               grounding: GroundingConfig | None = None,
+def best_edits(store: Store, jobs: Sequence[Job], checks: dict[int, EditCheck] | None = None,
                passed: Sequence[Job] = ()) -> tuple[dict[str, tuple[str, float]], dict[str, dict]]:
     """Per passage id, the self-edit with the highest positive reward among its stored inner loops, and the reward
     (the E-step's filter, `seal.outer.select.select` with `keep="best"`).
 
-    With `grounding` (`learn.grounding` on; `passages` by id), each self-edit is first checked against its passage's
-    title and text (`seal.learn.grounding.edit_check`): one with too little grounded text is passed over, and the
-    text kept is the grounded sentences alone; `passed` are the jobs `screened_jobs` passed over before their inner
-    loop. Returns the kept self-edits and, per passage with a positive-reward or passed-over self-edit, what
-    grounding dropped: {"sentences": the kept self-edit's sentences that claim something, "ungrounded": its dropped
-    ones ({"text", "missing"}), "passed_over": the self-edits passed over, with a positive reward or before their
-    inner loop} (empty without `grounding`). Deterministic: a resumed run keeps the same."""
+    With `checks` (`learn.grounding` on: `screened_jobs`'s check of each self-edit against its passage), a self-edit
+    with too little grounded text is passed over, and the text kept is the grounded sentences alone; `passed` are
+    the jobs `screened_jobs` passed over before their inner loop. Returns the kept self-edits and, per passage with a
+    positive-reward or passed-over self-edit, what grounding dropped: {"sentences": the kept self-edit's sentences
+    that claim something, "ungrounded": its dropped ones ({"text", "missing"}), "passed_over": the self-edits passed
+    over, with a positive reward or before their inner loop} (empty without `checks`). Deterministic: a resumed run
+    keeps the same."""
     ids = {job.self_edit_id for job in jobs}
     edits = [e for e in store.rows("self_edits", "condition=?", (CONDITION,)) if e["id"] in ids]
     scored = scored_edits(edits, [store.get("inner_results", job.key) for job in jobs])
-    if grounding is None:
+    if checks is None:
         return {e.context_id: (e.text, e.reward) for e in select(scored, "best")}, {}
-    checks = {e.self_edit_id: edit_check(e.text, f"{passages[e.context_id].title} {passages[e.context_id].context}",
-                                         grounding.threshold, grounding.min_kept) for e in scored}
     best = select([dataclasses.replace(e, text=checks[e.self_edit_id].text) for e in scored
                    if checks[e.self_edit_id].kept], "best")
     empty = lambda: {"sentences": 0, "ungrounded": [], "passed_over": []}  # noqa: E731
@@ -484,8 +484,8 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
         with domain.writer() as writer:
             edits = sample_and_store(store, writer, {p.id: domain.self_edit_prompt(p) for p in quizzed}, CONDITION,
                                      0, sampling, cfg.run.seed, cfg.self_edit.family, label=EDITS)
-        by_id = {p.id: p for p in quizzed}
-        jobs, passed = screened_jobs(store, condition_jobs(domain, CONDITION, quizzed, edits, 1, 0), grounding)
+        jobs, passed, checks = screened_jobs(store, condition_jobs(domain, CONDITION, quizzed, edits, 1, 0),
+                                             grounding)
         todo = [j for j in jobs if not store.has("inner_results", j.key)]
         plan.stages[TRIES].units = len(todo)
         if todo:  # the steps of the self-edits written, not the estimate
@@ -497,7 +497,7 @@ def run_learn(run: Run, cfg: LearnConfig, paths: Sequence[str] | None = None) ->
         executor = make_executor(cfg.executor, domain)
         run_jobs(store, executor, domain, jobs, TRIES)
         executor.close()
-        kept, edit_drops = best_edits(store, jobs, by_id, grounding, passed)
+        kept, edit_drops = best_edits(store, jobs, checks, passed)
 
         # -- the adapter: start, score before, train on the pooled documents, score after -----------------------------
         docs = [d for p in passages for d in to_documents(p, kept[p.id][0] if p.id in kept else None)]
