@@ -133,6 +133,23 @@ def test_both_measures_and_the_paired_differences(finished):
     assert header.split()[4] == "loglik"
 
 
+def test_each_source_reports_what_its_self_edits_are_like(finished):
+    """results.json, the printed table and the report give each condition with self-edits their shape, from the
+    self-edits stored; the file-given source's figures are worked out by hand from PASSAGES (its first 2 of each)."""
+    from seal.reports.html import build_report
+
+    _, run_dir, stdout = finished
+    conditions = json.loads((run_dir / "results.json").read_text())["conditions"]
+    assert "self_edits" not in conditions["base"] and "self_edits" not in conditions["passage"]
+    assert all(conditions[c]["self_edits"]["n"] == 4 for c in ("self-edit", "external", "checkpoint"))
+    external = conditions["external"]["self_edits"]
+    assert external["words"] == (8 + 5 + 3 + 4) / 4 and external["documents"] == (2 + 1 + 1 + 1) / 4
+    assert external["answers"] == pytest.approx(2 / 6)  # "Ama Venn" and "red", of 3 questions x 2 self-edits
+    assert external["grounded"] == pytest.approx(4 / 5)  # "Tor is by the sea." alone is not in its passage
+    assert any(line.split()[:2] == ["external", "4"] for line in stdout.splitlines())
+    assert "passage words %" in build_report(run_dir).read_text()
+
+
 def test_named_self_edit_sources_side_by_side(tmp_path):
     """Two named sources (eval.external) are conditions of one table: each trains on its own file's first k
     self-edits of every passage, matched by text when the data gives ids and the files do not, and every source is

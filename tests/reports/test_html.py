@@ -125,6 +125,23 @@ def test_interrupted_run_shows_what_was_stored(interrupted):
     assert interrupted.store.get_meta("status") == "running"  # the report only reads the store
 
 
+def test_interrupted_eval_shows_what_its_self_edits_are_like(interrupted):
+    """The partial table gives a condition with stored self-edits its shape (`self_edit_shape`), read from the
+    store's self-edits and passages: here one of two sentences found in the passage, the one answer held."""
+    store = interrupted.store
+    store.put_context("p9", "knowledge", {"id": "p9", "title": "Tor", "context": "Tor has 12 bridges.",
+                                          "questions": [{"question": "How many bridges?", "answers": ["12"]}]})
+    eid = store.add_self_edit(key="r0/writer/p9/0", context_id="p9", round=0, condition="writer",
+                              text="Tor has 12 bridges. Olo sings.", sampling={})
+    store.add_inner_result(key="r0/writer/p9/0/s0", self_edit_id=eid, context_id="p9", round=0, condition="writer",
+                           seed=0, score=1.0, base_score=0.0, n_questions=1,
+                           details={"predictions": ["12"], "scores": [1.0], "logliks": [-1.0]}, timings={})
+    interrupted.update_manifest(config=CONFIG | {"eval": {"external": {"writer": "writer.json"}}})
+    page = build_report(interrupted.dir).read_text()
+    assert ('<td class="l">writer</td><td class="">1</td><td class="">6.0</td><td class="">1.0</td>'
+            '<td class="">100.0</td><td class="">50.0</td><td class="">100.0</td>') in page
+
+
 def key_settings(page: str) -> dict[str, str]:
     table = page.split(">Config and manifest</h2>", 1)[1].split("</table>", 1)[0]
     return dict(re.findall(r"<td[^>]*>([a-z_]+\.[a-z_]+)</td><td[^>]*>([^<]*)</td>", table))

@@ -105,6 +105,15 @@ def _stems(text: str) -> set[str]:
     return {stem(w) for w, _ in _words(text)}
 
 
+def content_stems(text: str) -> set[str]:
+    """The stems (`stem`) of `text`'s content words: its normalised words less the `STOP_WORDS`.
+
+    >>> sorted(content_stems("The bridges of Tor were built in 1201."))
+    ['1201', 'bridg', 'build', 'tor']
+    """
+    return {stem(w) for w, _ in _words(text) if w not in STOP_WORDS}
+
+
 @dataclass(frozen=True)
 class Check:
     """One sentence or question against its passage: grounded or not, and the words not found (why, for the user)."""

@@ -12,7 +12,9 @@ EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 def partial_results(run: Run) -> dict | None:
     """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
     paired differences of the conditions stored."""
-    from seal.domains.knowledge.results import comparisons, differences, knowledge_summary, timing_summary
+    from seal.domains.knowledge.data import Passage
+    from seal.domains.knowledge.results import (add_edit_shapes, comparisons, differences, knowledge_summary,
+                                                timing_summary)
 
     config = run.manifest.get("config", {})
     named = config.get("eval", {}).get("external") or {}  # the named self-edit sources are conditions too
@@ -26,6 +28,10 @@ def partial_results(run: Run) -> dict | None:
                     for c in names}
     conditions = {c: knowledge_summary(mine, metric) | {"seconds_per_inner_loop": timing_summary(mine)}
                   for c, mine in by_condition.items() if mine}
+    used = {r["self_edit_id"] for r in rows}
+    edits = [e for e in run.store.rows("self_edits", "round=0") if e["id"] in used]
+    add_edit_shapes(conditions, {c: [e for e in edits if e["condition"] == c] for c in conditions},
+                    [Passage.from_dict(c["payload"]) for c in run.store.rows("contexts")])
     return {"conditions": conditions, "differences": differences(by_condition, comparisons(names, sources))}
 
 
@@ -62,6 +68,19 @@ def results_html(run: Run, results: dict | None) -> str | None:
               "quiz s"] + (["unread"] * judged)
     return note + table(header, rows) + (
         f'<p class="note">metric: {esc(metric)}; loglik: the gold answers\' mean log-likelihood, nats per token.'
-        f"{esc(extra)}</p>") + differences_table(results.get("differences") or {})
+        f"{esc(extra)}</p>") + _shapes_html(results["conditions"]) + differences_table(results.get("differences") or {})
+
+
+def _shapes_html(conditions: dict) -> str:
+    """The conditions' self-edit shapes (`seal.domains.knowledge.results.self_edit_shape`) as a table, or ''."""
+    shaped = {name: c["self_edits"] for name, c in conditions.items() if c.get("self_edits")}
+    if not shaped:
+        return ""
+    rows = [[name, e["n"], f"{e['words']:.1f}", f"{e['documents']:.1f}", pct(e["passage_words"]), pct(e["grounded"]),
+             pct(e["answers"])] for name, e in shaped.items()]
+    return table(["self-edits", "n", "words", "documents", "passage words %", "grounded %", "answers %"], rows) + (
+        '<p class="note">Per self-edit: words, training documents (the passage is trained on besides), the share of '
+        "the passage's content words it restates; grounded: its sentences found in the passage; answers: the quiz's "
+        "answers it holds.</p>")
 
 

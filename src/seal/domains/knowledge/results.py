@@ -11,7 +11,11 @@ each round's paired difference from round 0 on the held-out questions (`vs_round
 
 from __future__ import annotations
 
+from seal.domains.knowledge.data import Passage
+from seal.domains.knowledge.parse import self_edit_pieces
+from seal.grading.exact import contains_words, normalize_answer
 from seal.reports.curve import with_rounds
+from seal.reports.htmlkit import pct
 from seal.reports.stats import paired_rows, pooled_interval, wilson
 from seal.reports.tables import interval
 
@@ -86,6 +90,68 @@ def knowledge_summary(rows: list[dict], metric: str) -> dict:
     return {"accuracy": acc, "ci95": ci} | counts
 
 
+def self_edit_shape(edits: list[tuple[str, Passage]]) -> dict | None:
+    """What one condition's self-edits are like, to read the order of a table's sources by (issue 26: length,
+    restatement, grounding), from (self-edit text, its passage) pairs; None when there are none.
+
+    - `words`: mean words per self-edit (whitespace-separated);
+    - `documents`: mean training documents per self-edit (`seal.domains.knowledge.parse.self_edit_pieces`; the passage,
+      trained on beside them in every condition, not counted);
+    - `passage_words`: mean share of the passage's distinct content words the self-edit restates (stems of
+      `seal.learn.grounding.content_stems`);
+    - `grounded`: share of the self-edits' sentences found in their passage (`seal.learn.grounding.edit_check` at
+      the grounding filter's default threshold, 0.6), over every sentence that claims something;
+    - `answers`: share of the passages' quiz questions whose gold answer the self-edit holds as whole words
+      (`seal.grading.exact.contains_words`; the passage itself holds every answer).
+
+    >>> from seal.domains.knowledge.data import QA
+    >>> p = Passage("x", "Tor", "Tor is a harbour town with 12 bridges.", (QA("How many bridges?", ("12",)),))
+    >>> shape = self_edit_shape([("Tor has 12 bridges.\\nTor sings.", p)])
+    >>> shape["words"], shape["documents"], shape["grounded"], shape["answers"]
+    (6.0, 2.0, 0.5, 1.0)
+    """
+    if not edits:
+        return None
+    from seal.learn.grounding import GroundingConfig, content_stems, edit_check
+
+    threshold = GroundingConfig().threshold
+    checks = [edit_check(text, p.context, threshold, 0.0) for text, p in edits]
+    claims = sum(c.n_sentences for c in checks)
+    restated = [len(content_stems(p.context) & content_stems(text)) / max(1, len(content_stems(p.context)))
+                for text, p in edits]
+    held = [any(contains_words(text, normalize_answer(a)) for a in q.answers) for text, p in edits
+            for q in p.questions]
+    return {"n": len(edits), "words": sum(len(text.split()) for text, _ in edits) / len(edits),
+            "documents": sum(len(self_edit_pieces(text)) for text, _ in edits) / len(edits),
+            "passage_words": sum(restated) / len(restated),
+            "grounded": (claims - sum(len(c.dropped) for c in checks)) / claims if claims else None,
+            "answers": sum(held) / len(held) if held else None}
+
+
+def add_edit_shapes(conditions: dict[str, dict], edit_rows: dict[str, list[dict]], passages: list[Passage]) -> None:
+    """Put each condition's `self_edit_shape` under `conditions[c]["self_edits"]`, from the stored self-edits its
+    inner loops trained on (`edit_rows`: self_edits rows by condition); conditions without self-edits get none."""
+    by_id = {p.id: p for p in passages}
+    for name, edits in edit_rows.items():
+        shape = self_edit_shape([(e["text"], by_id[e["context_id"]]) for e in edits if e["context_id"] in by_id])
+        if shape is not None and name in conditions:
+            conditions[name]["self_edits"] = shape
+
+
+def format_edit_shapes(conditions: dict[str, dict]) -> list[str]:
+    """The conditions' self-edit shapes (`self_edit_shape`) as lines, or none when no condition has self-edits."""
+    shaped = {name: c["self_edits"] for name, c in conditions.items() if c.get("self_edits")}
+    if not shaped:
+        return []
+    lines = [f"{'self-edits':<12} {'n':>4} {'words':>6} {'documents':>9} {'passage words %':>15} {'grounded %':>10} "
+             f"{'answers %':>9}"]
+    lines += [f"{name:<12} {e['n']:>4} {e['words']:>6.1f} {e['documents']:>9.1f} {pct(e['passage_words']):>15} "
+              f"{pct(e['grounded']):>10} {pct(e['answers']):>9}" for name, e in shaped.items()]
+    lines.append("per self-edit: words, training documents (the passage besides), share of the passage's content words "
+                 "restated; grounded: its sentences found in the passage; answers: quiz answers it holds")
+    return lines
+
+
 def differences(rows: dict[str, list[dict]], pairs=DIFFERENCES) -> dict[str, dict]:
     """The paired differences `a - b` of `pairs` whose conditions both have rows, per measure: {"a - b": {"accuracy":
     paired_difference, "loglik": ...}} (`seal.reports.stats.paired_rows`: per question, t over passages)."""
@@ -148,6 +214,7 @@ def knowledge_table(results: dict) -> str:
     first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
     if first:
         lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
+    lines += format_edit_shapes(results["conditions"])
     lines += format_differences(results.get("differences") or {}, results.get("seeds"))
     return "\n".join(lines)
 

@@ -1,0 +1,48 @@
+"""What a condition's self-edits are like (`self_edit_shape`): words, documents, the passage's words restated, the
+sentences found in the passage and the quiz answers held, each against a value worked out by hand."""
+
+import pytest
+
+from seal.domains.knowledge.data import QA, Passage
+from seal.domains.knowledge.results import format_edit_shapes, self_edit_shape
+
+KESTREL = Passage("k", "Kestrel Pass", "Kestrel Pass opened in 1889. Its tunnel is 4 kilometres long and was dug by "
+                  "miners from Dunmoor.", (QA("When did Kestrel Pass open?", ("1889",)),
+                                          QA("Who dug the tunnel?", ("miners from Dunmoor", "Dunmoor miners"))))
+
+
+def test_the_passage_itself_restates_everything_and_is_grounded():
+    shape = self_edit_shape([(KESTREL.context, KESTREL)])
+    assert shape["passage_words"] == 1.0 and shape["grounded"] == 1.0 and shape["answers"] == 1.0
+    assert shape["n"] == 1 and shape["words"] == 18 and shape["documents"] == 1
+
+
+def test_an_unrelated_self_edit_restates_nothing():
+    shape = self_edit_shape([("Roses grow in Lima.\nBakers rise early.", KESTREL)])
+    assert shape["passage_words"] == 0.0 and shape["grounded"] == 0.0 and shape["answers"] == 0.0
+    assert shape["documents"] == 2 and shape["words"] == 7
+
+
+def test_means_over_self_edits_and_shares_over_sentences_and_questions():
+    edits = [("1. Kestrel Pass opened in 1889.\n2. Trains from Oslo use it.", KESTREL),  # 1 of 2 grounded, 1 answer
+             ("Dunmoor miners dug a tunnel.", KESTREL)]  # grounded, the second answer
+    shape = self_edit_shape(edits)
+    assert shape["n"] == 2 and shape["words"] == (12 + 5) / 2 and shape["documents"] == (2 + 1) / 2
+    assert shape["grounded"] == pytest.approx(2 / 3)  # sentences over both self-edits, not a mean of shares
+    assert shape["answers"] == pytest.approx(2 / 4)  # (self-edit, question) pairs
+    # passage content stems: kestrel pass open 1889 tunnel 4 kilometr long dug miner dunmoor = 11
+    assert shape["passage_words"] == pytest.approx((4 / 11 + 4 / 11) / 2)
+
+
+def test_no_self_edits_no_shape_and_nothing_claimed_no_grounded_share():
+    assert self_edit_shape([]) is None
+    assert self_edit_shape([("Yes. It is.", KESTREL)])["grounded"] is None  # stop words only: claims nothing
+    assert self_edit_shape([("Kestrel Pass opened.", Passage("q", "Q", "Kestrel Pass opened.", ()))])["answers"] is None
+
+
+def test_printed_only_for_conditions_with_self_edits():
+    assert format_edit_shapes({"base": {}, "passage": {"accuracy": 0.1}}) == []
+    lines = format_edit_shapes({"base": {}, "gpt-4.1": {"self_edits": self_edit_shape([(KESTREL.context, KESTREL)])}})
+    assert lines[0].split()[:3] == ["self-edits", "n", "words"]
+    assert lines[1].split() == ["gpt-4.1", "1", "18.0", "1.0", "100.0", "100.0", "100.0"]
+    assert len(lines) == 3  # header, the one condition, the legend
