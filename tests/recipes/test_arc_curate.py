@@ -221,3 +221,32 @@ def test_a_curated_configuration_that_is_no_ttt_configuration_names_file_and_tas
     path.write_text(json.dumps({"tasks": [good, bad]}))
     with pytest.raises(DataError, match=f"{path}: task t1: config: strategy must be one of"):
         curated_configs(str(path))
+
+
+def test_a_list_curated_with_other_weights_of_the_model_is_named_in_a_warning(tmp_path, capsys):
+    """arc eval on a curated list says when the list's recorded weights differ from the model's (its verdicts were
+    measured on those), and says nothing when they match or the list records none."""
+    from test_bad_input import seal_in_process
+
+    toy = write_tasks(tmp_path)
+    path = tmp_path / "list.json"
+
+    def evaluate(manifest: dict) -> tuple[str, dict]:
+        path.write_text(json.dumps({"manifest": manifest, "tasks": [{"id": "bbbb0002", "source": str(toy)}],
+                                    "not_curated": []}))
+        code, out, err = seal_in_process(capsys, [
+            "arc", "eval", "--set", "model.name=tiny-llama", "--set", "model.threads=1",
+            "--set", f"run.root={tmp_path / 'runs'}", "--set", f"data.source=curated:{path}",
+            "--set", "eval.conditions=[icl]", "--set", "solve.views=[Identity()]"])
+        assert code in (0, None), err
+        run_dir = out.strip().splitlines()[-1].removeprefix("run: ")
+        return out + err, json.loads((tmp_path / "runs" / run_dir.split("/")[-1] / "manifest.json").read_text())
+
+    said, manifest = evaluate({"model": "tiny-llama", "model_fingerprint": "0123456789abcdef"})
+    weights = manifest["model_fingerprint"]
+    assert weights != "0123456789abcdef"
+    assert (f"warning: curated:{path} was curated with other weights of tiny-llama (fingerprint 0123456789abcdef, "
+            f"these: {weights})") in " ".join(said.split())
+    for same in ({"model": "tiny-llama", "model_fingerprint": weights}, {"model": "tiny-llama"},
+                 {"model": "another-model", "model_fingerprint": "0123456789abcdef"}):
+        assert "other weights" not in evaluate(same)[0]

@@ -228,6 +228,23 @@ def curated_configs(name: str) -> dict[str, EditConfig]:
     return configs
 
 
+def weights_note(name: str, model_name: str, weights: str) -> str | None:
+    """A warning when curated list `name` was made with other weights of `model_name` than `weights` (a
+    `seal.models.fingerprint`): its verdicts (learnable by test-time training, not solved in context) were measured
+    on those, and a task solved by a narrow margin can flip. None when they match, or when the list was made for
+    another model or records no fingerprint.
+
+    Raises:
+        DataError: as `read_curated`.
+    """
+    made = (read_curated(name).get("manifest") or {})
+    if not made.get("model_fingerprint") or made.get("model") != model_name or made["model_fingerprint"] == weights:
+        return None
+    return (f"curated:{name} was curated with other weights of {model_name} (fingerprint "
+            f"{made['model_fingerprint']}, these: {weights}): its verdicts were measured on those; seal arc curate "
+            "makes a list for these weights")
+
+
 def is_curated_source(source: str) -> bool:
     return str(source).startswith(CURATED_PREFIX)
 

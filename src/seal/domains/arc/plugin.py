@@ -65,15 +65,21 @@ class ArcPlugin(DomainPlugin):
         check_constrained(cfg) if training else check_conditions(cfg)
 
     def build(self, cfg, source: str, run=None, contexts=(), training: bool = False):
+        from seal.domains.arc.curate import CURATED_PREFIX, is_curated_source, weights_note
         from seal.domains.arc.domain import ArcDomain
         from seal.inner.lora import lora_record
         from seal.models import fingerprint, load_model
+        from seal.progress import console
 
         model, tokenizer = load_model(cfg.model, cfg.run.seed, source)
         if run is not None and "lora" not in run.manifest:  # the run's first model, before any work
             loras = {"ttt.lora": cfg.ttt.lora} | ({"outer.sft.lora": cfg.outer.sft.lora} if training else {})
-            run.update_manifest(lora=lora_record(model, loras),
-                                **({} if training else {"model_fingerprint": fingerprint(model)}))
+            weights = fingerprint(model)
+            run.update_manifest(lora=lora_record(model, loras), **({} if training else {"model_fingerprint": weights}))
+            sources = (cfg.data.source, cfg.train_data.source) if training else (cfg.data.source,)
+            lists = {s.removeprefix(CURATED_PREFIX) for s in sources if is_curated_source(s)}
+            for note in filter(None, (weights_note(name, cfg.model.name, weights) for name in sorted(lists))):
+                console.log(f"warning: {note}", markup=False, highlight=False)
         return ArcDomain(model, tokenizer, cfg, source)
 
     def skipped(self, domain, contexts, conditions) -> dict[str, str]:
