@@ -223,7 +223,7 @@ def test_a_curated_configuration_that_is_no_ttt_configuration_names_file_and_tas
         curated_configs(str(path))
 
 
-def test_a_list_curated_with_other_weights_of_the_model_is_named_in_a_warning(tmp_path, capsys):
+def test_a_list_curated_on_another_fingerprint_of_the_model_is_named_in_a_warning(tmp_path, capsys):
     """arc eval on a curated list says when the list's recorded weights differ from the model's (its verdicts were
     measured on those), and says nothing when they match or the list records none."""
     from test_bad_input import seal_in_process
@@ -245,8 +245,8 @@ def test_a_list_curated_with_other_weights_of_the_model_is_named_in_a_warning(tm
     said, manifest = evaluate({"model": "tiny-llama", "model_fingerprint": "0123456789abcdef"})
     weights = manifest["model_fingerprint"]
     assert weights != "0123456789abcdef"
-    assert (f"warning: curated:{path} was curated with other weights of tiny-llama (fingerprint 0123456789abcdef, "
-            f"these: {weights})") in " ".join(said.split())
+    assert (f"warning: curated:{path} records another fingerprint of tiny-llama (0123456789abcdef; this model's: "
+            f"{weights})") in " ".join(said.split())
     for same in ({"model": "tiny-llama", "model_fingerprint": weights}, {"model": "tiny-llama"},
                  {"model": "another-model", "model_fingerprint": "0123456789abcdef"}):
-        assert "other weights" not in evaluate(same)[0]
+        assert "another fingerprint" not in evaluate(same)[0]

@@ -229,9 +229,10 @@ def curated_configs(name: str) -> dict[str, EditConfig]:
 
 
 def weights_note(name: str, model_name: str, weights: str) -> str | None:
-    """A warning when curated list `name` was made with other weights of `model_name` than `weights` (a
-    `seal.models.fingerprint`): its verdicts (learnable by test-time training, not solved in context) were measured
-    on those, and a task solved by a narrow margin can flip. None when they match, or when the list was made for
+    """A warning when curated list `name` records another fingerprint of `model_name` than `weights` (a
+    `seal.models.fingerprint`: names, shapes, dtypes and leading values of the state dict, so a library that names
+    or ties the same tensors otherwise changes it too): its verdicts (learnable by test-time training, not solved in
+    context) were measured on that model, and a task solved by a narrow margin can flip. None when they match, or when the list was made for
     another model or records no fingerprint.
 
     Raises:
@@ -240,9 +241,9 @@ def weights_note(name: str, model_name: str, weights: str) -> str | None:
     made = (read_curated(name).get("manifest") or {})
     if not made.get("model_fingerprint") or made.get("model") != model_name or made["model_fingerprint"] == weights:
         return None
-    return (f"curated:{name} was curated with other weights of {model_name} (fingerprint "
-            f"{made['model_fingerprint']}, these: {weights}): its verdicts were measured on those; seal arc curate "
-            "makes a list for these weights")
+    return (f"curated:{name} records another fingerprint of {model_name} ({made['model_fingerprint']}; this "
+            f"model's: {weights}): its verdicts were measured on those weights, or on another library version's "
+            "reading of them; seal arc curate makes a list for this model")
 
 
 def is_curated_source(source: str) -> bool:
