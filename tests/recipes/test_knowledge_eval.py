@@ -147,7 +147,34 @@ def test_each_source_reports_what_its_self_edits_are_like(finished):
     assert external["answers"] == pytest.approx(2 / 6)  # "Ama Venn" and "red", of 3 questions x 2 self-edits
     assert external["grounded"] == pytest.approx(4 / 5)  # "Tor is by the sea." alone is not in its passage
     assert any(line.split()[:2] == ["external", "4"] for line in stdout.splitlines())
-    assert "passage words %" in build_report(run_dir).read_text()
+    page = build_report(run_dir).read_text()
+    assert "passage words %" in page and "answer in the self-edit - not" in page
+
+    # answer in the self-edit - not: recomputed by hand from the stored rows (per question, then per passage)
+    from seal.grading.exact import contains_words, normalize_answer
+    from seal.reports.stats import t_interval
+
+    store = Store(run_dir / "seal.db")
+    texts = {e["id"]: e["text"] for e in store.rows("self_edits")}
+    answers = {p: [[q["answer"]] for q in PASSAGES[i]["questions"]] for i, p in
+               enumerate(json.loads((run_dir / "manifest.json").read_text())["data_ids"])}
+    sides: dict = {}
+    for row in store.rows("inner_results"):
+        if row["self_edit_id"] is None:
+            continue
+        text = texts[row["self_edit_id"]]
+        for i, v in enumerate(row["details"]["logliks"]):
+            held = any(contains_words(text, normalize_answer(a)) for a in answers[row["context_id"]][i])
+            sides.setdefault((row["context_id"], i), ([], []))[0 if held else 1].append(v)
+    per_passage: dict = {}
+    for (pid, _), (h, n) in sides.items():
+        if h and n:
+            per_passage.setdefault(pid, []).append(sum(h) / len(h) - sum(n) / len(n))
+    mean, lo, hi = t_interval([sum(v) / len(v) for v in per_passage.values()])
+    held = json.loads((run_dir / "results.json").read_text())["answer_held"]["loglik"]
+    assert held["n_items"] == sum(len(v) for v in per_passage.values()) >= 2  # external holds "Ama Venn", "red"
+    assert held["mean"] == pytest.approx(mean) and held["ci95"] == pytest.approx([lo, hi])
+    assert "answer in the self-edit - not" in stdout
 
 
 def test_named_self_edit_sources_side_by_side(tmp_path):

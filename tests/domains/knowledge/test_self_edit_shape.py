@@ -46,3 +46,32 @@ def test_printed_only_for_conditions_with_self_edits():
     assert lines[0].split()[:3] == ["self-edits", "n", "words"]
     assert lines[1].split() == ["gpt-4.1", "1", "18.0", "1.0", "100.0", "100.0", "100.0"]
     assert len(lines) == 3  # header, the one condition, the legend
+
+
+def test_answer_held_pairs_self_edits_that_hold_a_questions_answer_with_those_that_do_not():
+    """Per question, inner loops whose self-edit holds its answer against those whose does not, across conditions;
+    a question only one kind trained on is left out; averaged within passage, t over passages."""
+    from seal.domains.knowledge.results import answer_held_difference, format_answer_held
+
+    quelm = Passage("q", "Quelm", "Quelm is a red mineral from Pell.", (QA("What colour is Quelm?", ("red",)),))
+    edits = {"a": [{"id": 1, "context_id": "k", "text": "Kestrel Pass opened in 1889."},
+                   {"id": 2, "context_id": "q", "text": "Quelm is red."}],
+             "b": [{"id": 3, "context_id": "k", "text": "The Dunmoor miners dug it."},
+                   {"id": 4, "context_id": "q", "text": "Quelm comes from Pell."}]}
+
+    def row(eid, pid, logliks, scores):
+        return {"self_edit_id": eid, "context_id": pid, "details": {"logliks": logliks, "scores": scores}}
+
+    rows = {"a": [row(1, "k", [-1.0, -4.0], [1.0, 0.0]), row(2, "q", [-2.0], [1.0])],
+            "b": [row(3, "k", [-3.0, -2.5], [0.0, 1.0]), row(4, "q", [-5.0], [0.0])],
+            "base": [{"self_edit_id": None, "context_id": "k", "details": {"logliks": [-9.0, -9.0]}}]}
+    d = answer_held_difference(rows, edits, [KESTREL, quelm])
+    # Kestrel: q0 held by a (-1) vs b (-3): +2; q1 held by b (-2.5) vs a (-4): +1.5 -> +1.75; Quelm: -2 - -5 = +3
+    assert d["loglik"]["mean"] == pytest.approx((1.75 + 3.0) / 2)
+    assert (d["loglik"]["n_items"], d["loglik"]["n_units"], d["loglik"]["unit"]) == (3, 2, "passages")
+    assert d["accuracy"]["mean"] == pytest.approx((1.0 + 1.0) / 2)
+    line = format_answer_held(d)[0]
+    assert "loglik +2.375 [" in line and "3 questions, 2 passages" in line
+    assert answer_held_difference({"base": rows["base"]}, {}, [KESTREL]) is None and format_answer_held(None) == []
+    only_held = answer_held_difference({"a": rows["a"][1:]}, {"a": edits["a"][1:]}, [quelm])
+    assert only_held["loglik"]["mean"] is None and format_answer_held(only_held) == []  # nothing to pair

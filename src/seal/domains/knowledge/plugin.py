@@ -121,8 +121,8 @@ class KnowledgePlugin(DomainPlugin):
 
     def summarize(self, cfg, domain, contexts, rows, edit_rows, skipped) -> dict:
         from seal.progress import console
-        from seal.domains.knowledge.results import (add_edit_shapes, comparisons, differences, knowledge_summary,
-                                                    timing_summary)
+        from seal.domains.knowledge.results import (add_edit_shapes, answer_held_difference, comparisons, differences,
+                                                    knowledge_summary, timing_summary)
         from seal.reports.tables import reward_summary
 
         metric = cfg.quiz.metric if domain.answers else "loglik"
@@ -132,6 +132,7 @@ class KnowledgePlugin(DomainPlugin):
                    "reward": domain.reward.name,
                    "differences": differences(rows, comparisons(tuple(rows), tuple(cfg.eval.sources)))}
         add_edit_shapes(results["conditions"], edit_rows, contexts)
+        results["answer_held"] = answer_held_difference(rows, edit_rows, contexts)
         conditions = results["conditions"].values()
         results["judge_errors"] = sum(c["judge_errors"] for c in conditions)
         if results["judge_errors"]:

@@ -3,6 +3,7 @@ measures and the paired differences), also for a run that stopped before writing
 
 from __future__ import annotations
 
+from seal.domains.knowledge.results import format_answer_held
 from seal.reports.htmlkit import differences_table, esc, loglik_cell, pct, table
 from seal.store.runs import Run
 
@@ -13,8 +14,8 @@ def partial_results(run: Run) -> dict | None:
     """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
     paired differences of the conditions stored."""
     from seal.domains.knowledge.data import Passage
-    from seal.domains.knowledge.results import (add_edit_shapes, comparisons, differences, knowledge_summary,
-                                                timing_summary)
+    from seal.domains.knowledge.results import (add_edit_shapes, answer_held_difference, comparisons, differences,
+                                                knowledge_summary, timing_summary)
 
     config = run.manifest.get("config", {})
     named = config.get("eval", {}).get("external") or {}  # the named self-edit sources are conditions too
@@ -30,9 +31,11 @@ def partial_results(run: Run) -> dict | None:
                   for c, mine in by_condition.items() if mine}
     used = {r["self_edit_id"] for r in rows}
     edits = [e for e in run.store.rows("self_edits", "round=0") if e["id"] in used]
-    add_edit_shapes(conditions, {c: [e for e in edits if e["condition"] == c] for c in conditions},
-                    [Passage.from_dict(c["payload"]) for c in run.store.rows("contexts")])
-    return {"conditions": conditions, "differences": differences(by_condition, comparisons(names, sources))}
+    edit_rows = {c: [e for e in edits if e["condition"] == c] for c in conditions}
+    passages = [Passage.from_dict(c["payload"]) for c in run.store.rows("contexts")]
+    add_edit_shapes(conditions, edit_rows, passages)
+    return {"conditions": conditions, "differences": differences(by_condition, comparisons(names, sources)),
+            "answer_held": answer_held_difference(by_condition, edit_rows, passages)}
 
 
 def results_html(run: Run, results: dict | None) -> str | None:
@@ -68,7 +71,9 @@ def results_html(run: Run, results: dict | None) -> str | None:
               "quiz s"] + (["unread"] * judged)
     return note + table(header, rows) + (
         f'<p class="note">metric: {esc(metric)}; loglik: the gold answers\' mean log-likelihood, nats per token.'
-        f"{esc(extra)}</p>") + _shapes_html(results["conditions"]) + differences_table(results.get("differences") or {})
+        f"{esc(extra)}</p>") + _shapes_html(results["conditions"]) + "".join(
+        f'<p class="note">{esc(line)}</p>' for line in format_answer_held(results.get("answer_held"))) + \
+        differences_table(results.get("differences") or {})
 
 
 def _shapes_html(conditions: dict) -> str:

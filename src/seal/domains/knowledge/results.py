@@ -16,7 +16,7 @@ from seal.domains.knowledge.parse import self_edit_pieces
 from seal.grading.exact import contains_words, normalize_answer
 from seal.reports.curve import with_rounds
 from seal.reports.htmlkit import pct
-from seal.reports.stats import paired_rows, pooled_interval, wilson
+from seal.reports.stats import format_difference, paired_rows, pooled_interval, wilson
 from seal.reports.tables import interval
 
 # The paired differences each table reports, (a, b) for a - b, when both conditions ran.
@@ -128,6 +128,34 @@ def self_edit_shape(edits: list[tuple[str, Passage]]) -> dict | None:
             "answers": sum(held) / len(held) if held else None}
 
 
+def answer_held_difference(rows: dict[str, list[dict]], edit_rows: dict[str, list[dict]],
+                           passages: list[Passage]) -> dict[str, dict] | None:
+    """Whether what a self-edit restates is what it teaches (issue 26: reading the order of the sources): per measure
+    (`accuracy`, `loglik`), the paired difference, per question, between the inner loops whose self-edit holds that
+    question's gold answer as whole words (`seal.grading.exact.contains_words`) and those whose self-edit does not,
+    pooled over every condition with self-edits (`rows` and `edit_rows` by condition), then averaged within each
+    passage with a t interval over passages (`seal.reports.stats.paired_rows`; a question counts where both kinds of
+    self-edit trained on it). None when no inner loop trained on a stored self-edit."""
+    by_id = {p.id: p for p in passages}
+    texts = {e["id"]: e["text"] for edits in edit_rows.values() for e in edits}
+    held, other = [], []
+    for row in (r for mine in rows.values() for r in mine):
+        text, passage = texts.get(row.get("self_edit_id")), by_id.get(row["context_id"])
+        if text is None or passage is None:
+            continue
+        flags = [any(contains_words(text, normalize_answer(a)) for a in q.answers) for q in passage.questions]
+        held.append(_only(row, flags, True))
+        other.append(_only(row, flags, False))
+    return paired_rows(held, other) if held else None
+
+
+def _only(row: dict, flags: list[bool], keep: bool) -> dict:
+    """`row` with its per-question values left only where `flags` is `keep` (None elsewhere: not counted)."""
+    masked = {f: [v if flag == keep else None for v, flag in zip(row["details"][f], flags)]
+              for f in ("scores", "logliks") if row["details"].get(f)}
+    return {**row, "details": {**row["details"], **masked}}
+
+
 def add_edit_shapes(conditions: dict[str, dict], edit_rows: dict[str, list[dict]], passages: list[Passage]) -> None:
     """Put each condition's `self_edit_shape` under `conditions[c]["self_edits"]`, from the stored self-edits its
     inner loops trained on (`edit_rows`: self_edits rows by condition); conditions without self-edits get none."""
@@ -150,6 +178,16 @@ def format_edit_shapes(conditions: dict[str, dict]) -> list[str]:
     lines.append("per self-edit: words, training documents (the passage besides), share of the passage's content words "
                  "restated; grounded: its sentences found in the passage; answers: quiz answers it holds")
     return lines
+
+
+def format_answer_held(d: dict[str, dict] | None) -> list[str]:
+    """`answer_held_difference` as a line, or none."""
+    if not d or d["loglik"]["mean"] is None and d["accuracy"]["mean"] is None:
+        return []
+    main = d["loglik"] if d["loglik"]["mean"] is not None else d["accuracy"]
+    return [f"answer in the self-edit - not (same question, every condition with self-edits): accuracy "
+            f"{format_difference(d['accuracy'], 100, 1)} points, loglik {format_difference(d['loglik'])} nats/token; "
+            f"{main['n_items']} questions, {main['n_units']} {main['unit']}"]
 
 
 def differences(rows: dict[str, list[dict]], pairs=DIFFERENCES) -> dict[str, dict]:
@@ -214,7 +252,7 @@ def knowledge_table(results: dict) -> str:
     first = next((c["first_judge_error"] for c in results["conditions"].values() if c.get("first_judge_error")), None)
     if first:
         lines.append(f"unread: LLM judge verdicts that stayed unreadable (not graded) of those asked; first: {first}")
-    lines += format_edit_shapes(results["conditions"])
+    lines += format_edit_shapes(results["conditions"]) + format_answer_held(results.get("answer_held"))
     lines += format_differences(results.get("differences") or {}, results.get("seeds"))
     return "\n".join(lines)
 
