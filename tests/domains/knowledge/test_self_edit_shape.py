@@ -75,3 +75,13 @@ def test_answer_held_pairs_self_edits_that_hold_a_questions_answer_with_those_th
     assert answer_held_difference({"base": rows["base"]}, {}, [KESTREL]) is None and format_answer_held(None) == []
     only_held = answer_held_difference({"a": rows["a"][1:]}, {"a": edits["a"][1:]}, [quelm])
     assert only_held["loglik"]["mean"] is None and format_answer_held(only_held) == []  # nothing to pair
+
+
+def test_paired_differences_stay_in_their_columns_whatever_the_names():
+    from seal.domains.knowledge.results import format_differences
+
+    d = {"mean": 0.5, "ci95": [0.25, 0.75], "n_items": 3, "n_units": 2, "unit": "passages"}
+    lines = format_differences({"passage - base": {"accuracy": d, "loglik": d},
+                                "checkpoint - a-long-source-name": {"accuracy": d, "loglik": d}})
+    starts = {line.index("+0.500") for line in lines[1:3]}
+    assert len(starts) == 1 and lines[0].index("loglik") < next(iter(starts)) + len("+0.500")

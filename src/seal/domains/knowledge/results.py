@@ -208,7 +208,8 @@ def format_differences(diffs: dict[str, dict], seeds: int | None = None) -> list
     interval, and how many questions and passages (the interval's unit) they pair."""
     if not diffs:
         return []
-    lines = [f"{'paired difference':<20} {'accuracy':>9} {'95% CI':>17} {'loglik':>8} {'95% CI':>17} "
+    width = max(20, *(len(name) for name in diffs))  # "checkpoint - self-edit" is wider than the default
+    lines = [f"{'paired difference':<{width}} {'accuracy':>9} {'95% CI':>17} {'loglik':>8} {'95% CI':>17} "
              f"{'questions':>9} {'unit':>12}"]
     for name, d in diffs.items():
         acc, ll = d["accuracy"], d["loglik"]
@@ -217,7 +218,7 @@ def format_differences(diffs: dict[str, dict], seeds: int | None = None) -> list
         acc_ci = interval(*[None if x is None else 100 * x for x in acc["ci95"]], "{:+.1f}")
         ll_mean = "-" if ll["mean"] is None else f"{ll['mean']:+.3f}"
         unit = f"{main['n_units']} {main['unit']}"
-        lines.append(f"{name:<20} {acc_mean:>9} {acc_ci:>17} {ll_mean:>8} {interval(*ll['ci95'], '{:+.3f}'):>17} "
+        lines.append(f"{name:<{width}} {acc_mean:>9} {acc_ci:>17} {ll_mean:>8} {interval(*ll['ci95'], '{:+.3f}'):>17} "
                      f"{main['n_items']:>9} {unit:>12}")
     per = f"averaged over {seeds} seed(s) and the self-edits, " if seeds else ""
     lines.append(f"paired per question ({per}then per passage); 95% Student t interval over the unit; "
