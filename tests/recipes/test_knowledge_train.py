@@ -76,6 +76,14 @@ def test_two_rounds_end_to_end(uninterrupted):
     # on-policy: round 2 samples from round 1's checkpoint, so its self-edits differ from round 1's
     assert len(store.rows("self_edits", "round=2 AND condition='train'")) == 6
     assert "round" in stdout and stdout.strip().splitlines()[-1].startswith("run: ")
+    # what each round's held-out self-edits are like: 2 passages x 2 self-edits, their words counted from the store
+    for p in curve["rounds"]:
+        held = [r for r in store.rows("inner_results", "condition='self-edit' AND round=?", (p["round"],))]
+        texts = {e["id"]: e["text"] for e in store.rows("self_edits")}
+        used = [texts[i] for i in {r["self_edit_id"] for r in held}]
+        assert p["self_edits"]["n"] == len(used) == 4
+        assert p["self_edits"]["words"] == pytest.approx(sum(len(t.split()) for t in used) / 4)
+    assert [line.split()[:3] for line in stdout.splitlines() if line.startswith("round 2 ")] == [["round", "2", "4"]]
 
 
 def test_sigkill_mid_round_then_resume_matches(uninterrupted, tmp_path):

@@ -152,6 +152,13 @@ class KnowledgePlugin(DomainPlugin):
 
         return knowledge_curve(run, records)
 
+    def format_curve(self, curve: dict) -> str:
+        from seal.domains.knowledge.results import format_edit_shapes
+        from seal.reports.curve import format_curve
+
+        shapes = format_edit_shapes({f"round {p['round']}": p for p in curve["rounds"]})
+        return format_curve(curve) + ("\n" + "\n".join(shapes) if shapes else "")
+
     def results_html(self, run, results: dict | None) -> str | None:
         from seal.domains.knowledge.report import results_html
 

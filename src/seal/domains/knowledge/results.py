@@ -270,12 +270,20 @@ def knowledge_curve(run, records: list[dict]) -> dict:
         return [row for row in run.store.rows("inner_results", "condition='self-edit' AND round=?", (r,))
                 if not held_out or row["context_id"] in held_out]
 
+    passages = {c["id"]: Passage.from_dict(c["payload"]) for c in run.store.rows("contexts")
+                if c["domain"] == "knowledge"}
+
+    def shape(rows: list[dict]) -> dict | None:  # what the round's held-out self-edits are like
+        ids = {row["self_edit_id"] for row in rows}
+        return self_edit_shape([(e["text"], passages[e["context_id"]]) for e in run.store.rows("self_edits")
+                                if e["id"] in ids and e["context_id"] in passages])
+
     first = evaluations[0]["conditions"]
     points = []
     for r in sorted(evaluations):
         c = evaluations[r]["conditions"]["self-edit"]
         points.append({"round": r, "accuracy": c["accuracy"], "ci95": c["ci95"], "loglik": c.get("loglik"),
-                       "loglik_ci95": c.get("loglik_ci95", [None, None]),
+                       "loglik_ci95": c.get("loglik_ci95", [None, None]), "self_edits": shape(own(r)),
                        "vs_round0": paired_rows(own(r), own(0)) if r > 0 else None})
     with_rounds(points, records)
     refs = [name for name in first if name != "self-edit"]  # base, passage and every file-given source
