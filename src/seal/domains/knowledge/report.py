@@ -3,7 +3,9 @@ measures and the paired differences), also for a run that stopped before writing
 
 from __future__ import annotations
 
-from seal.domains.knowledge.results import format_answer_held
+from seal.domains.knowledge.data import Passage
+from seal.domains.knowledge.results import (add_edit_shapes, answer_held_difference, comparisons, differences,
+                                            format_answer_held, knowledge_summary, timing_summary)
 from seal.reports.htmlkit import differences_table, esc, loglik_cell, pct, table
 from seal.store.runs import Run
 
@@ -13,10 +15,6 @@ EVAL_CONDITIONS = ("base", "passage", "self-edit", "external", "checkpoint")
 def partial_results(run: Run) -> dict | None:
     """A results table summarised from the inner loops stored so far (an interrupted eval or cpt run), with the
     paired differences of the conditions stored."""
-    from seal.domains.knowledge.data import Passage
-    from seal.domains.knowledge.results import (add_edit_shapes, answer_held_difference, comparisons, differences,
-                                                knowledge_summary, timing_summary)
-
     config = run.manifest.get("config", {})
     named = config.get("eval", {}).get("external") or {}  # the named self-edit sources are conditions too
     sources = (("external",) if config.get("eval", {}).get("external_file") else ()) + tuple(named)
