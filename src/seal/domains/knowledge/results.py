@@ -272,11 +272,11 @@ def knowledge_curve(run, records: list[dict]) -> dict:
 
     passages = {c["id"]: Passage.from_dict(c["payload"]) for c in run.store.rows("contexts")
                 if c["domain"] == "knowledge"}
+    edits = {e["id"]: e for e in run.store.rows("self_edits", "condition='self-edit'")}
 
     def shape(rows: list[dict]) -> dict | None:  # what the round's held-out self-edits are like
-        ids = {row["self_edit_id"] for row in rows}
-        return self_edit_shape([(e["text"], passages[e["context_id"]]) for e in run.store.rows("self_edits")
-                                if e["id"] in ids and e["context_id"] in passages])
+        used = [edits[i] for i in {row["self_edit_id"] for row in rows} if i in edits]
+        return self_edit_shape([(e["text"], passages[e["context_id"]]) for e in used if e["context_id"] in passages])
 
     first = evaluations[0]["conditions"]
     points = []
