@@ -4,7 +4,8 @@ measures and the paired differences), also for a run that stopped before writing
 from __future__ import annotations
 
 from seal.domains.knowledge.data import Passage
-from seal.domains.knowledge.results import (add_edit_shapes, answer_held_difference, comparisons, differences,
+from seal.domains.knowledge.results import (EDIT_SHAPE_HEADER, EDIT_SHAPE_LEGEND, add_edit_shapes,
+                                            answer_held_difference, comparisons, differences, edit_shape_rows,
                                             format_answer_held, knowledge_summary, timing_summary)
 from seal.reports.htmlkit import differences_table, esc, loglik_cell, pct, table
 from seal.store.runs import Run
@@ -76,14 +77,5 @@ def results_html(run: Run, results: dict | None) -> str | None:
 
 def _shapes_html(conditions: dict) -> str:
     """The conditions' self-edit shapes (`seal.domains.knowledge.results.self_edit_shape`) as a table, or ''."""
-    shaped = {name: c["self_edits"] for name, c in conditions.items() if c.get("self_edits")}
-    if not shaped:
-        return ""
-    rows = [[name, e["n"], f"{e['words']:.1f}", f"{e['documents']:.1f}", pct(e["passage_words"]), pct(e["grounded"]),
-             pct(e["answers"])] for name, e in shaped.items()]
-    return table(["self-edits", "n", "words", "documents", "passage words %", "grounded %", "answers %"], rows) + (
-        '<p class="note">Per self-edit: words, training documents (the passage is trained on besides), the share of '
-        "the passage's content words it restates; grounded: its sentences found in the passage; answers: the quiz's "
-        "answers it holds.</p>")
-
-
+    rows = edit_shape_rows(conditions)
+    return table(list(EDIT_SHAPE_HEADER), rows) + f'<p class="note">{esc(EDIT_SHAPE_LEGEND)}</p>' if rows else ""

@@ -117,15 +117,20 @@ def self_edit_shape(edits: list[tuple[str, Passage]]) -> dict | None:
     threshold = GroundingConfig().threshold
     checks = [edit_check(text, p.context, threshold, 0.0) for text, p in edits]
     claims = sum(c.n_sentences for c in checks)
-    restated = [len(content_stems(p.context) & content_stems(text)) / max(1, len(content_stems(p.context)))
-                for text, p in edits]
-    held = [any(contains_words(text, normalize_answer(a)) for a in q.answers) for text, p in edits
-            for q in p.questions]
+    restated = [len(passage & content_stems(text)) / max(1, len(passage))
+                for text, passage in ((text, content_stems(p.context)) for text, p in edits)]
+    held = [h for text, p in edits for h in answers_held(text, p)]
     return {"n": len(edits), "words": sum(len(text.split()) for text, _ in edits) / len(edits),
             "documents": sum(len(self_edit_pieces(text)) for text, _ in edits) / len(edits),
             "passage_words": sum(restated) / len(restated),
             "grounded": (claims - sum(len(c.dropped) for c in checks)) / claims if claims else None,
             "answers": sum(held) / len(held) if held else None}
+
+
+def answers_held(text: str, passage: Passage) -> list[bool]:
+    """Per quiz question of `passage`, whether `text` holds one of its gold answers as whole words
+    (`seal.grading.exact.contains_words`)."""
+    return [any(contains_words(text, normalize_answer(a)) for a in q.answers) for q in passage.questions]
 
 
 def answer_held_difference(rows: dict[str, list[dict]], edit_rows: dict[str, list[dict]],
@@ -143,7 +148,7 @@ def answer_held_difference(rows: dict[str, list[dict]], edit_rows: dict[str, lis
         text, passage = texts.get(row.get("self_edit_id")), by_id.get(row["context_id"])
         if text is None or passage is None:
             continue
-        flags = [any(contains_words(text, normalize_answer(a)) for a in q.answers) for q in passage.questions]
+        flags = answers_held(text, passage)
         held.append(_only(row, flags, True))
         other.append(_only(row, flags, False))
     return paired_rows(held, other) if held else None
@@ -166,18 +171,26 @@ def add_edit_shapes(conditions: dict[str, dict], edit_rows: dict[str, list[dict]
             conditions[name]["self_edits"] = shape
 
 
+EDIT_SHAPE_HEADER = ("self-edits", "n", "words", "documents", "passage words %", "grounded %", "answers %")
+EDIT_SHAPE_LEGEND = ("per self-edit: words, training documents (the passage besides), share of the passage's content "
+                     "words restated; grounded: its sentences found in the passage; answers: quiz answers it holds")
+
+
+def edit_shape_rows(conditions: dict[str, dict]) -> list[list[str]]:
+    """One row of text cells (`EDIT_SHAPE_HEADER`) per condition with a self-edit shape (`self_edit_shape`)."""
+    return [[name, str(e["n"]), f"{e['words']:.1f}", f"{e['documents']:.1f}", pct(e["passage_words"]),
+             pct(e["grounded"]), pct(e["answers"])] for name, c in conditions.items() if (e := c.get("self_edits"))]
+
+
 def format_edit_shapes(conditions: dict[str, dict]) -> list[str]:
     """The conditions' self-edit shapes (`self_edit_shape`) as lines, or none when no condition has self-edits."""
-    shaped = {name: c["self_edits"] for name, c in conditions.items() if c.get("self_edits")}
-    if not shaped:
+    rows = edit_shape_rows(conditions)
+    if not rows:
         return []
-    lines = [f"{'self-edits':<12} {'n':>4} {'words':>6} {'documents':>9} {'passage words %':>15} {'grounded %':>10} "
-             f"{'answers %':>9}"]
-    lines += [f"{name:<12} {e['n']:>4} {e['words']:>6.1f} {e['documents']:>9.1f} {pct(e['passage_words']):>15} "
-              f"{pct(e['grounded']):>10} {pct(e['answers']):>9}" for name, e in shaped.items()]
-    lines.append("per self-edit: words, training documents (the passage besides), share of the passage's content words "
-                 "restated; grounded: its sentences found in the passage; answers: quiz answers it holds")
-    return lines
+    widths = (12, 4, 6, 9, 15, 10, 9)
+    line = lambda cells: " ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    return [line(EDIT_SHAPE_HEADER)] + [line(r) for r in rows] + [EDIT_SHAPE_LEGEND]
 
 
 def format_answer_held(d: dict[str, dict] | None) -> list[str]:
