@@ -5,6 +5,7 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
 from seal.config import LoraConfig, ModelConfig, RunConfig, to_dict
 from seal.domains.arc.config import ArcConfig, ArcDataConfig, ArcSolveConfig, ArcTTTConfig
@@ -57,6 +58,7 @@ def test_every_candidate_gets_a_verdict_from_its_stored_rows(curated):
     assert seconds["aaaa0001"] == pytest.approx(stored, abs=1e-3) and seconds["aaaa0001"] > 0
     m = result["manifest"]
     assert m["model"] == "tiny-llama" and len(m["grid"]) == 2 and m["settings"]["curate"]["epochs"] == [1]
+    assert m["versions"] == run.manifest["versions"] and m["versions"]["torch"] == torch.__version__
     assert m["complete"] and m["examined"] == m["candidates"] == 3 and m["wall_seconds"] > 0
     assert "0 curated of 3 examined" in format_curate(result)
 
@@ -249,6 +251,15 @@ def test_a_list_curated_on_another_fingerprint_of_the_model_is_named_in_a_warnin
     assert weights != "0123456789abcdef"
     assert (f"warning: curated:{path} records another fingerprint of tiny-llama (0123456789abcdef; this model's: "
             f"{weights})") in " ".join(said.split())
+    # a list that records its package versions: the note names those that differ from this run's
+    said, manifest = evaluate({"model": "tiny-llama", "model_fingerprint": "0123456789abcdef",
+                               "versions": {"transformers": "4.0.1", "torch": "0.1", "no-such-package": "1.0"}})
+    now = manifest["versions"]
+    assert (f"the list was made with transformers 4.0.1 (now {now['transformers']}), torch 0.1 (now {now['torch']}), "
+            "no-such-package 1.0 (now not installed);") in " ".join(said.split())
+    said, _ = evaluate({"model": "tiny-llama", "model_fingerprint": "0123456789abcdef",
+                        "versions": {"transformers": now["transformers"]}})
+    assert "the list records the same package versions;" in " ".join(said.split())
     for same in ({"model": "tiny-llama", "model_fingerprint": weights}, {"model": "tiny-llama"},
                  {"model": "another-model", "model_fingerprint": "0123456789abcdef"}):
         assert "another fingerprint" not in evaluate(same)[0]

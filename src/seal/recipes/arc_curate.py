@@ -101,7 +101,7 @@ def run_arc_curate(run: Run, cfg: ArcCurateCommandConfig) -> dict:
     store = run.store
     earlier = store.get_meta("curate_seconds", 0.0)  # wall time of the sessions before a resume
     budget = cfg.curate.max_hours * 3600  # 0: none
-    manifest = {"model": cfg.model.name, "model_fingerprint": weights,
+    manifest = {"model": cfg.model.name, "model_fingerprint": weights, "versions": run.manifest["versions"],
                 "date": datetime.date.today().isoformat(), "run": run.dir.name,
                 "grid": [c.to_dict() for c in configs],
                 "settings": {"curate": dataclasses.asdict(cfg.curate), "ttt": dataclasses.asdict(cfg.ttt),

