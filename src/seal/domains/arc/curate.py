@@ -228,7 +228,7 @@ def curated_configs(name: str) -> dict[str, EditConfig]:
     return configs
 
 
-def weights_note(name: str, model_name: str, weights: str, versions: dict[str, str] | None = None) -> str | None:
+def weights_note(name: str, model_name: str, weights: str, versions: dict[str, str]) -> str | None:
     """A warning when curated list `name` records another fingerprint of `model_name` than `weights` (a
     `seal.models.fingerprint`: names, shapes, dtypes and leading values of the state dict, so a library that names
     or ties the same tensors otherwise changes it too): its verdicts (learnable by test-time training, not solved in
@@ -243,8 +243,8 @@ def weights_note(name: str, model_name: str, weights: str, versions: dict[str, s
     made = (read_curated(name).get("manifest") or {})
     if not made.get("model_fingerprint") or made.get("model") != model_name or made["model_fingerprint"] == weights:
         return None
-    then, now = made.get("versions") if isinstance(made.get("versions"), dict) else {}, versions or {}
-    changed = [f"{p} {then[p]} (now {now.get(p, 'not installed')})" for p in then if then[p] != now.get(p)]
+    then = made.get("versions") if isinstance(made.get("versions"), dict) else {}
+    changed = [f"{p} {then[p]} (now {versions.get(p, 'not installed')})" for p in then if then[p] != versions.get(p)]
     made_with = ("; the list was made with " + ", ".join(changed) if changed
                  else "; the list records the same package versions" if then else "")
     return (f"curated:{name} records another fingerprint of {model_name} ({made['model_fingerprint']}; this "
