@@ -124,3 +124,21 @@ def test_seal_evaluation_passages_are_reproduced(shared_dir):
     seal_order = json.loads((shared_dir / "data/seal-self-edits/gpt4_1_val.json").read_text())
     assert [p.context for p in passages] == [x["context"] for x in seal_order]
     assert sum(len(p.questions) for p in passages) == 974
+
+
+def test_knowledge_train_takes_its_passages_after_data_offset_and_within_data_n():
+    """`seal knowledge train` reads data.offset and data.n as `eval` does: shuffle, skip, take; then hold out and
+    split into rounds (so `data.offset=200` on SEAL's file trains outside its 200 evaluation passages)."""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeTrainConfig
+    from seal.domains.knowledge.evaluation import plan_passages
+
+    overrides = ["data.seed=3", "outer.eval_contexts=2", "outer.rounds=2", "outer.contexts_per_round=3"]
+    shuffled = [p.id for p in select_passages(load_passages("builtin"), None, seed=3)]
+    held, rounds = plan_passages(load_config(KnowledgeTrainConfig, None, overrides + ["data.offset=5"]))
+    assert [p.id for p in held] == shuffled[5:7]
+    assert [[p.id for p in r] for r in rounds] == [shuffled[7:10], shuffled[10:13]]
+    held, rounds = plan_passages(load_config(KnowledgeTrainConfig, None, overrides))
+    assert [p.id for p in held] + [p.id for r in rounds for p in r] == shuffled[:8]
+    with pytest.raises(DataError, match=r"7 passages \(data.n=7, data.offset=5\), but 2 held out plus 2 rounds"):
+        plan_passages(load_config(KnowledgeTrainConfig, None, overrides + ["data.offset=5", "data.n=7"]))

@@ -35,17 +35,20 @@ def choose_passages(cfg: KnowledgeEvalConfig) -> list[Passage]:
 
 def plan_passages(cfg: KnowledgeTrainConfig) -> tuple[list[Passage], list[list[Passage]]]:
     """`seal knowledge train`: the held-out evaluation passages and the disjoint training passages of each round.
-    Passages are shuffled once with `data.seed` (0 when unset); the first `outer.eval_contexts` are held out and each
-    round takes the next `outer.contexts_per_round`, so the rounds' training passages are disjoint from each other
-    and from the evaluation passages.
+    Passages are shuffled once with `data.seed` (0 when unset), `data.offset` skipped and `data.n` taken (all when 0);
+    of those the first `outer.eval_contexts` are held out and each round takes the next `outer.contexts_per_round`,
+    so the rounds' training passages are disjoint from each other and from the evaluation passages.
+    (`data.seed=42, data.offset=200` trains on SQuAD dev passages outside SEAL's 200 evaluation passages.)
 
     Raises:
         DataError: too few passages for the rounds asked for.
     """
     from seal.domains.plugin import split_rounds
 
-    shuffled = select_passages(load_passages(cfg.data.source), None, cfg.data.seed if cfg.data.seed is not None else 0)
-    return split_rounds(shuffled, cfg.outer, f"{cfg.data.source}: {len(shuffled)} passages")
+    chosen = select_passages(load_passages(cfg.data.source), cfg.data.n or None,
+                             cfg.data.seed if cfg.data.seed is not None else 0, offset=cfg.data.offset)
+    return split_rounds(chosen, cfg.outer, f"{cfg.data.source}: {len(chosen)} passages "
+                                           f"(data.n={cfg.data.n}, data.offset={cfg.data.offset})")
 
 
 def source_self_edits(name: str, path: str, passages: list[Passage], k: int) -> dict[str, list[str]]:
