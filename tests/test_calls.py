@@ -49,7 +49,8 @@ def knowledge_runs(tmp_path):
     root = ["--set", f"run.root={tmp_path}"]
     for reward in ("accuracy", "loglik", "self-quiz", "self-quiz-accuracy"):
         yield reward, ["knowledge", "eval", *KNOWLEDGE, *root, "--set", f"reward.kind={reward}"]
-    yield "train", ["knowledge", "train", *KNOWLEDGE, *root, "--set", "outer.rounds=1", "--set", "reward.kind=rubric",
+    yield "train", ["knowledge", "train", *KNOWLEDGE, *root, "--set", "data.n=3", "--set", "outer.rounds=1",
+                    "--set", "reward.kind=rubric",
                     "--set", "reward.judge.backend=local", "--set", "outer.contexts_per_round=2",
                     "--set", "outer.eval_contexts=1", "--set", "outer.sft.batch_size=1",
                     "--set", "outer.sft.grad_accum=1"]

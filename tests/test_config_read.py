@@ -37,7 +37,7 @@ def curate_tiny(tmp_path) -> list[str]:
 COMMANDS = {
     "knowledge eval": ([], lambda tmp: KNOWLEDGE),
     "knowledge train": ([], lambda tmp: KNOWLEDGE + [
-        "outer.rounds=1", "outer.contexts_per_round=1", "outer.eval_contexts=1", "outer.keep=all-positive",
+        "data.n=2", "outer.rounds=1", "outer.contexts_per_round=1", "outer.eval_contexts=1", "outer.keep=all-positive",
         "reward.kind=loglik", "outer.sft.batch_size=1", "outer.sft.grad_accum=1"]),
     "knowledge cpt": ([], lambda tmp: KNOWLEDGE + ["cpt.epochs=1", "cpt.lora.r=4", "cpt.mode=lora"]),
     "knowledge continual": ([], lambda tmp: KNOWLEDGE + [
@@ -90,7 +90,6 @@ UNREAD = {
 # Read by no code of the command, though the section's class (shared with other commands) holds them: they cannot
 # go without breaking the resume of runs that recorded them (a resume drops whole sections only).
 DEAD = {
-    "knowledge train": {"data.n", "data.offset"},  # outer.contexts_per_round and outer.eval_contexts choose passages
     "knowledge cpt": VLLM | {f"inner.{k}" for k in (  # cpt refuses vllm; it trains once, with cpt.* (cpt_inner)
         "lora.alpha", "lora.dropout", "lora.r", "lora.target_modules", "learning_rate", "epochs", "batch_size",
         "grad_accum", "multi", "seeds")},

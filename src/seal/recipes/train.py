@@ -108,9 +108,16 @@ def run_train(run: Run, cfg, plugin: DomainPlugin) -> dict:
     trained_on = [c for cs in round_contexts for c in cs]
     manifest = plugin.manifest(cfg, trained_on, training=True)
     manifest["seeds"]["m_step"] = [cfg.run.seed + r for r in range(1, cfg.outer.rounds + 1)]
-    run.update_manifest(eval_ids=[plugin.context_id(c) for c in held_out],
-                        round_ids={r + 1: [plugin.context_id(c) for c in cs] for r, cs in enumerate(round_contexts)},
-                        **manifest)
+    eval_ids = [plugin.context_id(c) for c in held_out]
+    round_ids = {str(r + 1): [plugin.context_id(c) for c in cs] for r, cs in enumerate(round_contexts)}
+    recorded = run.manifest.get("eval_ids"), {str(k): v for k, v in run.manifest.get("round_ids", {}).items()}
+    if recorded[0] is not None and recorded != (eval_ids, round_ids):
+        from seal.errors import ConfigError
+
+        raise ConfigError(f"--resume {run.dir}: its config now selects other contexts than the run recorded "
+                          f"(eval_ids, round_ids; a version before 2026-12-07 ignored knowledge train's data.n and "
+                          f"data.offset): resume it with the seal of its git_commit {run.manifest.get('git_commit')}")
+    run.update_manifest(eval_ids=eval_ids, round_ids=round_ids, **manifest)
     store = run.store
     current = cfg.model.name
     done = {r["round"]: r for r in store.rows("rounds")}

@@ -142,3 +142,23 @@ def test_knowledge_train_takes_its_passages_after_data_offset_and_within_data_n(
     assert [p.id for p in held] + [p.id for r in rounds for p in r] == shuffled[:8]
     with pytest.raises(DataError, match=r"7 passages \(data.n=7, data.offset=5\), but 2 held out plus 2 rounds"):
         plan_passages(load_config(KnowledgeTrainConfig, None, overrides + ["data.offset=5", "data.n=7"]))
+
+
+def test_resuming_a_train_run_whose_recorded_passages_differ_stops_with_one_error(tmp_path):
+    """A run recorded before `knowledge train` read data.n/data.offset, resumed now, would select other passages
+    than its finished rounds trained on: the resume refuses before any work, naming the run and its commit. (A resume
+    whose recorded passages match goes on: tests/recipes/test_restem_resume.py.)"""
+    from seal.config import load_config
+    from seal.domains.knowledge.config import KnowledgeTrainConfig
+    from seal.domains.registry import load
+    from seal.errors import ConfigError
+    from seal.recipes.train import run_train
+    from seal.store.runs import create_run
+
+    cfg = load_config(KnowledgeTrainConfig, None, ["model.name=tiny-llama", "data.n=3", "outer.eval_contexts=1",
+                                                   "outer.rounds=1", "outer.contexts_per_round=2"])
+    run = create_run(tmp_path, "knowledge train", "old", {}, [])
+    shuffled = [p.id for p in select_passages(load_passages("builtin"), None, seed=0)]
+    run.update_manifest(git_commit="abc1234", eval_ids=shuffled[:1], round_ids={"1": shuffled[1:2] + shuffled[3:4]})
+    with pytest.raises(ConfigError, match=f"--resume {run.dir}: .*other contexts.*git_commit abc1234"):
+        run_train(run, cfg, load("knowledge"))
