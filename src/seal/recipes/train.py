@@ -32,6 +32,7 @@ import json
 import time
 
 from seal.domains.plugin import DomainPlugin
+from seal.errors import ConfigError
 from seal.evaluation import evaluate_conditions, sampled_edits
 from seal.executors import make_executor, run_condition
 from seal.outer.sample import Sampling
@@ -111,12 +112,12 @@ def run_train(run: Run, cfg, plugin: DomainPlugin) -> dict:
     eval_ids = [plugin.context_id(c) for c in held_out]
     round_ids = {str(r + 1): [plugin.context_id(c) for c in cs] for r, cs in enumerate(round_contexts)}
     recorded = run.manifest.get("eval_ids"), {str(k): v for k, v in run.manifest.get("round_ids", {}).items()}
+    # a resume must train on what the run recorded (knowledge train before 2026-12-07 ignored data.n and
+    # data.offset, so its runs' recorded configs may now select other passages)
     if recorded[0] is not None and recorded != (eval_ids, round_ids):
-        from seal.errors import ConfigError
-
         raise ConfigError(f"--resume {run.dir}: its config now selects other contexts than the run recorded "
-                          f"(eval_ids, round_ids; a version before 2026-12-07 ignored knowledge train's data.n and "
-                          f"data.offset): resume it with the seal of its git_commit {run.manifest.get('git_commit')}")
+                          f"(eval_ids, round_ids): resume it with the seal of its git_commit "
+                          f"{run.manifest.get('git_commit')}")
     run.update_manifest(eval_ids=eval_ids, round_ids=round_ids, **manifest)
     store = run.store
     current = cfg.model.name

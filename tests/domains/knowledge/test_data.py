@@ -142,6 +142,8 @@ def test_knowledge_train_takes_its_passages_after_data_offset_and_within_data_n(
     assert [p.id for p in held] + [p.id for r in rounds for p in r] == shuffled[:8]
     with pytest.raises(DataError, match=r"7 passages \(data.n=7, data.offset=5\), but 2 held out plus 2 rounds"):
         plan_passages(load_config(KnowledgeTrainConfig, None, overrides + ["data.offset=5", "data.n=7"]))
+    with pytest.raises(DataError, match=r"builtin: 35 passage\(s\) selected, data.n=36 asked for \(data.offset=5\)"):
+        plan_passages(load_config(KnowledgeTrainConfig, None, overrides + ["data.offset=5", "data.n=36"]))
 
 
 def test_resuming_a_train_run_whose_recorded_passages_differ_stops_with_one_error(tmp_path):

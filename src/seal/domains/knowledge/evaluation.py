@@ -19,14 +19,15 @@ from seal.progress import console
 from seal.store.runs import Run
 
 
-def choose_passages(cfg: KnowledgeEvalConfig) -> list[Passage]:
-    """`data.n` passages of `data.source` (all when 0) after the shuffle and `data.offset`.
+def choose_passages(cfg: KnowledgeEvalConfig, default_seed: int | None = None) -> list[Passage]:
+    """`data.n` passages of `data.source` (all when 0) after the shuffle (`data.seed`, else `default_seed`; None keeps
+    file order) and `data.offset`.
 
     Raises:
         DataError: none selected, or fewer than `data.n` (a table of fewer passages than asked for would pass for it).
     """
-    passages = select_passages(load_passages(cfg.data.source), cfg.data.n or None, cfg.data.seed,
-                               offset=cfg.data.offset)
+    seed = cfg.data.seed if cfg.data.seed is not None else default_seed
+    passages = select_passages(load_passages(cfg.data.source), cfg.data.n or None, seed, offset=cfg.data.offset)
     if not passages or len(passages) < cfg.data.n:
         raise DataError(f"{cfg.data.source}: {len(passages)} passage(s) selected, data.n={cfg.data.n} asked for "
                         f"(data.offset={cfg.data.offset})")
@@ -41,12 +42,11 @@ def plan_passages(cfg: KnowledgeTrainConfig) -> tuple[list[Passage], list[list[P
     (`data.seed=42, data.offset=200` trains on SQuAD dev passages outside SEAL's 200 evaluation passages.)
 
     Raises:
-        DataError: too few passages for the rounds asked for.
+        DataError: fewer passages than `data.n`, or too few for the rounds asked for.
     """
     from seal.domains.plugin import split_rounds
 
-    chosen = select_passages(load_passages(cfg.data.source), cfg.data.n or None,
-                             cfg.data.seed if cfg.data.seed is not None else 0, offset=cfg.data.offset)
+    chosen = choose_passages(cfg, default_seed=0)
     return split_rounds(chosen, cfg.outer, f"{cfg.data.source}: {len(chosen)} passages "
                                            f"(data.n={cfg.data.n}, data.offset={cfg.data.offset})")
 
